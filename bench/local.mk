@@ -1,0 +1,1 @@
+# tests and programs of bench are listed here

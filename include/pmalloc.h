@@ -1,0 +1,36 @@
+/* pmalloc: a ptmalloc-style malloc replacement with a heap you can see.
+ *
+ * Link with -lpmalloc (pkg-config pmalloc), link libpmalloc.a statically,
+ * or run any program with LD_PRELOAD=libpmalloc.so (pmalloc-run PROGRAM).
+ * The standard malloc family is replaced; <malloc.h> declares the glibc
+ * extensions (mallopt, mallinfo2, malloc_info, ...), which pmalloc
+ * implements with glibc's semantics. */
+#ifndef PMALLOC_H
+#define PMALLOC_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <malloc.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PMALLOC_VERSION_MAJOR 0
+#define PMALLOC_VERSION_MINOR 1
+#define PMALLOC_VERSION_PATCH 0
+
+/* "MAJOR.MINOR.PATCH" of the library actually loaded. */
+const char *pmalloc_version(void);
+
+/* Walks every arena, heap, bin and mmapped chunk and checks every
+ * invariant (boundary tags, flags, bin membership and order, binmap, top,
+ * totals).  Each problem found is written to stderr; the heap is never
+ * changed and the call never aborts.  Returns the number of problems. */
+size_t pmalloc_check(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,132 @@
+/* Bin indexing, the binmap, and the list operations on bins. */
+#ifndef PMALLOC_BINS_H
+#define PMALLOC_BINS_H
+
+#include "arena.h"
+#include "check.h"
+
+/* Bin 1 is the unsorted bin; 2..63 are exact-size small bins 16 bytes
+ * apart; 64..126 are large bins of growing width, sorted by size. */
+#define PM_UNSORTED_BIN   1
+#define PM_MIN_LARGE_SIZE ((size_t)PM_NSMALLBINS * PM_ALIGNMENT)
+
+static inline bool in_smallbin_range(size_t sz) { return sz < PM_MIN_LARGE_SIZE; }
+static inline unsigned smallbin_index(size_t sz) { return (unsigned)(sz >> 4); }
+
+/* Large bins: 33 bins 64 bytes wide, then 15 of 512, 9 of 4 KiB, 3 of
+ * 32 KiB, 2 of 256 KiB, and one for the rest. */
+static inline unsigned largebin_index(size_t sz)
+{
+    if ((sz >> 6) <= 48)
+        return 48 + (unsigned)(sz >> 6);
+    if ((sz >> 9) <= 20)
+        return 91 + (unsigned)(sz >> 9);
+    if ((sz >> 12) <= 10)
+        return 110 + (unsigned)(sz >> 12);
+    if ((sz >> 15) <= 4)
+        return 119 + (unsigned)(sz >> 15);
+    if ((sz >> 18) <= 2)
+        return 124 + (unsigned)(sz >> 18);
+    return 126;
+}
+
+static inline unsigned bin_index(size_t sz)
+{
+    return in_smallbin_range(sz) ? smallbin_index(sz) : largebin_index(sz);
+}
+
+/* A bin's header is a fake chunk placed so that its fd/bk land on the
+ * bin's pair of words in the arena; its other fields are never touched. */
+static inline mchunk bin_at(struct pm_arena *a, unsigned i)
+{
+    return (mchunk)((char *)&a->bins[(i - 1) * 2] - offsetof(struct pm_chunk, fd));
+}
+static inline mchunk bin_first(mchunk bin) { return chunk_fd(bin); }
+static inline mchunk bin_last(mchunk bin) { return chunk_bk(bin); }
+static inline bool bin_empty(mchunk bin) { return chunk_fd(bin) == bin; }
+static inline mchunk unsorted_bin(struct pm_arena *a) { return bin_at(a, PM_UNSORTED_BIN); }
+
+/* binmap: a set bit means the bin may be non-empty (cleared lazily). */
+static inline unsigned binmap_word(unsigned i) { return i >> PM_BINMAP_SHIFT; }
+static inline unsigned binmap_bit(unsigned i) { return 1U << (i & (PM_BITS_PER_MAP - 1)); }
+static inline void binmap_mark(struct pm_arena *a, unsigned i) { a->binmap[binmap_word(i)] |= binmap_bit(i); }
+static inline void binmap_unmark(struct pm_arena *a, unsigned i) { a->binmap[binmap_word(i)] &= ~binmap_bit(i); }
+static inline bool binmap_get(struct pm_arena *a, unsigned i) { return (a->binmap[binmap_word(i)] & binmap_bit(i)) != 0; }
+
+/* Fast bins hold chunks of 32..160 bytes, one bin per 16. */
+static inline unsigned fastbin_index(size_t sz) { return (unsigned)(sz >> 4) - 2; }
+
+/* Safe-linking: a single-linked next pointer is stored mixed with the
+ * address of the slot that holds it (so a partial overwrite cannot aim it)
+ * and with a per-process secret (so a leaked heap address alone cannot
+ * forge it). */
+static inline mchunk link_protect(mchunk *slot, mchunk ptr)
+{
+    return (mchunk)((((uintptr_t)slot) >> 12) ^ pm_global.secret ^ (uintptr_t)ptr);
+}
+static inline mchunk link_reveal(mchunk *slot, mchunk stored)
+{
+    return (mchunk)((((uintptr_t)slot) >> 12) ^ pm_global.secret ^ (uintptr_t)stored);
+}
+
+/* Inserts p between two neighbours of a double-linked list. */
+static inline void list_insert_after(mchunk bck, mchunk p)
+{
+    mchunk fwd = chunk_fd(bck);
+    chunk_set_bk(p, bck);
+    chunk_set_fd(p, fwd);
+    chunk_set_fd(bck, p);
+    chunk_set_bk(fwd, p);
+}
+
+/* Puts a free chunk at the head of the unsorted bin. */
+static inline void unsorted_push(struct pm_arena *a, mchunk p, const char *check)
+{
+    mchunk bck = unsorted_bin(a);
+    mchunk fwd = chunk_fd(bck);
+    if (__builtin_expect(chunk_bk(fwd) != bck, 0))
+        pm_corruption(check, p);
+    chunk_set_bk(p, bck);
+    chunk_set_fd(p, fwd);
+    chunk_set_fd(bck, p);
+    chunk_set_bk(fwd, p);
+    if (!in_smallbin_range(chunk_size(p))) {
+        chunk_set_fd_nextsize(p, NULL);
+        chunk_set_bk_nextsize(p, NULL);
+    }
+}
+
+/* Takes a free chunk out of whichever bin holds it, checking its tag and
+ * both links first (the classic unlink attack needs them unchecked). */
+static inline void unlink_chunk(mchunk p)
+{
+    if (__builtin_expect(chunk_size(p) != chunk_prev_size(chunk_next(p)), 0))
+        pm_corruption("corrupted size vs. prev_size", p);
+    mchunk fd = chunk_fd(p), bk = chunk_bk(p);
+    if (__builtin_expect(chunk_bk(fd) != p || chunk_fd(bk) != p, 0))
+        pm_corruption("corrupted double-linked list", p);
+    chunk_set_bk(fd, bk);
+    chunk_set_fd(bk, fd);
+    if (!in_smallbin_range(chunk_size(p)) && chunk_fd_nextsize(p) != NULL) {
+        mchunk nfd = chunk_fd_nextsize(p), nbk = chunk_bk_nextsize(p);
+        if (chunk_bk_nextsize(nfd) != p || chunk_fd_nextsize(nbk) != p)
+            pm_corruption("corrupted double-linked list (not small)", p);
+        if (chunk_fd_nextsize(fd) == NULL) {
+            /* fd inherits p's place in the size skip-list */
+            if (nfd == p) {
+                chunk_set_fd_nextsize(fd, fd);
+                chunk_set_bk_nextsize(fd, fd);
+            } else {
+                chunk_set_fd_nextsize(fd, nfd);
+                chunk_set_bk_nextsize(fd, nbk);
+                chunk_set_bk_nextsize(nfd, fd);
+                chunk_set_fd_nextsize(nbk, fd);
+            }
+        } else {
+            chunk_set_bk_nextsize(nfd, nbk);
+            chunk_set_fd_nextsize(nbk, nfd);
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,125 @@
+/* The chunk layout: the only code that knows where the bytes of a chunk are.
+ *
+ * A chunk starts with two machine words: prev_size (valid only while the
+ * physically previous chunk is free) and size (with three flag bits in its
+ * low end).  The user pointer is chunk + 16.  A free chunk keeps its list
+ * links in the first user words; a chunk in a large bin also keeps the
+ * size skip-list links.  Everything else reads and writes chunks through the
+ * accessors below. */
+#ifndef PMALLOC_CHUNK_H
+#define PMALLOC_CHUNK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define PM_SIZE_SZ      ((size_t)sizeof(size_t))
+#define PM_ALIGNMENT    ((size_t)16)
+#define PM_ALIGN_MASK   (PM_ALIGNMENT - 1)
+#define PM_CHUNK_HDR    (2 * PM_SIZE_SZ)
+#define PM_MINSIZE      ((size_t)32)
+
+#define PM_PREV_INUSE     ((size_t)0x1)
+#define PM_IS_MMAPPED     ((size_t)0x2)
+#define PM_NON_MAIN_ARENA ((size_t)0x4)
+#define PM_SIZE_BITS      (PM_PREV_INUSE | PM_IS_MMAPPED | PM_NON_MAIN_ARENA)
+
+/* Requests above this cannot be represented without wrapping pointer
+ * arithmetic, so they fail with ENOMEM as in the model. */
+#define PM_MAX_REQUEST  ((size_t)PTRDIFF_MAX - PM_MINSIZE - PM_ALIGNMENT)
+
+struct pm_chunk {
+    size_t prev_size;
+    size_t size;
+    struct pm_chunk *fd;
+    struct pm_chunk *bk;
+    struct pm_chunk *fd_nextsize;
+    struct pm_chunk *bk_nextsize;
+};
+typedef struct pm_chunk *mchunk;
+
+static inline void *chunk_mem(mchunk p) { return (char *)p + PM_CHUNK_HDR; }
+static inline mchunk mem_chunk(const void *mem) { return (mchunk)((char *)mem - PM_CHUNK_HDR); }
+static inline mchunk chunk_at(const void *p, size_t offset) { return (mchunk)((char *)p + offset); }
+static inline mchunk chunk_before(const void *p, size_t offset) { return (mchunk)((char *)p - offset); }
+
+/* size and flags */
+static inline size_t chunk_raw_size(mchunk p) { return p->size; }
+static inline size_t chunk_size(mchunk p) { return p->size & ~PM_SIZE_BITS; }
+static inline size_t chunk_flags(mchunk p) { return p->size & PM_SIZE_BITS; }
+static inline bool chunk_prev_inuse(mchunk p) { return (p->size & PM_PREV_INUSE) != 0; }
+static inline bool chunk_is_mmapped(mchunk p) { return (p->size & PM_IS_MMAPPED) != 0; }
+static inline bool chunk_non_main(mchunk p) { return (p->size & PM_NON_MAIN_ARENA) != 0; }
+static inline void chunk_set_head(mchunk p, size_t size_and_flags) { p->size = size_and_flags; }
+static inline void chunk_set_size_keep_flags(mchunk p, size_t size)
+{
+    p->size = (p->size & PM_SIZE_BITS) | size;
+}
+static inline void chunk_set_prev_inuse(mchunk p) { p->size |= PM_PREV_INUSE; }
+static inline void chunk_clear_prev_inuse(mchunk p) { p->size &= ~PM_PREV_INUSE; }
+
+/* prev_size: the boundary tag of the previous chunk while that one is free;
+ * for an mmapped chunk, the offset of the chunk from its mapping's start. */
+static inline size_t chunk_prev_size(mchunk p) { return p->prev_size; }
+static inline void chunk_set_prev_size(mchunk p, size_t s) { p->prev_size = s; }
+
+/* physical neighbours */
+static inline mchunk chunk_next(mchunk p) { return chunk_at(p, chunk_size(p)); }
+static inline mchunk chunk_prev(mchunk p) { return chunk_before(p, p->prev_size); }
+
+/* A chunk's own in-use state lives in the PREV_INUSE bit of its successor. */
+static inline bool chunk_inuse(mchunk p) { return chunk_prev_inuse(chunk_next(p)); }
+static inline bool chunk_inuse_at(mchunk p, size_t offset) { return chunk_prev_inuse(chunk_at(p, offset)); }
+static inline void chunk_set_inuse_at(mchunk p, size_t offset) { chunk_set_prev_inuse(chunk_at(p, offset)); }
+static inline void chunk_clear_inuse_at(mchunk p, size_t offset) { chunk_clear_prev_inuse(chunk_at(p, offset)); }
+
+/* Writes the boundary tag of a free chunk into its successor's prev_size. */
+static inline void chunk_set_foot(mchunk p, size_t size) { chunk_at(p, size)->prev_size = size; }
+
+/* free-list links */
+static inline mchunk chunk_fd(mchunk p) { return p->fd; }
+static inline mchunk chunk_bk(mchunk p) { return p->bk; }
+static inline void chunk_set_fd(mchunk p, mchunk v) { p->fd = v; }
+static inline void chunk_set_bk(mchunk p, mchunk v) { p->bk = v; }
+static inline mchunk chunk_fd_nextsize(mchunk p) { return p->fd_nextsize; }
+static inline mchunk chunk_bk_nextsize(mchunk p) { return p->bk_nextsize; }
+static inline void chunk_set_fd_nextsize(mchunk p, mchunk v) { p->fd_nextsize = v; }
+static inline void chunk_set_bk_nextsize(mchunk p, mchunk v) { p->bk_nextsize = v; }
+/* Address of the fd word: safe-linking mixes the slot's own address in. */
+static inline mchunk *chunk_fd_slot(mchunk p) { return &p->fd; }
+
+/* sizes */
+static inline bool size_aligned(size_t s) { return (s & PM_ALIGN_MASK) == 0; }
+static inline bool ptr_aligned(const void *m) { return ((uintptr_t)m & PM_ALIGN_MASK) == 0; }
+static inline size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+static inline size_t align_down(size_t v, size_t a) { return v & ~(a - 1); }
+
+/* Chunk size for a request: header word plus payload, rounded to the
+ * alignment, never below MINSIZE.  The next chunk's prev_size word is lent
+ * to the payload while this chunk is in use, so only one word of overhead. */
+static inline size_t request_to_size(size_t req)
+{
+    if (req + PM_SIZE_SZ + PM_ALIGN_MASK < PM_MINSIZE)
+        return PM_MINSIZE;
+    return (req + PM_SIZE_SZ + PM_ALIGN_MASK) & ~PM_ALIGN_MASK;
+}
+
+/* As request_to_size, but false when the request is too large to serve. */
+static inline bool checked_request_to_size(size_t req, size_t *out)
+{
+    if (req > PM_MAX_REQUEST)
+        return false;
+    *out = request_to_size(req);
+    return true;
+}
+
+/* Payload bytes a heap chunk of this size gives its user (one word of the
+ * successor is lent); an mmapped chunk has no successor to borrow from. */
+static inline size_t chunk_usable(mchunk p)
+{
+    if (chunk_is_mmapped(p))
+        return chunk_size(p) - PM_CHUNK_HDR;
+    return chunk_size(p) - PM_SIZE_SZ;
+}
+
+#endif

@@ -1,0 +1,61 @@
+/* Interfaces between the allocator's own files.  Nothing here is exported
+ * from the shared library (-fvisibility=hidden). */
+#ifndef PMALLOC_INTERNAL_H
+#define PMALLOC_INTERNAL_H
+
+#include <stddef.h>
+#include <stdbool.h>
+#include "arena.h"
+#include "bins.h"
+#include "options.h"
+
+#define PM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define PM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Start-up (init.c).  Cheap to call on every entry. */
+extern int pm_init_state; /* 0 none, 1 in progress, 2 done */
+void pm_init_slow(void);
+static inline void pm_ensure_init(void)
+{
+    if (PM_UNLIKELY(__atomic_load_n(&pm_init_state, __ATOMIC_ACQUIRE) != 2))
+        pm_init_slow();
+}
+
+/* The core (core_malloc.c, core_free.c, realloc.c, memalign.c); the
+ * arena's lock is held.  nb is a chunk size from request_to_size. */
+void *pm_int_malloc(struct pm_arena *a, size_t nb);
+void pm_int_free(struct pm_arena *a, mchunk p);
+void pm_consolidate(struct pm_arena *a);
+/* Resizes a heap chunk in place when it can, else moves it within the
+ * arena.  Returns the user pointer, or NULL (old chunk untouched). */
+void *pm_int_realloc(struct pm_arena *a, mchunk oldp, size_t nb);
+void *pm_int_memalign(struct pm_arena *a, size_t alignment, size_t nb);
+/* Fast-bin chunks are merged on free once a merged chunk reaches this. */
+#define PM_FASTBIN_CONSOLIDATION_THRESHOLD ((size_t)65536)
+
+/* The top chunk and the system (sysmalloc.c). */
+void *pm_sysmalloc(struct pm_arena *a, size_t nb);
+/* Gives back the top's excess above pad; true if anything was released. */
+bool pm_systrim(struct pm_arena *a, size_t pad);
+/* Discards the whole pages inside free chunks (malloc_trim); returns true
+ * if any were given back. */
+bool pm_discard_free_pages(struct pm_arena *a);
+/* Splits nb bytes off the front of top, which must be large enough. */
+void *pm_split_top(struct pm_arena *a, size_t nb);
+
+/* Chunks served straight from mmap (mmap_chunk.c); no arena lock. */
+void *pm_mmap_alloc(size_t nb, size_t alignment);
+void pm_mmap_free(mchunk p);
+/* Grows or shrinks an mmapped chunk (mremap); NULL if it cannot. */
+void *pm_mmap_realloc(mchunk p, size_t nb);
+/* Calls fn for every mmapped chunk under the list lock. */
+void pm_mmap_foreach(void (*fn)(void *ctx, mchunk p, size_t map_len), void *ctx);
+bool pm_mmap_check(pm_problem_fn report, void *ctx);
+void pm_mmap_lock_all(void);
+void pm_mmap_unlock_all(bool reinit);
+
+/* Fills a freshly allocated or freed user area per M_PERTURB. */
+void pm_perturb_alloc(void *mem, size_t n);
+void pm_perturb_free(void *mem, size_t n);
+
+#endif

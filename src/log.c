@@ -1,0 +1,69 @@
+#include "log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+void pm_buf_str(struct pm_buf *b, const char *s)
+{
+    while (*s && b->len < sizeof b->text)
+        b->text[b->len++] = *s++;
+}
+
+void pm_buf_pad_dec(struct pm_buf *b, uint64_t v, unsigned width)
+{
+    char digits[24];
+    unsigned n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (width > n && b->len < sizeof b->text) {
+        b->text[b->len++] = ' ';
+        width--;
+    }
+    while (n && b->len < sizeof b->text)
+        b->text[b->len++] = digits[--n];
+}
+
+void pm_buf_dec(struct pm_buf *b, uint64_t v) { pm_buf_pad_dec(b, v, 0); }
+
+void pm_buf_hex(struct pm_buf *b, uintptr_t v)
+{
+    static const char hexdigits[] = "0123456789abcdef";
+    char digits[2 * sizeof v];
+    unsigned n = 0;
+    do {
+        digits[n++] = hexdigits[v & 15];
+        v >>= 4;
+    } while (v);
+    pm_buf_str(b, "0x");
+    while (n && b->len < sizeof b->text)
+        b->text[b->len++] = digits[--n];
+}
+
+void pm_buf_flush(struct pm_buf *b, int fd)
+{
+    int saved = errno;
+    size_t off = 0;
+    while (off < b->len) {
+        ssize_t w = write(fd, b->text + off, b->len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    b->len = 0;
+    errno = saved;
+}
+
+void pm_write_str(int fd, const char *s)
+{
+    struct pm_buf b = { .len = 0 };
+    while (*s) {
+        pm_buf_str(&b, s);
+        s += b.len;
+        pm_buf_flush(&b, fd);
+    }
+}

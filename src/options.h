@@ -1,0 +1,48 @@
+/* Tunable parameters: defaults, mallopt, and the environment. */
+#ifndef PMALLOC_OPTIONS_H
+#define PMALLOC_OPTIONS_H
+
+#include <stddef.h>
+#include <stdbool.h>
+
+struct pm_options {
+    size_t max_fast;          /* largest chunk size kept in fast bins; 0 disables them */
+    size_t trim_threshold;
+    size_t top_pad;
+    size_t mmap_threshold;
+    size_t mmap_max;
+    size_t arena_max;         /* 0: derive from arena_test and the CPU count */
+    size_t arena_test;
+    int perturb_byte;
+    int check_action;         /* M_CHECK_ACTION: bit 0 print, bit 1 abort */
+    size_t tcache_count;
+    size_t tcache_max_bytes;
+    bool no_dyn_threshold;    /* a threshold was set by hand: stop adapting it */
+    bool stats_at_exit;
+    bool check_heap;          /* walk every arena on every call (debug mode) */
+};
+
+extern struct pm_options pm_opt;
+
+#define PM_DEFAULT_MXFAST            ((size_t)64 * sizeof(size_t) / 4)
+#define PM_MAX_MXFAST                ((size_t)80 * sizeof(size_t) / 4)
+#define PM_DEFAULT_TRIM_THRESHOLD    ((size_t)128 * 1024)
+#define PM_DEFAULT_TOP_PAD           ((size_t)128 * 1024)
+#define PM_DEFAULT_MMAP_THRESHOLD    ((size_t)128 * 1024)
+#define PM_MMAP_THRESHOLD_MAX        ((size_t)32 * 1024 * 1024)
+#define PM_DEFAULT_MMAP_MAX          ((size_t)65536)
+#define PM_DEFAULT_ARENA_TEST        ((size_t)8)
+#define PM_DEFAULT_TCACHE_COUNT      ((size_t)7)
+#define PM_MAX_TCACHE_COUNT          ((size_t)65535)
+#define PM_DEFAULT_TCACHE_MAX_BYTES  ((size_t)1032)
+
+/* Chunk-size limit for fast bins from a user value in request bytes. */
+size_t pm_max_fast_for(size_t request);
+
+/* Reads the environment (without getenv or malloc) once, at start-up. */
+void pm_options_from_env(void);
+
+/* mallopt(3) semantics: 1 on success, 0 on a rejected value. */
+int pm_options_set(int param, int value);
+
+#endif

@@ -1,0 +1,114 @@
+#include "os.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct fault {
+    long after;  /* successful calls still allowed before failing */
+    long count;  /* failures still to inject; negative: forever */
+};
+
+static struct fault faults[PM_OS_NCALLS];
+static unsigned long calls[PM_OS_NCALLS];
+
+/* The fault table is armed only by tests, from one thread, while the heap
+ * is quiet; plain loads keep the normal path at one test of a flag. */
+static int faults_armed;
+
+static bool inject(enum pm_os_call c)
+{
+    __atomic_fetch_add(&calls[c], 1, __ATOMIC_RELAXED);
+    if (!__atomic_load_n(&faults_armed, __ATOMIC_RELAXED))
+        return false;
+    struct fault *f = &faults[c];
+    if (f->count == 0)
+        return false;
+    if (f->after > 0) {
+        f->after--;
+        return false;
+    }
+    if (f->count > 0)
+        f->count--;
+    errno = ENOMEM;
+    return true;
+}
+
+void pm_os_fault(enum pm_os_call call, long after, long count)
+{
+    faults[call].after = after;
+    faults[call].count = count;
+    __atomic_store_n(&faults_armed, 1, __ATOMIC_RELAXED);
+}
+
+void pm_os_fault_clear(void)
+{
+    for (int i = 0; i < PM_OS_NCALLS; i++)
+        faults[i].count = 0;
+    __atomic_store_n(&faults_armed, 0, __ATOMIC_RELAXED);
+}
+
+unsigned long pm_os_calls(enum pm_os_call call)
+{
+    return __atomic_load_n(&calls[call], __ATOMIC_RELAXED);
+}
+
+void *pm_os_sbrk(ptrdiff_t incr)
+{
+    if (incr != 0 && inject(PM_OS_BRK))
+        return NULL;
+    void *old = sbrk(incr);
+    if (old == (void *)-1) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return old;
+}
+
+void *pm_os_map(size_t len, bool reserve_only)
+{
+    if (inject(PM_OS_MMAP))
+        return NULL;
+    int prot = reserve_only ? PROT_NONE : PROT_READ | PROT_WRITE;
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | (reserve_only ? MAP_NORESERVE : 0);
+    void *p = mmap(NULL, len, prot, flags, -1, 0);
+    if (p == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return p;
+}
+
+bool pm_os_unmap(void *addr, size_t len)
+{
+    if (inject(PM_OS_MUNMAP))
+        return false;
+    return munmap(addr, len) == 0;
+}
+
+void *pm_os_remap(void *addr, size_t old_len, size_t new_len, bool may_move)
+{
+    if (inject(PM_OS_MREMAP))
+        return NULL;
+    void *p = mremap(addr, old_len, new_len, may_move ? MREMAP_MAYMOVE : 0);
+    if (p == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return p;
+}
+
+bool pm_os_protect(void *addr, size_t len, bool accessible)
+{
+    if (inject(PM_OS_MPROTECT))
+        return false;
+    return mprotect(addr, len, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
+}
+
+bool pm_os_discard(void *addr, size_t len)
+{
+    if (inject(PM_OS_MADVISE))
+        return false;
+    return madvise(addr, len, MADV_DONTNEED) == 0;
+}

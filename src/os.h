@@ -1,0 +1,42 @@
+/* The OS layer: the only code that asks the kernel for memory.  Every call
+ * can be made to fail on demand, so tests can prove that each failure gives
+ * a clean error and a heap that is still consistent. */
+#ifndef PMALLOC_OS_H
+#define PMALLOC_OS_H
+
+#include <stddef.h>
+#include <stdbool.h>
+
+#define PM_PAGE_SIZE ((size_t)4096)
+
+enum pm_os_call {
+    PM_OS_BRK,
+    PM_OS_MMAP,
+    PM_OS_MUNMAP,
+    PM_OS_MREMAP,
+    PM_OS_MPROTECT,
+    PM_OS_MADVISE,
+    PM_OS_NCALLS
+};
+
+/* Moves the break by incr bytes; returns the old break, or NULL (errno
+ * ENOMEM) on failure.  incr == 0 reads the break and never fails. */
+void *pm_os_sbrk(ptrdiff_t incr);
+/* Anonymous private read-write mapping (or PROT_NONE when reserve_only);
+ * returns NULL on failure. */
+void *pm_os_map(size_t len, bool reserve_only);
+bool pm_os_unmap(void *addr, size_t len);
+/* May move the mapping when may_move; returns the new address or NULL. */
+void *pm_os_remap(void *addr, size_t old_len, size_t new_len, bool may_move);
+bool pm_os_protect(void *addr, size_t len, bool accessible);
+/* Gives the pages back; their contents read as zero afterwards. */
+bool pm_os_discard(void *addr, size_t len);
+
+/* Fault injection for tests: the call of kind `call` fails from its
+ * `after`-th next use on, for `count` uses (count < 0: until cleared). */
+void pm_os_fault(enum pm_os_call call, long after, long count);
+void pm_os_fault_clear(void);
+/* How many times each call has been made (successful or not). */
+unsigned long pm_os_calls(enum pm_os_call call);
+
+#endif

@@ -1,0 +1,1 @@
+# tests and programs of tests/fault are listed here

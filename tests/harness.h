@@ -1,0 +1,65 @@
+/* A small test harness: CHECK records a failure and goes on; REQUIRE stops
+ * the test.  A test program returns test_finish(), which makes automake
+ * count it as passed or failed.  After each step that changes the heap,
+ * call CHECK_HEAP() to run the invariant walker over every arena. */
+#ifndef PMALLOC_TEST_HARNESS_H
+#define PMALLOC_TEST_HARNESS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pmalloc.h>
+
+static int harness_failures;
+static int harness_checks;
+
+#define CHECK(cond)                                                         \
+    do {                                                                    \
+        harness_checks++;                                                   \
+        if (!(cond)) {                                                      \
+            harness_failures++;                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
+                    #cond);                                                 \
+        }                                                                   \
+    } while (0)
+
+#define CHECK_EQ_SIZE(a, b)                                                 \
+    do {                                                                    \
+        size_t va_ = (size_t)(a), vb_ = (size_t)(b);                        \
+        harness_checks++;                                                   \
+        if (va_ != vb_) {                                                   \
+            harness_failures++;                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%zu vs %zu)\n", \
+                    __FILE__, __LINE__, #a, #b, va_, vb_);                  \
+        }                                                                   \
+    } while (0)
+
+#define REQUIRE(cond)                                                       \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
+            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__,        \
+                    __LINE__, #cond);                                       \
+            exit(1);                                                        \
+        }                                                                   \
+    } while (0)
+
+/* Runs the heap walker; any problem is a failure of the current test. */
+#define CHECK_HEAP()                                                        \
+    do {                                                                    \
+        harness_checks++;                                                   \
+        size_t problems_ = pmalloc_check();                                 \
+        if (problems_ != 0) {                                               \
+            harness_failures++;                                             \
+            fprintf(stderr, "%s:%d: heap walker found %zu problem(s)\n",    \
+                    __FILE__, __LINE__, problems_);                         \
+        }                                                                   \
+    } while (0)
+
+static inline int test_finish(const char *name)
+{
+    fprintf(stderr, "%s: %d checks, %d failed\n", name, harness_checks,
+            harness_failures);
+    return harness_failures ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,1 @@
+# tests and programs of tests/integration are listed here

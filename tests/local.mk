@@ -1,0 +1,1 @@
+# tests and programs of tests are listed here
