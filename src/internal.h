@@ -9,6 +9,11 @@
 #include "bins.h"
 #include "options.h"
 
+/* Marks the malloc family and the pmalloc_ API; everything else is hidden. */
+#define PM_EXPORT __attribute__((visibility("default")))
+/* Defines `alias` as another exported name of `target` (same file only). */
+#define PM_ALIAS(target) __attribute__((alias(#target), visibility("default")))
+
 #define PM_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -53,6 +58,14 @@ void pm_mmap_foreach(void (*fn)(void *ctx, mchunk p, size_t map_len), void *ctx)
 bool pm_mmap_check(pm_problem_fn report, void *ctx);
 void pm_mmap_lock_all(void);
 void pm_mmap_unlock_all(bool reinit);
+
+/* Arenas form a circular list through `next`, starting at pm_main_arena;
+ * arenas are never freed, so the list can be walked while holding
+ * pm_global.list_lock or by reading `next` with acquire ordering. */
+static inline struct pm_arena *arena_next(struct pm_arena *a)
+{
+    return __atomic_load_n(&a->next, __ATOMIC_ACQUIRE);
+}
 
 /* Fills a freshly allocated or freed user area per M_PERTURB. */
 void pm_perturb_alloc(void *mem, size_t n);
