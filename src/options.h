@@ -36,6 +36,10 @@ extern struct pm_options pm_opt;
 #define PM_MAX_TCACHE_COUNT          ((size_t)65535)
 #define PM_DEFAULT_TCACHE_MAX_BYTES  ((size_t)1032)
 
+/* pmalloc's own mallopt parameters (glibc's are 1 and -1..-8). */
+#define PM_M_TCACHE_COUNT            (-100) /* chunks per tcache bin, 0..65535; 0 disables */
+#define PM_M_TCACHE_MAX              (-101) /* largest request cached, 0..1032 bytes */
+
 /* Chunk-size limit for fast bins from a user value in request bytes. */
 size_t pm_max_fast_for(size_t request);
 

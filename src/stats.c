@@ -1,0 +1,350 @@
+/* Heap statistics: mallinfo2, mallinfo, malloc_stats and malloc_info.
+ *
+ * Each arena is read under its own lock into a local summary, and the lock
+ * is dropped before anything is printed: output routines may allocate (or,
+ * for write(2), block), and the allocator must never be re-entered while
+ * one of its locks is held.  The bin walks are bounded, so a corrupted
+ * list stops the program with a report instead of looping forever. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "log.h"
+
+/* Free chunks of one fast bin or bin. */
+struct bin_stat {
+    size_t from;   /* smallest chunk size */
+    size_t to;     /* largest chunk size */
+    size_t total;  /* bytes */
+    size_t count;
+};
+
+/* Slots of the per-bin table: the fast bins first, then bins 1..127 (so
+ * the unsorted bin sits at PM_NFASTBINS). */
+#define STAT_SLOTS (PM_NFASTBINS + PM_NBINS - 1)
+#define UNSORTED_SLOT PM_NFASTBINS
+static inline size_t bin_slot(unsigned bin) { return PM_NFASTBINS + bin - 1; }
+
+struct arena_stat {
+    size_t system_mem;
+    size_t max_system_mem;
+    size_t fast_count, fast_bytes;   /* chunks in fast bins */
+    size_t bin_count, bin_bytes;     /* chunks in bins 1..127 */
+    size_t top_size;
+    size_t aspace_total;             /* address space of the sub-heaps */
+    size_t aspace_mprotect;
+    size_t subheaps;
+};
+
+/* The messages name the public function's internal, as glibc's do, so a
+ * crash report reads the same whichever allocator produced it. */
+struct walk_messages {
+    const char *unaligned_fast;
+    const char *broken_fast;
+    const char *broken_bin;
+};
+
+static const struct walk_messages mallinfo_messages = {
+    "int_mallinfo(): unaligned fastbin chunk detected",
+    "int_mallinfo(): fastbin list is longer than the arena allows",
+    "int_mallinfo(): corrupted bin list",
+};
+
+static const struct walk_messages malloc_info_messages = {
+    "__malloc_info(): unaligned fastbin chunk detected",
+    "__malloc_info(): fastbin list is longer than the arena allows",
+    "__malloc_info(): corrupted bin list",
+};
+
+static void bin_stat_add(struct bin_stat *s, size_t size)
+{
+    if (s->count == 0 || size < s->from)
+        s->from = size;
+    if (size > s->to)
+        s->to = size;
+    s->total += size;
+    s->count++;
+}
+
+/* Reads one arena; its lock must be held.  `slots` (STAT_SLOTS entries)
+ * may be NULL when the per-bin detail is not wanted. */
+static void gather_arena(struct pm_arena *a, struct arena_stat *st, struct bin_stat *slots,
+                         const struct walk_messages *msg)
+{
+    memset(st, 0, sizeof *st);
+    if (slots != NULL)
+        memset(slots, 0, STAT_SLOTS * sizeof *slots);
+    st->system_mem = a->system_mem;
+    st->max_system_mem = a->max_system_mem;
+    st->top_size = a->top != NULL ? chunk_size(a->top) : 0;
+
+    /* Every chunk takes at least MINSIZE bytes of the arena, so no list
+     * can be longer than this; a longer one has a cycle. */
+    size_t max_chunks = a->system_mem / PM_MINSIZE + 1;
+
+    for (unsigned i = 0; i < PM_NFASTBINS; i++) {
+        /* free() may push onto a fast bin without the lock; it only ever
+         * replaces the head, so the list behind the head we read is
+         * stable while we hold the lock (pops need it). */
+        mchunk p = __atomic_load_n(&a->fastbins[i], __ATOMIC_ACQUIRE);
+        size_t steps = 0;
+        while (p != NULL) {
+            if (PM_UNLIKELY(!ptr_aligned(p)))
+                pm_corruption(msg->unaligned_fast, p);
+            if (PM_UNLIKELY(++steps > max_chunks))
+                pm_corruption(msg->broken_fast, p);
+            size_t size = chunk_size(p);
+            st->fast_count++;
+            st->fast_bytes += size;
+            if (slots != NULL)
+                bin_stat_add(&slots[i], size);
+            p = link_reveal(chunk_fd_slot(p), chunk_fd(p));
+        }
+    }
+
+    for (unsigned i = 1; i < PM_NBINS; i++) {
+        mchunk bin = bin_at(a, i);
+        mchunk prev = bin;
+        size_t steps = 0;
+        /* a NULL head is a bin never initialised: treat it as empty */
+        for (mchunk p = bin_first(bin); p != NULL && p != bin; p = chunk_fd(p)) {
+            if (PM_UNLIKELY(!ptr_aligned(p) || chunk_bk(p) != prev || ++steps > max_chunks))
+                pm_corruption(msg->broken_bin, p);
+            size_t size = chunk_size(p);
+            st->bin_count++;
+            st->bin_bytes += size;
+            if (slots != NULL)
+                bin_stat_add(&slots[bin_slot(i)], size);
+            prev = p;
+        }
+    }
+
+    if (a == &pm_main_arena) {
+        /* the main arena is one region (the break) as far as the model's
+         * report goes: its address space is what it holds */
+        st->aspace_total = a->system_mem;
+        st->aspace_mprotect = a->system_mem;
+    } else {
+        size_t steps = 0;
+        for (struct pm_heap *h = a->heap; h != NULL && steps <= a->nheaps; h = h->prev, steps++) {
+            st->aspace_total += h->size;
+            st->aspace_mprotect += h->mprotect_size;
+        }
+        st->subheaps = a->nheaps;
+    }
+}
+
+/* The next arena after a in the circular list, or NULL at the end. */
+static struct pm_arena *following_arena(struct pm_arena *a)
+{
+    struct pm_arena *next = arena_next(a);
+    return next == &pm_main_arena ? NULL : next;
+}
+
+static size_t arena_free_bytes(const struct arena_stat *st)
+{
+    return st->fast_bytes + st->bin_bytes + st->top_size;
+}
+
+static size_t arena_used_bytes(const struct arena_stat *st)
+{
+    size_t avail = arena_free_bytes(st);
+    return st->system_mem > avail ? st->system_mem - avail : 0;
+}
+
+static size_t load_global(size_t *field) { return __atomic_load_n(field, __ATOMIC_RELAXED); }
+
+PM_EXPORT struct mallinfo2 mallinfo2(void)
+{
+    pm_ensure_init();
+    struct mallinfo2 mi;
+    memset(&mi, 0, sizeof mi);
+    for (struct pm_arena *a = &pm_main_arena; a != NULL; a = following_arena(a)) {
+        struct arena_stat st;
+        pm_lock(&a->lock);
+        gather_arena(a, &st, NULL, &mallinfo_messages);
+        pm_unlock(&a->lock);
+
+        mi.arena += st.system_mem;
+        mi.ordblks += st.bin_count + 1; /* the top chunk counts as one */
+        mi.smblks += st.fast_count;
+        mi.fsmblks += st.fast_bytes;
+        mi.fordblks += arena_free_bytes(&st);
+        mi.uordblks += arena_used_bytes(&st);
+        if (a == &pm_main_arena)
+            mi.keepcost = st.top_size;
+    }
+    mi.hblks = load_global(&pm_global.n_mmaps);
+    mi.hblkhd = load_global(&pm_global.mmapped_mem);
+    mi.usmblks = 0;
+    return mi;
+}
+
+/* The old interface's int fields saturate instead of wrapping, so a big
+ * heap reads as "at least 2 GiB" rather than as a negative number. */
+static int clamp_int(size_t v) { return v > (size_t)INT_MAX ? INT_MAX : (int)v; }
+
+/* The body has its own name because <malloc.h> marks mallinfo deprecated,
+ * and naming it as an alias target would trip -Werror. */
+struct mallinfo pm_mallinfo(void);
+struct mallinfo pm_mallinfo(void)
+{
+    struct mallinfo2 wide = mallinfo2();
+    struct mallinfo mi;
+    mi.arena = clamp_int(wide.arena);
+    mi.ordblks = clamp_int(wide.ordblks);
+    mi.smblks = clamp_int(wide.smblks);
+    mi.hblks = clamp_int(wide.hblks);
+    mi.hblkhd = clamp_int(wide.hblkhd);
+    mi.usmblks = clamp_int(wide.usmblks);
+    mi.fsmblks = clamp_int(wide.fsmblks);
+    mi.uordblks = clamp_int(wide.uordblks);
+    mi.fordblks = clamp_int(wide.fordblks);
+    mi.keepcost = clamp_int(wide.keepcost);
+    return mi;
+}
+
+PM_EXPORT struct mallinfo mallinfo(void) PM_ALIAS(pm_mallinfo);
+PM_EXPORT struct mallinfo __libc_mallinfo(void) PM_ALIAS(pm_mallinfo);
+
+static void stats_line(struct pm_buf *b, const char *label, uint64_t value)
+{
+    pm_buf_str(b, label);
+    pm_buf_pad_dec(b, value, 10);
+    pm_buf_str(b, "\n");
+}
+
+/* glibc's layout, but with full 64-bit numbers: its %10u wraps at 4 GiB. */
+PM_EXPORT void malloc_stats(void)
+{
+    pm_ensure_init();
+    /* write(2) is a cancellation point; malloc_stats must not be one
+     * (a cancelled thread would leave the report half written). */
+    int old_cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel_state);
+    int saved_errno = errno;
+
+    uint64_t mmapped = load_global(&pm_global.mmapped_mem);
+    uint64_t system_total = mmapped, in_use_total = mmapped;
+    unsigned n = 0;
+    for (struct pm_arena *a = &pm_main_arena; a != NULL; a = following_arena(a), n++) {
+        struct arena_stat st;
+        pm_lock(&a->lock);
+        gather_arena(a, &st, NULL, &mallinfo_messages);
+        pm_unlock(&a->lock);
+
+        struct pm_buf b = {.len = 0};
+        pm_buf_str(&b, "Arena ");
+        pm_buf_dec(&b, n);
+        pm_buf_str(&b, ":\n");
+        stats_line(&b, "system bytes     = ", st.system_mem);
+        stats_line(&b, "in use bytes     = ", arena_used_bytes(&st));
+        pm_buf_flush(&b, 2);
+        system_total += st.system_mem;
+        in_use_total += arena_used_bytes(&st);
+    }
+
+    struct pm_buf b = {.len = 0};
+    pm_buf_str(&b, "Total (incl. mmap):\n");
+    stats_line(&b, "system bytes     = ", system_total);
+    stats_line(&b, "in use bytes     = ", in_use_total);
+    stats_line(&b, "max mmap regions = ", load_global(&pm_global.n_mmaps_max));
+    stats_line(&b, "max mmap bytes   = ", load_global(&pm_global.max_mmapped_mem));
+    pm_buf_flush(&b, 2);
+
+    errno = saved_errno;
+    pthread_setcancelstate(old_cancel_state, NULL);
+}
+
+/* Running totals over every arena, for the closing elements. */
+struct info_totals {
+    size_t fast_count, fast_bytes;
+    size_t rest_count, rest_bytes;
+    size_t system, max_system;
+    size_t aspace, aspace_mprotect;
+};
+
+static void print_arena_info(FILE *fp, unsigned nr, bool is_main, const struct arena_stat *st,
+                             const struct bin_stat *slots)
+{
+    fprintf(fp, "<heap nr=\"%u\">\n<sizes>\n", nr);
+    for (size_t i = 0; i < STAT_SLOTS; i++) {
+        if (i == UNSORTED_SLOT || slots[i].count == 0)
+            continue;
+        fprintf(fp, "  <size from=\"%zu\" to=\"%zu\" total=\"%zu\" count=\"%zu\"/>\n",
+                slots[i].from, slots[i].to, slots[i].total, slots[i].count);
+    }
+    const struct bin_stat *u = &slots[UNSORTED_SLOT];
+    if (u->count != 0)
+        fprintf(fp, "  <unsorted from=\"%zu\" to=\"%zu\" total=\"%zu\" count=\"%zu\"/>\n",
+                u->from, u->to, u->total, u->count);
+    /* "rest" counts the top chunk as one free block, as glibc does */
+    fprintf(fp,
+            "</sizes>\n"
+            "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n"
+            "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n"
+            "<system type=\"current\" size=\"%zu\"/>\n"
+            "<system type=\"max\" size=\"%zu\"/>\n"
+            "<aspace type=\"total\" size=\"%zu\"/>\n"
+            "<aspace type=\"mprotect\" size=\"%zu\"/>\n",
+            st->fast_count, st->fast_bytes, st->bin_count + 1, st->bin_bytes + st->top_size,
+            st->system_mem, st->max_system_mem, st->aspace_total, st->aspace_mprotect);
+    if (!is_main)
+        fprintf(fp, "<aspace type=\"subheaps\" size=\"%zu\"/>\n", st->subheaps);
+    fputs("</heap>\n", fp);
+}
+
+PM_EXPORT int malloc_info(int options, FILE *fp)
+{
+    pm_ensure_init();
+    /* No options are defined; refusing them keeps room for future ones. */
+    if (options != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+
+    /* Filled under one arena's lock at a time, printed after unlocking:
+     * fprintf may call malloc. */
+    struct bin_stat slots[STAT_SLOTS];
+    struct info_totals t;
+    memset(&t, 0, sizeof t);
+
+    fputs("<malloc version=\"1\">\n", fp);
+    unsigned nr = 0;
+    for (struct pm_arena *a = &pm_main_arena; a != NULL; a = following_arena(a), nr++) {
+        struct arena_stat st;
+        pm_lock(&a->lock);
+        gather_arena(a, &st, slots, &malloc_info_messages);
+        pm_unlock(&a->lock);
+
+        print_arena_info(fp, nr, a == &pm_main_arena, &st, slots);
+        t.fast_count += st.fast_count;
+        t.fast_bytes += st.fast_bytes;
+        t.rest_count += st.bin_count + 1;
+        t.rest_bytes += st.bin_bytes + st.top_size;
+        t.system += st.system_mem;
+        t.max_system += st.max_system_mem;
+        t.aspace += st.aspace_total;
+        t.aspace_mprotect += st.aspace_mprotect;
+    }
+
+    fprintf(fp,
+            "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n"
+            "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n"
+            "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n"
+            "<system type=\"current\" size=\"%zu\"/>\n"
+            "<system type=\"max\" size=\"%zu\"/>\n"
+            "<aspace type=\"total\" size=\"%zu\"/>\n"
+            "<aspace type=\"mprotect\" size=\"%zu\"/>\n"
+            "</malloc>\n",
+            t.fast_count, t.fast_bytes, t.rest_count, t.rest_bytes,
+            load_global(&pm_global.n_mmaps), load_global(&pm_global.mmapped_mem),
+            t.system, t.max_system, t.aspace, t.aspace_mprotect);
+    return 0;
+}
