@@ -66,7 +66,13 @@ struct pm_arena {
     size_t system_mem;           /* bytes of chunk space obtained for this arena */
     size_t max_system_mem;
     size_t nheaps;
-    char *fresh_mark;            /* above this the arena's memory was never touched (main) */
+    /* Memory of the newest heap at or above fresh_mark has never been
+     * written since the kernel gave it (reads as zero), so calloc need not
+     * clear it.  last_split/last_split_fresh describe the latest chunk cut
+     * from top and the mark before that cut. */
+    char *fresh_mark;
+    mchunk last_split;
+    char *last_split_fresh;
     /* Chunks freed by threads of other arenas, pushed without this lock and
      * drained by the next thread that holds it. */
     mchunk remote_frees;
@@ -95,6 +101,17 @@ static inline struct pm_heap *heap_of_chunk(mchunk p)
 static inline struct pm_arena *arena_of_chunk(mchunk p)
 {
     return chunk_non_main(p) ? heap_of_chunk(p)->arena : &pm_main_arena;
+}
+
+/* Chunks of non-main arenas carry NON_MAIN_ARENA in every header. */
+static inline size_t arena_bit(const struct pm_arena *a)
+{
+    return a == &pm_main_arena ? 0 : PM_NON_MAIN_ARENA;
+}
+
+static inline size_t top_size(const struct pm_arena *a)
+{
+    return a->top ? chunk_size(a->top) : 0;
 }
 
 static inline bool arena_contiguous(const struct pm_arena *a)

@@ -3,6 +3,8 @@
 #ifndef PMALLOC_INTERNAL_H
 #define PMALLOC_INTERNAL_H
 
+#include "config.h"
+
 #include <stddef.h>
 #include <stdbool.h>
 #include "arena.h"
@@ -12,7 +14,11 @@
 /* Marks the malloc family and the pmalloc_ API; everything else is hidden. */
 #define PM_EXPORT __attribute__((visibility("default")))
 /* Defines `alias` as another exported name of `target` (same file only). */
+#if defined(__clang__)
 #define PM_ALIAS(target) __attribute__((alias(#target), visibility("default")))
+#else
+#define PM_ALIAS(target) __attribute__((alias(#target), copy(target), visibility("default")))
+#endif
 
 #define PM_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PM_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -45,8 +51,12 @@ bool pm_systrim(struct pm_arena *a, size_t pad);
 /* Discards the whole pages inside free chunks (malloc_trim); returns true
  * if any were given back. */
 bool pm_discard_free_pages(struct pm_arena *a);
-/* Splits nb bytes off the front of top, which must be large enough. */
+/* Carves nb bytes off the front of top, which must hold nb + MINSIZE.
+ * Records the chunk and the arena's untouched-memory mark for calloc. */
 void *pm_split_top(struct pm_arena *a, size_t nb);
+/* Moves top's start to new_top after its front was taken (split or
+ * realloc growth), keeping the untouched-memory mark right. */
+void pm_set_top(struct pm_arena *a, mchunk new_top, size_t size);
 
 /* Chunks served straight from mmap (mmap_chunk.c); no arena lock. */
 void *pm_mmap_alloc(size_t nb, size_t alignment);
@@ -67,8 +77,22 @@ static inline struct pm_arena *arena_next(struct pm_arena *a)
     return __atomic_load_n(&a->next, __ATOMIC_ACQUIRE);
 }
 
-/* Fills a freshly allocated or freed user area per M_PERTURB. */
-void pm_perturb_alloc(void *mem, size_t n);
-void pm_perturb_free(void *mem, size_t n);
+/* M_PERTURB: new blocks are filled with the complement of the byte and
+ * freed ones with the byte, so use of uninitialised or freed memory shows. */
+static inline void pm_perturb_alloc(void *mem, size_t n)
+{
+    if (PM_UNLIKELY(pm_opt.perturb_byte))
+        __builtin_memset(mem, (pm_opt.perturb_byte ^ 0xff) & 0xff, n);
+}
+static inline void pm_perturb_free(void *mem, size_t n)
+{
+    if (PM_UNLIKELY(pm_opt.perturb_byte))
+        __builtin_memset(mem, pm_opt.perturb_byte & 0xff, n);
+}
+
+/* Merges a chunk being freed with its free neighbours and files the
+ * result in the unsorted bin or the top (core_free.c).  Returns the size
+ * of the merged chunk. */
+size_t pm_free_merge(struct pm_arena *a, mchunk p, size_t size);
 
 #endif

@@ -1,3 +1,5 @@
+#include "config.h"
+
 #include "os.h"
 
 #include <errno.h>

@@ -1,0 +1,380 @@
+/* The exported malloc family and the pmalloc_ API: argument checks and
+ * errno, the choice between the heap and a direct mapping, and the arena
+ * lock around the core.  glibc's documented semantics throughout. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <pmalloc.h>
+#include "os.h"
+
+/* The debug mode (PMALLOC_CHECK=1) walks every arena after every call. */
+static inline void debug_check(void)
+{
+    if (PM_UNLIKELY(pm_opt.check_heap))
+        pm_check_all(true);
+}
+
+static inline bool mmap_allowed(size_t nb)
+{
+    return nb >= pm_opt.mmap_threshold && pm_global.n_mmaps < pm_opt.mmap_max;
+}
+
+/* Runs an arena operation, retrying in another arena when the thread's
+ * own cannot satisfy it. */
+typedef void *(*arena_op)(struct pm_arena *a, size_t arg1, size_t arg2);
+
+static void *with_arena(arena_op op, size_t arg1, size_t arg2)
+{
+    struct pm_arena *a = pm_arena_for_thread();
+    pm_lock(&a->lock);
+    void *mem = op(a, arg1, arg2);
+    pm_unlock(&a->lock);
+    while (mem == NULL && (a = pm_arena_retry(a, arg1)) != NULL) {
+        mem = op(a, arg1, arg2);
+        pm_unlock(&a->lock);
+    }
+    return mem;
+}
+
+static void *op_malloc(struct pm_arena *a, size_t nb, size_t unused)
+{
+    (void)unused;
+    return pm_int_malloc(a, nb);
+}
+
+static void *op_memalign(struct pm_arena *a, size_t nb, size_t alignment)
+{
+    return pm_int_memalign(a, alignment, nb);
+}
+
+/* A chunk of at least nb bytes: mapped directly when large, else from the
+ * heap; a mapping is the last resort when the heap cannot grow. */
+static void *alloc_chunk(size_t nb)
+{
+    bool tried_mmap = false;
+    if (mmap_allowed(nb)) {
+        void *mem = pm_mmap_alloc(nb, 0);
+        if (mem != NULL)
+            return mem;
+        tried_mmap = true;
+    }
+    void *mem = with_arena(op_malloc, nb, 0);
+    if (mem == NULL && !tried_mmap && pm_global.n_mmaps < pm_opt.mmap_max)
+        mem = pm_mmap_alloc(nb, 0);
+    if (mem == NULL)
+        errno = ENOMEM;
+    return mem;
+}
+
+PM_EXPORT void *malloc(size_t bytes)
+{
+    pm_ensure_init();
+    size_t nb;
+    if (!checked_request_to_size(bytes, &nb)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *mem = alloc_chunk(nb);
+    if (mem != NULL)
+        pm_perturb_alloc(mem, bytes);
+    debug_check();
+    return mem;
+}
+
+static void free_chunk(void *mem)
+{
+    mchunk p = mem_chunk(mem);
+    if (chunk_is_mmapped(p)) {
+        pm_mmap_free(p);
+        return;
+    }
+    if (PM_UNLIKELY(!ptr_aligned(mem)))
+        pm_corruption("free(): invalid pointer", mem);
+    struct pm_arena *a = arena_of_chunk(p);
+    pm_lock(&a->lock);
+    pm_int_free(a, p);
+    pm_unlock(&a->lock);
+}
+
+PM_EXPORT void free(void *mem)
+{
+    if (mem == NULL)
+        return;
+    pm_ensure_init();
+    int saved_errno = errno;
+    free_chunk(mem);
+    debug_check();
+    errno = saved_errno;
+}
+
+/* Bytes of a chunk just cut from top that may hold old data: memory at or
+ * above the arena's mark before the cut has never been written. */
+static size_t dirty_prefix(struct pm_arena *a, mchunk p, size_t usable)
+{
+    if (p != a->last_split)
+        return usable;
+    char *mem = chunk_mem(p);
+    if (a->last_split_fresh <= mem)
+        return 0;
+    size_t dirty = (size_t)(a->last_split_fresh - mem);
+    return dirty < usable ? dirty : usable;
+}
+
+PM_EXPORT void *calloc(size_t count, size_t size)
+{
+    pm_ensure_init();
+    size_t bytes, nb;
+    if (__builtin_mul_overflow(count, size, &bytes) || !checked_request_to_size(bytes, &nb)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (mmap_allowed(nb)) {
+        void *mem = pm_mmap_alloc(nb, 0);
+        if (mem != NULL) {
+            debug_check(); /* fresh mappings read as zero */
+            return mem;
+        }
+    }
+    struct pm_arena *a = pm_arena_for_thread();
+    pm_lock(&a->lock);
+    a->last_split = NULL;
+    void *mem = pm_int_malloc(a, nb);
+    size_t clear = 0;
+    if (mem != NULL)
+        clear = dirty_prefix(a, mem_chunk(mem), chunk_usable(mem_chunk(mem)));
+    pm_unlock(&a->lock);
+    if (mem == NULL) {
+        mem = alloc_chunk(nb);
+        if (mem == NULL)
+            return NULL;
+        clear = chunk_usable(mem_chunk(mem));
+        if (chunk_is_mmapped(mem_chunk(mem)))
+            clear = 0;
+    }
+    memset(mem, 0, clear);
+    debug_check();
+    return mem;
+}
+
+static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
+{
+    mchunk oldp = mem_chunk(oldmem);
+    size_t oldsize = chunk_size(oldp);
+    if (PM_UNLIKELY((uintptr_t)oldp > (uintptr_t)0 - oldsize || !ptr_aligned(oldmem)))
+        pm_corruption("realloc(): invalid pointer", oldmem);
+
+    if (chunk_is_mmapped(oldp)) {
+        void *mem = pm_mmap_realloc(oldp, nb);
+        if (mem != NULL)
+            return mem;
+        size_t usable = chunk_usable(oldp);
+        if (usable >= bytes)
+            return oldmem;
+        mem = alloc_chunk(nb);
+        if (mem == NULL)
+            return NULL;
+        memcpy(mem, oldmem, usable);
+        pm_mmap_free(oldp);
+        return mem;
+    }
+
+    struct pm_arena *a = arena_of_chunk(oldp);
+    pm_lock(&a->lock);
+    void *mem = pm_int_realloc(a, oldp, nb);
+    pm_unlock(&a->lock);
+    if (mem != NULL)
+        return mem;
+    /* The arena is out of memory: move the block anywhere else. */
+    mem = alloc_chunk(nb);
+    if (mem == NULL)
+        return NULL;
+    memcpy(mem, oldmem, chunk_usable(oldp));
+    free_chunk(oldmem);
+    return mem;
+}
+
+PM_EXPORT void *realloc(void *oldmem, size_t bytes)
+{
+    if (oldmem == NULL)
+        return malloc(bytes);
+    if (bytes == 0) {
+        free(oldmem);
+        return NULL;
+    }
+    pm_ensure_init();
+    size_t nb;
+    if (!checked_request_to_size(bytes, &nb)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *mem = realloc_chunk(oldmem, bytes, nb);
+    if (mem == NULL)
+        errno = ENOMEM;
+    debug_check();
+    return mem;
+}
+
+PM_EXPORT void *reallocarray(void *oldmem, size_t count, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(count, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(oldmem, bytes);
+}
+
+/* alignment: a power of two. */
+static void *aligned_chunk(size_t alignment, size_t bytes)
+{
+    if (alignment <= PM_ALIGNMENT)
+        return malloc(bytes);
+    pm_ensure_init();
+    if (alignment < PM_MINSIZE)
+        alignment = PM_MINSIZE;
+    size_t nb;
+    if (bytes > PM_MAX_REQUEST - alignment - PM_MINSIZE || !checked_request_to_size(bytes, &nb)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *mem = NULL;
+    bool tried_mmap = false;
+    if (mmap_allowed(nb)) {
+        mem = pm_mmap_alloc(nb, alignment);
+        tried_mmap = true;
+    }
+    if (mem == NULL)
+        mem = with_arena(op_memalign, nb, alignment);
+    if (mem == NULL && !tried_mmap && pm_global.n_mmaps < pm_opt.mmap_max)
+        mem = pm_mmap_alloc(nb, alignment);
+    if (mem == NULL)
+        errno = ENOMEM;
+    else
+        pm_perturb_alloc(mem, bytes);
+    debug_check();
+    return mem;
+}
+
+static bool power_of_two(size_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+PM_EXPORT void *memalign(size_t alignment, size_t bytes)
+{
+    if (alignment > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!power_of_two(alignment)) {
+        /* memalign rounds a non-power-of-two alignment up, as glibc does */
+        size_t a = PM_MINSIZE;
+        while (a < alignment)
+            a <<= 1;
+        alignment = a;
+    }
+    return aligned_chunk(alignment, bytes);
+}
+
+PM_EXPORT void *aligned_alloc(size_t alignment, size_t bytes)
+{
+    if (!power_of_two(alignment) || alignment > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned_chunk(alignment, bytes);
+}
+
+PM_EXPORT int posix_memalign(void **out, size_t alignment, size_t bytes)
+{
+    if (alignment % sizeof(void *) != 0 || !power_of_two(alignment) || alignment > SIZE_MAX / 2 + 1)
+        return EINVAL;
+    int saved_errno = errno;
+    void *mem = aligned_chunk(alignment, bytes);
+    errno = saved_errno;
+    if (mem == NULL)
+        return ENOMEM;
+    *out = mem;
+    return 0;
+}
+
+PM_EXPORT void *valloc(size_t bytes)
+{
+    return aligned_chunk(PM_PAGE_SIZE, bytes);
+}
+
+PM_EXPORT void *pvalloc(size_t bytes)
+{
+    if (bytes > SIZE_MAX - PM_PAGE_SIZE) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t rounded = align_up(bytes ? bytes : 1, PM_PAGE_SIZE);
+    return aligned_chunk(PM_PAGE_SIZE, rounded);
+}
+
+PM_EXPORT size_t malloc_usable_size(void *mem)
+{
+    if (mem == NULL)
+        return 0;
+    mchunk p = mem_chunk(mem);
+    if (chunk_is_mmapped(p))
+        return chunk_usable(p);
+    return chunk_inuse(p) ? chunk_usable(p) : 0;
+}
+
+PM_EXPORT int mallopt(int param, int value)
+{
+    pm_ensure_init();
+    /* Fast bins are emptied first so a lower M_MXFAST strands no chunk. */
+    struct pm_arena *a = &pm_main_arena;
+    do {
+        pm_lock(&a->lock);
+        pm_consolidate(a);
+        pm_unlock(&a->lock);
+        a = arena_next(a);
+    } while (a != &pm_main_arena);
+    pm_lock(&pm_main_arena.lock);
+    int ok = pm_options_set(param, value);
+    pm_unlock(&pm_main_arena.lock);
+    return ok;
+}
+
+PM_EXPORT int malloc_trim(size_t pad)
+{
+    pm_ensure_init();
+    bool released = false;
+    struct pm_arena *a = &pm_main_arena;
+    do {
+        pm_lock(&a->lock);
+        pm_consolidate(a);
+        released |= pm_systrim(a, pad);
+        released |= pm_discard_free_pages(a);
+        pm_unlock(&a->lock);
+        a = arena_next(a);
+    } while (a != &pm_main_arena);
+    debug_check();
+    return released ? 1 : 0;
+}
+
+PM_EXPORT const char *pmalloc_version(void)
+{
+    return PACKAGE_VERSION;
+}
+
+PM_EXPORT size_t pmalloc_check(void)
+{
+    pm_ensure_init();
+    return pm_check_all(false);
+}
+
+/* glibc's internal names: some programs, and parts of glibc itself, call
+ * these directly; they must reach the same allocator. */
+PM_EXPORT void *__libc_malloc(size_t bytes) PM_ALIAS(malloc);
+PM_EXPORT void __libc_free(void *mem) PM_ALIAS(free);
+PM_EXPORT void *__libc_calloc(size_t count, size_t size) PM_ALIAS(calloc);
+PM_EXPORT void *__libc_realloc(void *mem, size_t bytes) PM_ALIAS(realloc);
+PM_EXPORT void *__libc_memalign(size_t alignment, size_t bytes) PM_ALIAS(memalign);
+PM_EXPORT void *__libc_valloc(size_t bytes) PM_ALIAS(valloc);
+PM_EXPORT void *__libc_pvalloc(size_t bytes) PM_ALIAS(pvalloc);
+PM_EXPORT int __libc_mallopt(int param, int value) PM_ALIAS(mallopt);
+PM_EXPORT void cfree(void *mem) PM_ALIAS(free);

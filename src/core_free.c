@@ -1,0 +1,97 @@
+/* The freeing side of the core: fast bins, coalescing with free
+ * neighbours, the unsorted bin, the top chunk and trimming.  The arena's
+ * lock is held throughout. */
+#include "internal.h"
+
+static void check_freed_pointer(mchunk p, size_t size)
+{
+    /* A pointer whose size would wrap the address space, or that is not
+     * aligned, cannot be a chunk of ours. */
+    if (PM_UNLIKELY((uintptr_t)p > (uintptr_t)0 - size || !ptr_aligned(p)))
+        pm_corruption("free(): invalid pointer", chunk_mem(p));
+    if (PM_UNLIKELY(size < PM_MINSIZE || !size_aligned(size)))
+        pm_corruption("free(): invalid size", chunk_mem(p));
+}
+
+static void push_fastbin(struct pm_arena *a, mchunk p, size_t size)
+{
+    mchunk next = chunk_at(p, size);
+    if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || chunk_size(next) >= a->system_mem))
+        pm_corruption("free(): invalid next size (fast)", chunk_mem(p));
+    pm_perturb_free(chunk_mem(p), size - PM_CHUNK_HDR);
+
+    unsigned idx = fastbin_index(size);
+    mchunk old = a->fastbins[idx];
+    /* Freeing the chunk at the head twice in a row is the cheap double
+     * free to catch; deeper ones are the hardened mode's work. */
+    if (PM_UNLIKELY(old == p))
+        pm_corruption("double free or corruption (fasttop)", chunk_mem(p));
+    if (PM_UNLIKELY(old != NULL && fastbin_index(chunk_size(old)) != idx))
+        pm_corruption("invalid fastbin entry (free)", chunk_mem(old));
+    chunk_set_fd(p, link_protect(chunk_fd_slot(p), old));
+    a->fastbins[idx] = p;
+    a->have_fastchunks = 1;
+}
+
+size_t pm_free_merge(struct pm_arena *a, mchunk p, size_t size)
+{
+    mchunk next = chunk_at(p, size);
+    if (PM_UNLIKELY(p == a->top))
+        pm_corruption("double free or corruption (top)", chunk_mem(p));
+    if (PM_UNLIKELY(arena_contiguous(a) && a->top != NULL &&
+                    (char *)next >= (char *)a->top + top_size(a)))
+        pm_corruption("double free or corruption (out)", chunk_mem(p));
+    if (PM_UNLIKELY(!chunk_prev_inuse(next)))
+        pm_corruption("double free or corruption (!prev)", chunk_mem(p));
+    size_t nextsize = chunk_size(next);
+    if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || nextsize >= a->system_mem))
+        pm_corruption("free(): invalid next size (normal)", chunk_mem(p));
+
+    pm_perturb_free(chunk_mem(p), size - PM_CHUNK_HDR);
+
+    if (!chunk_prev_inuse(p)) {
+        size_t prevsize = chunk_prev_size(p);
+        mchunk prev = chunk_before(p, prevsize);
+        if (PM_UNLIKELY(chunk_size(prev) != prevsize))
+            pm_corruption("corrupted size vs. prev_size while consolidating", chunk_mem(p));
+        unlink_chunk(prev);
+        p = prev;
+        size += prevsize;
+    }
+
+    if (next == a->top) {
+        size += nextsize;
+        chunk_set_head(p, size | PM_PREV_INUSE | arena_bit(a));
+        a->top = p;
+        return size;
+    }
+    if (!chunk_inuse_at(next, nextsize)) {
+        unlink_chunk(next);
+        size += nextsize;
+    } else {
+        chunk_clear_prev_inuse(next);
+    }
+    chunk_set_head(p, size | PM_PREV_INUSE | arena_bit(a));
+    chunk_set_foot(p, size);
+    unsorted_push(a, p, "free(): corrupted unsorted chunks");
+    return size;
+}
+
+void pm_int_free(struct pm_arena *a, mchunk p)
+{
+    size_t size = chunk_size(p);
+    check_freed_pointer(p, size);
+    if (size <= pm_opt.max_fast) {
+        push_fastbin(a, p, size);
+        return;
+    }
+    size = pm_free_merge(a, p, size);
+    /* A large free region is worth tidying: fold the fast bins into it and
+     * give the excess top back, but not on every small free. */
+    if (size >= PM_FASTBIN_CONSOLIDATION_THRESHOLD) {
+        if (a->have_fastchunks)
+            pm_consolidate(a);
+        if (top_size(a) >= pm_opt.trim_threshold)
+            pm_systrim(a, pm_opt.top_pad);
+    }
+}

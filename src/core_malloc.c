@@ -1,0 +1,270 @@
+/* The allocation side of the core: fast bins, small bins, the unsorted
+ * bin, sorted large bins, the binmap, and the top chunk, searched in the
+ * model's order.  The arena's lock is held throughout. */
+#include "internal.h"
+
+#include <errno.h>
+
+/* The unsorted scan sorts at most this many chunks per call, so one call
+ * cannot take unbounded time after a burst of frees. */
+#define UNSORTED_SCAN_LIMIT 10000
+
+static void *hand_out(mchunk victim, size_t size)
+{
+    chunk_set_inuse_at(victim, size);
+    return chunk_mem(victim);
+}
+
+/* Files a chunk into a large bin, keeping the bin sorted by decreasing
+ * size; the first chunk of each size carries the skip-list links so an
+ * insert or best-fit search steps over runs of equal sizes. */
+static void largebin_insert(struct pm_arena *a, mchunk victim, size_t size)
+{
+    unsigned idx = largebin_index(size);
+    mchunk bin = bin_at(a, idx);
+    mchunk bck = bin, fwd = bin_first(bin);
+
+    if (fwd == bin) {
+        chunk_set_fd_nextsize(victim, victim);
+        chunk_set_bk_nextsize(victim, victim);
+    } else {
+        mchunk largest = fwd;
+        mchunk smallest = bin_last(bin);
+        if (size < chunk_size(smallest)) {
+            fwd = bin;
+            bck = smallest;
+            chunk_set_fd_nextsize(victim, largest);
+            chunk_set_bk_nextsize(victim, chunk_bk_nextsize(largest));
+            chunk_set_bk_nextsize(largest, victim);
+            chunk_set_fd_nextsize(chunk_bk_nextsize(victim), victim);
+        } else {
+            while (size < chunk_size(fwd))
+                fwd = chunk_fd_nextsize(fwd);
+            if (size == chunk_size(fwd)) {
+                /* after the first of its size: the skip list is untouched */
+                fwd = chunk_fd(fwd);
+                chunk_set_fd_nextsize(victim, NULL);
+                chunk_set_bk_nextsize(victim, NULL);
+            } else {
+                chunk_set_fd_nextsize(victim, fwd);
+                chunk_set_bk_nextsize(victim, chunk_bk_nextsize(fwd));
+                if (PM_UNLIKELY(chunk_fd_nextsize(chunk_bk_nextsize(fwd)) != fwd))
+                    pm_corruption("malloc(): largebin double linked list corrupted (nextsize)", fwd);
+                chunk_set_bk_nextsize(fwd, victim);
+                chunk_set_fd_nextsize(chunk_bk_nextsize(victim), victim);
+            }
+            bck = chunk_bk(fwd);
+            if (PM_UNLIKELY(chunk_fd(bck) != fwd))
+                pm_corruption("malloc(): largebin double linked list corrupted (bk)", fwd);
+        }
+    }
+    binmap_mark(a, idx);
+    chunk_set_bk(victim, bck);
+    chunk_set_fd(victim, fwd);
+    chunk_set_bk(fwd, victim);
+    chunk_set_fd(bck, victim);
+}
+
+static void smallbin_insert(struct pm_arena *a, mchunk victim, size_t size)
+{
+    unsigned idx = smallbin_index(size);
+    binmap_mark(a, idx);
+    list_insert_after(bin_at(a, idx), victim);
+}
+
+/* Cuts nb bytes off the front of a free chunk already taken out of its
+ * bin; a remainder big enough to be a chunk goes to the unsorted bin. */
+static void *split_free_chunk(struct pm_arena *a, mchunk victim, size_t nb, bool remember)
+{
+    size_t size = chunk_size(victim);
+    size_t rest = size - nb;
+    if (rest < PM_MINSIZE)
+        return hand_out(victim, size);
+    mchunk rem = chunk_at(victim, nb);
+    chunk_set_head(victim, nb | PM_PREV_INUSE | arena_bit(a));
+    chunk_set_head(rem, rest | PM_PREV_INUSE | arena_bit(a));
+    chunk_set_foot(rem, rest);
+    unsorted_push(a, rem, "malloc(): corrupted unsorted chunks");
+    if (remember)
+        a->last_remainder = rem;
+    return chunk_mem(victim);
+}
+
+static void *from_fastbin(struct pm_arena *a, size_t nb)
+{
+    unsigned idx = fastbin_index(nb);
+    mchunk victim = a->fastbins[idx];
+    if (victim == NULL)
+        return NULL;
+    if (PM_UNLIKELY(!ptr_aligned(victim)))
+        pm_corruption("malloc(): unaligned fastbin chunk detected 2", victim);
+    mchunk next = link_reveal(chunk_fd_slot(victim), chunk_fd(victim));
+    if (PM_UNLIKELY(next != NULL && !ptr_aligned(next)))
+        pm_corruption("malloc(): unaligned fastbin chunk detected", next);
+    if (PM_UNLIKELY(fastbin_index(chunk_size(victim)) != idx))
+        pm_corruption("malloc(): memory corruption (fast)", victim);
+    a->fastbins[idx] = next;
+    return chunk_mem(victim);
+}
+
+static void *from_smallbin(struct pm_arena *a, size_t nb)
+{
+    mchunk bin = bin_at(a, smallbin_index(nb));
+    mchunk victim = bin_last(bin);
+    if (victim == bin)
+        return NULL;
+    mchunk bck = chunk_bk(victim);
+    if (PM_UNLIKELY(chunk_fd(bck) != victim))
+        pm_corruption("malloc(): smallbin double linked list corrupted", victim);
+    chunk_set_bk(bin, bck);
+    chunk_set_fd(bck, bin);
+    return hand_out(victim, nb);
+}
+
+static void check_unsorted_victim(struct pm_arena *a, mchunk victim, mchunk bck)
+{
+    size_t size = chunk_size(victim);
+    mchunk next = chunk_at(victim, size);
+    if (PM_UNLIKELY(chunk_raw_size(victim) <= PM_CHUNK_HDR || size > a->system_mem))
+        pm_corruption("malloc(): invalid size (unsorted)", victim);
+    if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || chunk_size(next) > a->system_mem))
+        pm_corruption("malloc(): invalid next size (unsorted)", next);
+    if (PM_UNLIKELY(chunk_prev_size(next) != size))
+        pm_corruption("malloc(): mismatching next->prev_size (unsorted)", victim);
+    if (PM_UNLIKELY(chunk_fd(bck) != victim || chunk_fd(victim) != unsorted_bin(a)))
+        pm_corruption("malloc(): unsorted double linked list corrupted", victim);
+    if (PM_UNLIKELY(chunk_prev_inuse(next)))
+        pm_corruption("malloc(): invalid next->prev_inuse (unsorted)", next);
+}
+
+/* Sorts the unsorted bin into the small and large bins, returning an
+ * exact fit (or a piece of the last remainder for a small request) as
+ * soon as one turns up. */
+static void *scan_unsorted(struct pm_arena *a, size_t nb)
+{
+    mchunk unsorted = unsorted_bin(a);
+    unsigned scanned = 0;
+    mchunk victim;
+    while ((victim = bin_last(unsorted)) != unsorted) {
+        mchunk bck = chunk_bk(victim);
+        check_unsorted_victim(a, victim, bck);
+        size_t size = chunk_size(victim);
+
+        /* Locality for runs of small requests: keep carving the chunk
+         * the previous small request was cut from. */
+        if (in_smallbin_range(nb) && bck == unsorted && victim == a->last_remainder &&
+            size > nb + PM_MINSIZE) {
+            chunk_set_bk(unsorted, unsorted);
+            chunk_set_fd(unsorted, unsorted);
+            return split_free_chunk(a, victim, nb, true);
+        }
+
+        chunk_set_bk(unsorted, bck);
+        chunk_set_fd(bck, unsorted);
+        if (size == nb)
+            return hand_out(victim, size);
+        if (in_smallbin_range(size))
+            smallbin_insert(a, victim, size);
+        else
+            largebin_insert(a, victim, size);
+        if (++scanned >= UNSORTED_SCAN_LIMIT)
+            break;
+    }
+    return NULL;
+}
+
+/* Best fit for a large request within its own bin: the smallest chunk
+ * that is big enough, preferring one that is not the skip-list entry of
+ * its size so the skip list need not be relinked. */
+static void *from_own_largebin(struct pm_arena *a, size_t nb)
+{
+    mchunk bin = bin_at(a, largebin_index(nb));
+    mchunk first = bin_first(bin);
+    if (first == bin || chunk_size(first) < nb)
+        return NULL;
+    mchunk victim = chunk_bk_nextsize(first);
+    while (chunk_size(victim) < nb)
+        victim = chunk_bk_nextsize(victim);
+    if (victim != bin_last(bin) && chunk_size(chunk_fd(victim)) == chunk_size(victim))
+        victim = chunk_fd(victim);
+    unlink_chunk(victim);
+    return split_free_chunk(a, victim, nb, false);
+}
+
+/* The smallest non-empty bin above nb's own, found through the binmap;
+ * stale bits of empty bins are cleared on the way. */
+static void *from_larger_bin(struct pm_arena *a, size_t nb)
+{
+    unsigned start = bin_index(nb) + 1;
+    for (unsigned w = binmap_word(start); w < PM_BINMAP_SIZE; w++) {
+        unsigned map = a->binmap[w];
+        if (w == binmap_word(start))
+            map &= ~(binmap_bit(start) - 1);
+        while (map != 0) {
+            unsigned i = w * PM_BITS_PER_MAP + (unsigned)__builtin_ctz(map);
+            mchunk bin = bin_at(a, i);
+            mchunk victim = bin_last(bin);
+            if (victim == bin) {
+                binmap_unmark(a, i);
+                map &= map - 1;
+                continue;
+            }
+            unlink_chunk(victim);
+            return split_free_chunk(a, victim, nb, in_smallbin_range(nb));
+        }
+    }
+    return NULL;
+}
+
+void *pm_int_malloc(struct pm_arena *a, size_t nb)
+{
+    void *mem;
+    if (nb <= pm_opt.max_fast && (mem = from_fastbin(a, nb)) != NULL)
+        return mem;
+    if (in_smallbin_range(nb)) {
+        if ((mem = from_smallbin(a, nb)) != NULL)
+            return mem;
+    } else if (a->have_fastchunks) {
+        /* Merging small free chunks first keeps a large request from
+         * fragmenting the heap around them. */
+        pm_consolidate(a);
+    }
+
+    for (;;) {
+        if ((mem = scan_unsorted(a, nb)) != NULL)
+            return mem;
+        if (!in_smallbin_range(nb) && (mem = from_own_largebin(a, nb)) != NULL)
+            return mem;
+        if ((mem = from_larger_bin(a, nb)) != NULL)
+            return mem;
+
+        size_t tsize = top_size(a);
+        if (PM_UNLIKELY(tsize > a->system_mem))
+            pm_corruption("malloc(): corrupted top size", a->top);
+        if (tsize >= nb + PM_MINSIZE)
+            return pm_split_top(a, nb);
+        if (a->have_fastchunks) {
+            pm_consolidate(a);
+            continue;
+        }
+        return pm_sysmalloc(a, nb);
+    }
+}
+
+void pm_consolidate(struct pm_arena *a)
+{
+    a->have_fastchunks = 0;
+    for (unsigned i = 0; i < PM_NFASTBINS; i++) {
+        mchunk p = a->fastbins[i];
+        a->fastbins[i] = NULL;
+        while (p != NULL) {
+            if (PM_UNLIKELY(!ptr_aligned(p)))
+                pm_corruption("malloc_consolidate(): unaligned fastbin chunk detected", p);
+            if (PM_UNLIKELY(fastbin_index(chunk_size(p)) != i))
+                pm_corruption("malloc_consolidate(): invalid chunk size", p);
+            mchunk next = link_reveal(chunk_fd_slot(p), chunk_fd(p));
+            pm_free_merge(a, p, chunk_size(p));
+            p = next;
+        }
+    }
+}

@@ -1,0 +1,59 @@
+/* Start-up: options, the safe-linking secret, the main arena's bins, and
+ * the fork handlers.  It runs on the first call into the allocator, which
+ * may come before any constructor (the dynamic loader, libc's own start-up
+ * or another library's constructor), so it uses no malloc, stdio or getenv. */
+#include "internal.h"
+
+#include <malloc.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
+
+int pm_init_state;
+
+static uintptr_t make_secret(void)
+{
+    uintptr_t secret = 0;
+    if (getrandom(&secret, sizeof secret, GRND_NONBLOCK) != (ssize_t)sizeof secret) {
+        /* Early in boot the pool may not be ready: fall back to values an
+         * attacker of this process cannot read off a heap pointer. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        secret = (uintptr_t)ts.tv_nsec * 0x9e3779b97f4a7c15u ^ (uintptr_t)&ts ^ (uintptr_t)ts.tv_sec;
+    }
+    return secret;
+}
+
+void pm_init_slow(void)
+{
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&pm_init_state, &expected, 1, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        /* Another thread is initialising: nothing it does can call back
+         * into us, so waiting cannot deadlock. */
+        while (__atomic_load_n(&pm_init_state, __ATOMIC_ACQUIRE) != 2)
+            sched_yield();
+        return;
+    }
+    pm_options_from_env();
+    pm_global.secret = make_secret();
+    pm_arena_init(&pm_main_arena);
+    __atomic_store_n(&pm_init_state, 2, __ATOMIC_RELEASE);
+
+    /* Registering may allocate; the allocator is ready for that now. */
+    pthread_atfork(pm_fork_prepare, pm_fork_parent, pm_fork_child);
+}
+
+/* Options such as PMALLOC_STATS must take effect even in a program that
+ * never allocates. */
+__attribute__((constructor)) static void init_at_load(void)
+{
+    pm_ensure_init();
+}
+
+__attribute__((destructor)) static void report_at_exit(void)
+{
+    if (pm_opt.stats_at_exit)
+        malloc_stats();
+}

@@ -1,0 +1,195 @@
+/* Chunks served straight from mmap: requests at or above the mmap
+ * threshold, and the dynamic threshold that follows what the program
+ * frees.
+ *
+ * Each mapping starts with a small link record that keeps every mmapped
+ * chunk on one list, so the heap walker and heapviz can find them and a
+ * free can tell a real mapping of ours from a forged header.  The chunk
+ * follows; its prev_size is its offset from the mapping's start. */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include "os.h"
+
+struct mmap_link {
+    struct mmap_link *next;
+    struct mmap_link *prev;
+    mchunk chunk;       /* further in than the link when aligned */
+    size_t reserved;
+};
+
+#define LINK_SIZE sizeof(struct mmap_link)
+
+static pm_lock_t mmap_lock = PM_LOCK_INITIALIZER;
+static struct mmap_link mmap_list = { &mmap_list, &mmap_list, NULL, 0 };
+
+static size_t mapping_len(mchunk p) { return chunk_prev_size(p) + chunk_size(p); }
+
+static void account(long count, long bytes)
+{
+    pm_global.n_mmaps += (size_t)count;
+    pm_global.mmapped_mem += (size_t)bytes;
+    if (pm_global.n_mmaps > pm_global.n_mmaps_max)
+        pm_global.n_mmaps_max = pm_global.n_mmaps;
+    if (pm_global.mmapped_mem > pm_global.max_mmapped_mem)
+        pm_global.max_mmapped_mem = pm_global.mmapped_mem;
+}
+
+void *pm_mmap_alloc(size_t nb, size_t alignment)
+{
+    if (alignment < PM_ALIGNMENT)
+        alignment = PM_ALIGNMENT;
+    size_t slack = LINK_SIZE + PM_CHUNK_HDR + (alignment - PM_ALIGNMENT);
+    if (nb > PM_MAX_REQUEST - slack - PM_PAGE_SIZE) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t len = align_up(nb + slack, PM_PAGE_SIZE);
+    char *map = pm_os_map(len, false);
+    if (map == NULL)
+        return NULL;
+    char *mem = (char *)align_up((uintptr_t)map + LINK_SIZE + PM_CHUNK_HDR, alignment);
+    mchunk p = mem_chunk(mem);
+    size_t offset = (size_t)((char *)p - map);
+    chunk_set_prev_size(p, offset);
+    chunk_set_head(p, (len - offset) | PM_IS_MMAPPED);
+
+    struct mmap_link *l = (struct mmap_link *)map;
+    l->chunk = p;
+    pm_lock(&mmap_lock);
+    l->next = mmap_list.next;
+    l->prev = &mmap_list;
+    mmap_list.next->prev = l;
+    mmap_list.next = l;
+    account(1, (long)len);
+    pm_unlock(&mmap_lock);
+    return mem;
+}
+
+/* A mapping header that does not sit on a page boundary, or whose link is
+ * not on our list, was not made here. */
+static struct mmap_link *checked_link(mchunk p, const char *check)
+{
+    uintptr_t map = (uintptr_t)p - chunk_prev_size(p);
+    if (PM_UNLIKELY(((map | mapping_len(p)) & (PM_PAGE_SIZE - 1)) != 0 ||
+                    chunk_prev_size(p) < LINK_SIZE))
+        pm_corruption(check, chunk_mem(p));
+    struct mmap_link *l = (struct mmap_link *)map;
+    if (PM_UNLIKELY(l->chunk != p || l->next->prev != l || l->prev->next != l))
+        pm_corruption(check, chunk_mem(p));
+    return l;
+}
+
+void pm_mmap_free(mchunk p)
+{
+    size_t len = mapping_len(p);
+    size_t size = chunk_size(p);
+    pm_lock(&mmap_lock);
+    struct mmap_link *l = checked_link(p, "munmap_chunk(): invalid pointer");
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    account(-1, -(long)len);
+    /* A program that frees blocks this large will likely ask for them
+     * again: serve those from the heap rather than mapping each one. */
+    if (!pm_opt.no_dyn_threshold && size > pm_opt.mmap_threshold && size <= PM_MMAP_THRESHOLD_MAX) {
+        pm_opt.mmap_threshold = size;
+        pm_opt.trim_threshold = 2 * size;
+    }
+    pm_unlock(&mmap_lock);
+    if (!pm_os_unmap(l, len)) {
+        /* The kernel refused: keep the mapping on our books rather than
+         * lose track of it. */
+        pm_lock(&mmap_lock);
+        l->next = mmap_list.next;
+        l->prev = &mmap_list;
+        mmap_list.next->prev = l;
+        mmap_list.next = l;
+        account(1, (long)len);
+        pm_unlock(&mmap_lock);
+    }
+}
+
+void *pm_mmap_realloc(mchunk p, size_t nb)
+{
+    size_t offset = chunk_prev_size(p);
+    size_t old_len = mapping_len(p);
+    if (nb > PM_MAX_REQUEST - offset - PM_PAGE_SIZE)
+        return NULL;
+    size_t new_len = align_up(nb + offset + PM_CHUNK_HDR, PM_PAGE_SIZE);
+    if (new_len == old_len)
+        return chunk_mem(p);
+
+    pm_lock(&mmap_lock);
+    struct mmap_link *l = checked_link(p, "mremap_chunk(): invalid pointer");
+    struct mmap_link *moved = pm_os_remap(l, old_len, new_len, true);
+    if (moved == NULL) {
+        pm_unlock(&mmap_lock);
+        return NULL;
+    }
+    mchunk np = chunk_at(moved, offset);
+    chunk_set_head(np, (new_len - offset) | PM_IS_MMAPPED);
+    moved->chunk = np;
+    moved->prev->next = moved;
+    moved->next->prev = moved;
+    account(0, (long)new_len - (long)old_len);
+    pm_unlock(&mmap_lock);
+    return chunk_mem(np);
+}
+
+void pm_mmap_foreach(void (*fn)(void *ctx, mchunk p, size_t map_len), void *ctx)
+{
+    pm_lock(&mmap_lock);
+    for (struct mmap_link *l = mmap_list.next; l != &mmap_list; l = l->next)
+        fn(ctx, l->chunk, mapping_len(l->chunk));
+    pm_unlock(&mmap_lock);
+}
+
+bool pm_mmap_check(pm_problem_fn report, void *ctx)
+{
+    size_t count = 0, bytes = 0;
+    bool ok = true;
+    pm_lock(&mmap_lock);
+    size_t limit = pm_global.n_mmaps + 1;
+    for (struct mmap_link *l = mmap_list.next; l != &mmap_list; l = l->next) {
+        if (l->next->prev != l || l->prev->next != l) {
+            report(ctx, "mmapped chunk list broken", l);
+            ok = false;
+            break;
+        }
+        if (((uintptr_t)l & (PM_PAGE_SIZE - 1)) != 0) {
+            report(ctx, "mmapped chunk mapping not page aligned", l);
+            ok = false;
+            break;
+        }
+        if (++count > limit) {
+            report(ctx, "mmapped chunk list longer than its count", l);
+            ok = false;
+            break;
+        }
+        mchunk p = l->chunk;
+        if ((char *)p < (char *)l + LINK_SIZE || (char *)p - chunk_prev_size(p) != (char *)l ||
+            !chunk_is_mmapped(p) || (mapping_len(p) & (PM_PAGE_SIZE - 1)) != 0) {
+            report(ctx, "mmapped chunk header does not match its mapping", l);
+            ok = false;
+            continue;
+        }
+        bytes += mapping_len(p);
+    }
+    if (ok && (count != pm_global.n_mmaps || bytes != pm_global.mmapped_mem)) {
+        report(ctx, "mmapped chunk totals disagree with the list", &mmap_list);
+        ok = false;
+    }
+    pm_unlock(&mmap_lock);
+    return ok;
+}
+
+void pm_mmap_lock_all(void) { pm_lock(&mmap_lock); }
+
+void pm_mmap_unlock_all(bool reinit)
+{
+    if (reinit)
+        pm_lock_reinit(&mmap_lock);
+    else
+        pm_unlock(&mmap_lock);
+}

@@ -1,0 +1,62 @@
+/* Resizing a heap chunk: in place when the chunk, its free neighbour or
+ * the top can hold the new size, else by moving it within the arena.  The
+ * arena's lock is held. */
+#include "internal.h"
+
+#include <string.h>
+
+/* Gives back the tail of a chunk that is now bigger than nb. */
+static void *shrink_to(struct pm_arena *a, mchunk p, size_t size, size_t nb)
+{
+    size_t rest = size - nb;
+    if (rest < PM_MINSIZE) {
+        chunk_set_size_keep_flags(p, size);
+        chunk_set_inuse_at(p, size);
+        return chunk_mem(p);
+    }
+    mchunk rem = chunk_at(p, nb);
+    chunk_set_size_keep_flags(p, nb);
+    chunk_set_head(rem, rest | PM_PREV_INUSE | arena_bit(a));
+    /* The tail is freed as an in-use chunk so that it merges forward. */
+    chunk_set_inuse_at(rem, rest);
+    pm_int_free(a, rem);
+    return chunk_mem(p);
+}
+
+void *pm_int_realloc(struct pm_arena *a, mchunk oldp, size_t nb)
+{
+    size_t oldsize = chunk_size(oldp);
+    if (PM_UNLIKELY(chunk_raw_size(oldp) <= PM_CHUNK_HDR || oldsize >= a->system_mem))
+        pm_corruption("realloc(): invalid old size", chunk_mem(oldp));
+    mchunk next = chunk_at(oldp, oldsize);
+    size_t nextsize = chunk_size(next);
+    if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || nextsize >= a->system_mem))
+        pm_corruption("realloc(): invalid next size", chunk_mem(oldp));
+
+    if (oldsize >= nb)
+        return shrink_to(a, oldp, oldsize, nb);
+
+    if (next == a->top) {
+        size_t total = oldsize + nextsize;
+        if (total >= nb + PM_MINSIZE) {
+            chunk_set_size_keep_flags(oldp, nb);
+            pm_set_top(a, chunk_at(oldp, nb), total - nb);
+            return chunk_mem(oldp);
+        }
+    } else if (!chunk_inuse_at(next, nextsize) && oldsize + nextsize >= nb) {
+        unlink_chunk(next);
+        return shrink_to(a, oldp, oldsize + nextsize, nb);
+    }
+
+    void *newmem = pm_int_malloc(a, nb);
+    if (newmem == NULL)
+        return NULL;
+    mchunk newp = mem_chunk(newmem);
+    if (newp == next) {
+        /* The neighbour was parked in a fast bin: take it over in place. */
+        return shrink_to(a, oldp, oldsize + chunk_size(newp), nb);
+    }
+    memcpy(newmem, chunk_mem(oldp), oldsize - PM_SIZE_SZ);
+    pm_int_free(a, oldp);
+    return newmem;
+}

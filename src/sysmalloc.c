@@ -1,0 +1,223 @@
+/* The top chunk and the system: carving chunks off top, growing an
+ * arena's heap when top is too small, and giving memory back.
+ *
+ * The main arena grows its newest heap with brk.  When brk fails (a
+ * mapping sits above the break, or RLIMIT_DATA) it carries on in mmap'd
+ * heaps, and when another caller moved the break it starts a new brk heap
+ * there.  An abandoned heap is closed with two fencepost headers and its
+ * last free space is freed into the bins, so nothing is lost. */
+#include "internal.h"
+
+#include <errno.h>
+#include "os.h"
+
+/* An mmap'd heap taken when brk fails is at least this large, so a run of
+ * small requests does not map one region each. */
+#define PM_MMAP_HEAP_MIN ((size_t)1024 * 1024)
+
+void pm_set_top(struct pm_arena *a, mchunk new_top, size_t size)
+{
+    a->top = new_top;
+    chunk_set_head(new_top, size | PM_PREV_INUSE | arena_bit(a));
+    /* Writing top's header touched the word after it. */
+    char *touched = (char *)chunk_mem(new_top);
+    if (touched > a->fresh_mark)
+        a->fresh_mark = touched;
+}
+
+void *pm_split_top(struct pm_arena *a, size_t nb)
+{
+    mchunk victim = a->top;
+    size_t size = chunk_size(victim);
+    a->last_split = victim;
+    a->last_split_fresh = a->fresh_mark;
+    chunk_set_head(victim, nb | PM_PREV_INUSE | arena_bit(a));
+    pm_set_top(a, chunk_at(victim, nb), size - nb);
+    return chunk_mem(victim);
+}
+
+/* Ends the arena's newest heap: fenceposts at its end keep neighbours of
+ * the old top from coalescing past it; the rest of old top is freed. */
+static void close_heap(struct pm_arena *a)
+{
+    mchunk old_top = a->top;
+    size_t size = chunk_size(old_top);
+    size_t keep = size - PM_FENCEPOST_SIZE;
+    mchunk fence = chunk_at(old_top, keep);
+    chunk_set_head(fence, PM_CHUNK_HDR | PM_PREV_INUSE);
+    chunk_set_head(chunk_at(fence, PM_CHUNK_HDR), PM_CHUNK_HDR | PM_PREV_INUSE);
+    a->top = NULL;
+    if (keep >= PM_MINSIZE) {
+        chunk_set_head(old_top, keep | PM_PREV_INUSE | arena_bit(a));
+        pm_int_free(a, old_top);
+    }
+}
+
+/* Makes [base, base+len) the arena's newest heap, with all its space in
+ * a new top. */
+static void open_heap(struct pm_arena *a, char *base, size_t len, enum pm_heap_kind kind)
+{
+    struct pm_heap *h = (struct pm_heap *)align_up((uintptr_t)base, PM_ALIGNMENT);
+    h->arena = a;
+    h->prev = a->heap;
+    h->size = (size_t)(base + len - (char *)h);
+    h->mprotect_size = h->size;
+    h->reserved = len;
+    h->kind = kind;
+    h->magic = PM_HEAP_MAGIC;
+    h->chunks_start = (char *)align_up((uintptr_t)(h + 1), PM_ALIGNMENT);
+
+    if (a->top != NULL)
+        close_heap(a);
+    a->heap = h;
+    a->nheaps++;
+    a->system_mem += h->size;
+    if (a->system_mem > a->max_system_mem)
+        a->max_system_mem = a->system_mem;
+    a->fresh_mark = h->chunks_start;
+    size_t top = align_down((size_t)(heap_end(h) - h->chunks_start), PM_ALIGNMENT);
+    pm_set_top(a, (mchunk)h->chunks_start, top);
+}
+
+static void grow_top_in_place(struct pm_arena *a, size_t incr)
+{
+    a->heap->size += incr;
+    a->heap->mprotect_size = a->heap->size;
+    a->system_mem += incr;
+    if (a->system_mem > a->max_system_mem)
+        a->max_system_mem = a->system_mem;
+    chunk_set_head(a->top, (top_size(a) + incr) | PM_PREV_INUSE | arena_bit(a));
+}
+
+/* Extends the newest brk heap when the break still ends it. */
+static bool extend_brk_heap(struct pm_arena *a, size_t want)
+{
+    struct pm_heap *h = a->heap;
+    if (h == NULL || h->kind != PM_HEAP_BRK || pm_os_sbrk(0) != heap_end(h))
+        return false;
+    size_t incr = align_up(want - top_size(a), PM_PAGE_SIZE);
+    char *old = pm_os_sbrk((ptrdiff_t)incr);
+    if (old == NULL)
+        return false;
+    if (old != heap_end(h)) {
+        /* Someone else moved the break in between: what we got is a heap
+         * of its own. */
+        open_heap(a, old, incr, PM_HEAP_BRK);
+        return top_size(a) >= want;
+    }
+    grow_top_in_place(a, incr);
+    return true;
+}
+
+/* Extends the newest mmap'd heap where the kernel lets it grow in place. */
+static bool extend_mmap_heap(struct pm_arena *a, size_t want)
+{
+    struct pm_heap *h = a->heap;
+    if (h == NULL || h->kind != PM_HEAP_MMAP)
+        return false;
+    size_t incr = align_up(want - top_size(a), PM_PAGE_SIZE);
+    if (pm_os_remap(h, h->reserved, h->reserved + incr, false) == NULL)
+        return false;
+    h->reserved += incr;
+    grow_top_in_place(a, incr);
+    return true;
+}
+
+static bool new_main_heap(struct pm_arena *a, size_t want)
+{
+    size_t overhead = sizeof(struct pm_heap) + 2 * PM_ALIGNMENT + PM_FENCEPOST_SIZE;
+    char *brk_now = pm_os_sbrk(0);
+    if (brk_now != NULL) {
+        /* End the break on a page boundary so trimming works in pages. */
+        size_t len = (size_t)((char *)align_up((uintptr_t)brk_now + want + overhead, PM_PAGE_SIZE) - brk_now);
+        char *base = pm_os_sbrk((ptrdiff_t)len);
+        if (base != NULL) {
+            open_heap(a, base, len, PM_HEAP_BRK);
+            return true;
+        }
+    }
+    size_t len = align_up(want + overhead, PM_PAGE_SIZE);
+    if (len < PM_MMAP_HEAP_MIN)
+        len = PM_MMAP_HEAP_MIN;
+    char *base = pm_os_map(len, false);
+    if (base == NULL)
+        return false;
+    a->flags |= PM_ARENA_NONCONTIGUOUS;
+    open_heap(a, base, len, PM_HEAP_MMAP);
+    return true;
+}
+
+void *pm_sysmalloc(struct pm_arena *a, size_t nb)
+{
+    if (a != &pm_main_arena) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t want = nb + PM_MINSIZE + pm_opt.top_pad;
+    if (want < nb) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (extend_brk_heap(a, want) || extend_mmap_heap(a, want) || new_main_heap(a, want)) {
+        if (top_size(a) >= nb + PM_MINSIZE)
+            return pm_split_top(a, nb);
+    }
+    errno = ENOMEM;
+    return NULL;
+}
+
+bool pm_systrim(struct pm_arena *a, size_t pad)
+{
+    struct pm_heap *h = a->heap;
+    size_t tsize = top_size(a);
+    if (h == NULL || tsize <= pad + PM_MINSIZE)
+        return false;
+    /* Keep pad bytes and a minimal top; the top's end is a page boundary,
+     * so what is released is a whole number of pages. */
+    size_t extra = align_down(tsize - pad - PM_MINSIZE - 1, PM_PAGE_SIZE);
+    if ((uintptr_t)heap_end(h) % PM_PAGE_SIZE != 0 || extra == 0)
+        return false;
+    char *new_end = heap_end(h) - extra;
+    if (h->kind == PM_HEAP_BRK) {
+        if (pm_os_sbrk(0) != heap_end(h))
+            return false;
+        if (pm_os_sbrk(-(ptrdiff_t)extra) == NULL)
+            return false;
+    } else if (h->kind == PM_HEAP_MMAP) {
+        if (!pm_os_unmap(new_end, extra))
+            return false;
+        h->reserved -= extra;
+    } else {
+        return false;
+    }
+    h->size -= extra;
+    h->mprotect_size = h->size;
+    a->system_mem -= extra;
+    chunk_set_head(a->top, (tsize - extra) | PM_PREV_INUSE | arena_bit(a));
+    /* Pages given back come back zeroed if the heap grows again. */
+    if (a->fresh_mark > new_end)
+        a->fresh_mark = new_end;
+    return true;
+}
+
+static bool discard_chunk_pages(mchunk p)
+{
+    /* The chunk's header and list links stay; whole pages after them go. */
+    uintptr_t start = align_up((uintptr_t)p + sizeof(struct pm_chunk), PM_PAGE_SIZE);
+    uintptr_t end = align_down((uintptr_t)p + chunk_size(p), PM_PAGE_SIZE);
+    if (end <= start)
+        return false;
+    return pm_os_discard((void *)start, end - start);
+}
+
+bool pm_discard_free_pages(struct pm_arena *a)
+{
+    bool released = false;
+    for (unsigned i = 1; i < PM_NBINS; i++) {
+        mchunk bin = bin_at(a, i);
+        for (mchunk p = bin_first(bin); p != bin; p = chunk_fd(p))
+            if (chunk_size(p) >= PM_PAGE_SIZE + sizeof(struct pm_chunk))
+                released |= discard_chunk_pages(p);
+    }
+    return released;
+}
