@@ -325,17 +325,22 @@ PM_EXPORT size_t malloc_usable_size(void *mem)
 PM_EXPORT int mallopt(int param, int value)
 {
     pm_ensure_init();
-    /* Fast bins are emptied first so a lower M_MXFAST strands no chunk. */
+    /* Fast bins are emptied, and the option changed, with every arena
+     * locked, so no thread can file a chunk under the old M_MXFAST that
+     * the new one would strand. */
+    pm_lock(&pm_global.list_lock);
     struct pm_arena *a = &pm_main_arena;
     do {
         pm_lock(&a->lock);
         pm_consolidate(a);
+        a = arena_next(a);
+    } while (a != &pm_main_arena);
+    int ok = pm_options_set(param, value);
+    do {
         pm_unlock(&a->lock);
         a = arena_next(a);
     } while (a != &pm_main_arena);
-    pm_lock(&pm_main_arena.lock);
-    int ok = pm_options_set(param, value);
-    pm_unlock(&pm_main_arena.lock);
+    pm_unlock(&pm_global.list_lock);
     return ok;
 }
 

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <pmalloc.h>
 
 struct pm_options {
     size_t max_fast;          /* largest chunk size kept in fast bins; 0 disables them */
@@ -37,8 +38,8 @@ extern struct pm_options pm_opt;
 #define PM_DEFAULT_TCACHE_MAX_BYTES  ((size_t)1032)
 
 /* pmalloc's own mallopt parameters (glibc's are 1 and -1..-8). */
-#define PM_M_TCACHE_COUNT            (-100) /* chunks per tcache bin, 0..65535; 0 disables */
-#define PM_M_TCACHE_MAX              (-101) /* largest request cached, 0..1032 bytes */
+#define PM_M_TCACHE_COUNT            PMALLOC_M_TCACHE_COUNT
+#define PM_M_TCACHE_MAX              PMALLOC_M_TCACHE_MAX
 
 /* Chunk-size limit for fast bins from a user value in request bytes. */
 size_t pm_max_fast_for(size_t request);

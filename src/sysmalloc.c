@@ -153,11 +153,11 @@ void *pm_sysmalloc(struct pm_arena *a, size_t nb)
         errno = ENOMEM;
         return NULL;
     }
-    size_t want = nb + PM_MINSIZE + pm_opt.top_pad;
-    if (want < nb) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    /* The pad is a hint: a huge one (M_TOP_PAD of -1) must not make
+     * every request fail. */
+    size_t want;
+    if (__builtin_add_overflow(nb + PM_MINSIZE, pm_opt.top_pad, &want) || want > PM_MAX_REQUEST)
+        want = nb + PM_MINSIZE;
     if (extend_brk_heap(a, want) || extend_mmap_heap(a, want) || new_main_heap(a, want)) {
         if (top_size(a) >= nb + PM_MINSIZE)
             return pm_split_top(a, nb);
