@@ -13,3 +13,50 @@ tests_unit_test_stats_CFLAGS = $(AM_CFLAGS) -fno-builtin
 tests_unit_test_stats_LDADD = $(TEST_LDADD)
 tests_unit_test_stats_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_stats
+
+# White-box tests (test developer): built without the compiler's built-in
+# knowledge of malloc, so calloc zeros or malloc/free pairs are never folded.
+TEST_WB_CFLAGS = $(AM_CFLAGS) -fno-builtin
+
+check_PROGRAMS += tests/unit/test_bins
+tests_unit_test_bins_CFLAGS = $(TEST_WB_CFLAGS)
+tests_unit_test_bins_LDADD = $(TEST_LDADD)
+tests_unit_test_bins_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_bins
+
+check_PROGRAMS += tests/unit/test_split_coalesce
+tests_unit_test_split_coalesce_CFLAGS = $(TEST_WB_CFLAGS)
+tests_unit_test_split_coalesce_LDADD = $(TEST_LDADD)
+tests_unit_test_split_coalesce_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_split_coalesce
+
+check_PROGRAMS += tests/unit/test_malloc_paths
+tests_unit_test_malloc_paths_CFLAGS = $(TEST_WB_CFLAGS)
+tests_unit_test_malloc_paths_LDADD = $(TEST_LDADD)
+tests_unit_test_malloc_paths_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_malloc_paths
+
+check_PROGRAMS += tests/unit/test_top_trim
+tests_unit_test_top_trim_CFLAGS = $(TEST_WB_CFLAGS)
+tests_unit_test_top_trim_LDADD = $(TEST_LDADD)
+tests_unit_test_top_trim_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_top_trim
+
+check_PROGRAMS += tests/unit/test_mmap_threshold
+tests_unit_test_mmap_threshold_CFLAGS = $(TEST_WB_CFLAGS)
+tests_unit_test_mmap_threshold_LDADD = $(TEST_LDADD)
+tests_unit_test_mmap_threshold_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_mmap_threshold
+
+
+check_PROGRAMS += tests/unit/test_api
+tests_unit_test_api_CFLAGS = $(TEST_WB_CFLAGS)
+tests_unit_test_api_LDADD = $(TEST_LDADD)
+tests_unit_test_api_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_api
+
+check_PROGRAMS += tests/unit/test_perturb
+tests_unit_test_perturb_CFLAGS = $(TEST_WB_CFLAGS)
+tests_unit_test_perturb_LDADD = $(TEST_LDADD)
+tests_unit_test_perturb_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_perturb
