@@ -58,7 +58,15 @@ void *pm_split_top(struct pm_arena *a, size_t nb);
  * realloc growth), keeping the untouched-memory mark right. */
 void pm_set_top(struct pm_arena *a, mchunk new_top, size_t size);
 
-/* Chunks served straight from mmap (mmap_chunk.c); no arena lock. */
+/* Chunks served straight from mmap (mmap_chunk.c); no arena lock.  Each
+ * mapping starts with a link on the circular list headed by pm_mmap_list. */
+struct pm_mmap_link {
+    struct pm_mmap_link *next;
+    struct pm_mmap_link *prev;
+    mchunk chunk;       /* further in than the link when aligned */
+    size_t reserved;
+};
+extern struct pm_mmap_link pm_mmap_list;
 void *pm_mmap_alloc(size_t nb, size_t alignment);
 void pm_mmap_free(mchunk p);
 /* Grows or shrinks an mmapped chunk (mremap); NULL if it cannot. */

@@ -12,17 +12,10 @@
 #include <string.h>
 #include "os.h"
 
-struct mmap_link {
-    struct mmap_link *next;
-    struct mmap_link *prev;
-    mchunk chunk;       /* further in than the link when aligned */
-    size_t reserved;
-};
-
-#define LINK_SIZE sizeof(struct mmap_link)
+#define LINK_SIZE sizeof(struct pm_mmap_link)
 
 static pm_lock_t mmap_lock = PM_LOCK_INITIALIZER;
-static struct mmap_link mmap_list = { &mmap_list, &mmap_list, NULL, 0 };
+struct pm_mmap_link pm_mmap_list = { &pm_mmap_list, &pm_mmap_list, NULL, 0 };
 
 static size_t mapping_len(mchunk p) { return chunk_prev_size(p) + chunk_size(p); }
 
@@ -55,13 +48,13 @@ void *pm_mmap_alloc(size_t nb, size_t alignment)
     chunk_set_prev_size(p, offset);
     chunk_set_head(p, (len - offset) | PM_IS_MMAPPED);
 
-    struct mmap_link *l = (struct mmap_link *)map;
+    struct pm_mmap_link *l = (struct pm_mmap_link *)map;
     l->chunk = p;
     pm_lock(&mmap_lock);
-    l->next = mmap_list.next;
-    l->prev = &mmap_list;
-    mmap_list.next->prev = l;
-    mmap_list.next = l;
+    l->next = pm_mmap_list.next;
+    l->prev = &pm_mmap_list;
+    pm_mmap_list.next->prev = l;
+    pm_mmap_list.next = l;
     account(1, (long)len);
     pm_unlock(&mmap_lock);
     return mem;
@@ -69,13 +62,13 @@ void *pm_mmap_alloc(size_t nb, size_t alignment)
 
 /* A mapping header that does not sit on a page boundary, or whose link is
  * not on our list, was not made here. */
-static struct mmap_link *checked_link(mchunk p, const char *check)
+static struct pm_mmap_link *checked_link(mchunk p, const char *check)
 {
     uintptr_t map = (uintptr_t)p - chunk_prev_size(p);
     if (PM_UNLIKELY(((map | mapping_len(p)) & (PM_PAGE_SIZE - 1)) != 0 ||
                     chunk_prev_size(p) < LINK_SIZE))
         pm_corruption(check, chunk_mem(p));
-    struct mmap_link *l = (struct mmap_link *)map;
+    struct pm_mmap_link *l = (struct pm_mmap_link *)map;
     if (PM_UNLIKELY(l->chunk != p || l->next->prev != l || l->prev->next != l))
         pm_corruption(check, chunk_mem(p));
     return l;
@@ -86,7 +79,7 @@ void pm_mmap_free(mchunk p)
     size_t len = mapping_len(p);
     size_t size = chunk_size(p);
     pm_lock(&mmap_lock);
-    struct mmap_link *l = checked_link(p, "munmap_chunk(): invalid pointer");
+    struct pm_mmap_link *l = checked_link(p, "munmap_chunk(): invalid pointer");
     l->prev->next = l->next;
     l->next->prev = l->prev;
     account(-1, -(long)len);
@@ -101,10 +94,10 @@ void pm_mmap_free(mchunk p)
         /* The kernel refused: keep the mapping on our books rather than
          * lose track of it. */
         pm_lock(&mmap_lock);
-        l->next = mmap_list.next;
-        l->prev = &mmap_list;
-        mmap_list.next->prev = l;
-        mmap_list.next = l;
+        l->next = pm_mmap_list.next;
+        l->prev = &pm_mmap_list;
+        pm_mmap_list.next->prev = l;
+        pm_mmap_list.next = l;
         account(1, (long)len);
         pm_unlock(&mmap_lock);
     }
@@ -121,8 +114,8 @@ void *pm_mmap_realloc(mchunk p, size_t nb)
         return chunk_mem(p);
 
     pm_lock(&mmap_lock);
-    struct mmap_link *l = checked_link(p, "mremap_chunk(): invalid pointer");
-    struct mmap_link *moved = pm_os_remap(l, old_len, new_len, true);
+    struct pm_mmap_link *l = checked_link(p, "mremap_chunk(): invalid pointer");
+    struct pm_mmap_link *moved = pm_os_remap(l, old_len, new_len, true);
     if (moved == NULL) {
         pm_unlock(&mmap_lock);
         return NULL;
@@ -140,7 +133,7 @@ void *pm_mmap_realloc(mchunk p, size_t nb)
 void pm_mmap_foreach(void (*fn)(void *ctx, mchunk p, size_t map_len), void *ctx)
 {
     pm_lock(&mmap_lock);
-    for (struct mmap_link *l = mmap_list.next; l != &mmap_list; l = l->next)
+    for (struct pm_mmap_link *l = pm_mmap_list.next; l != &pm_mmap_list; l = l->next)
         fn(ctx, l->chunk, mapping_len(l->chunk));
     pm_unlock(&mmap_lock);
 }
@@ -151,7 +144,7 @@ bool pm_mmap_check(pm_problem_fn report, void *ctx)
     bool ok = true;
     pm_lock(&mmap_lock);
     size_t limit = pm_global.n_mmaps + 1;
-    for (struct mmap_link *l = mmap_list.next; l != &mmap_list; l = l->next) {
+    for (struct pm_mmap_link *l = pm_mmap_list.next; l != &pm_mmap_list; l = l->next) {
         if (l->next->prev != l || l->prev->next != l) {
             report(ctx, "mmapped chunk list broken", l);
             ok = false;
@@ -177,7 +170,7 @@ bool pm_mmap_check(pm_problem_fn report, void *ctx)
         bytes += mapping_len(p);
     }
     if (ok && (count != pm_global.n_mmaps || bytes != pm_global.mmapped_mem)) {
-        report(ctx, "mmapped chunk totals disagree with the list", &mmap_list);
+        report(ctx, "mmapped chunk totals disagree with the list", &pm_mmap_list);
         ok = false;
     }
     pm_unlock(&mmap_lock);

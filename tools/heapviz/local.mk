@@ -1,0 +1,1 @@
+# heapviz: the tool, its tests and docs
