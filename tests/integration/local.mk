@@ -1,1 +1,39 @@
-# tests and programs of tests/integration are listed here
+# Integration tests: real programs (python3, gcc, git, sqlite3, perl,
+# sort, bash) run on glibc and on pmalloc with identical results, the
+# exported symbol set, the pmalloc-run wrapper, and programs linked
+# against libpmalloc statically and dynamically.  common.sh has the
+# shared code; see the comment at its top.
+
+INTEGRATION_TESTS = \
+	tests/integration/exports.sh \
+	tests/integration/pmalloc_run.sh \
+	tests/integration/link.sh \
+	tests/integration/python_alloc.sh \
+	tests/integration/gcc_compile.sh \
+	tests/integration/git_repo.sh \
+	tests/integration/sqlite.sh \
+	tests/integration/perl.sh \
+	tests/integration/sort_lines.sh \
+	tests/integration/bash_script.sh
+
+TESTS += $(INTEGRATION_TESTS)
+EXTRA_DIST += $(INTEGRATION_TESTS) \
+	tests/integration/common.sh \
+	tests/integration/python_alloc.py \
+	tests/integration/gcc_input.c \
+	tests/integration/gcc_broken.c \
+	tests/integration/sqlite.sql \
+	tests/integration/perl_work.pl \
+	tests/integration/bash_work.bash
+
+# The same program linked two ways; link.sh runs and inspects both.
+# link_static: fully static (-all-static), libpmalloc.a replaces glibc's
+# malloc inside libc.a.  link_dynamic: -lpmalloc, run from the build tree
+# (-no-install: a real executable with the build's .libs in its run path).
+check_PROGRAMS += tests/integration/link_static tests/integration/link_dynamic
+tests_integration_link_static_SOURCES = tests/integration/link_prog.c
+tests_integration_link_static_LDADD = libpmalloc.la
+tests_integration_link_static_LDFLAGS = -all-static -pthread
+tests_integration_link_dynamic_SOURCES = tests/integration/link_prog.c
+tests_integration_link_dynamic_LDADD = libpmalloc.la
+tests_integration_link_dynamic_LDFLAGS = -no-install -pthread
