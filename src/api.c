@@ -8,6 +8,7 @@
 #include <string.h>
 #include <pmalloc.h>
 #include "os.h"
+#include "tcache.h"
 
 /* The debug mode (PMALLOC_CHECK=1) walks every arena after every call. */
 static inline void debug_check(void)
@@ -21,17 +22,26 @@ static inline bool mmap_allowed(size_t nb)
     return nb >= pm_opt.mmap_threshold && pm_global.n_mmaps < pm_opt.mmap_max;
 }
 
-/* Runs an arena operation, retrying in another arena when the thread's
- * own cannot satisfy it. */
+/* Locks an arena for an operation, first freeing what other threads left
+ * on its remote list. */
+static void lock_arena(struct pm_arena *a)
+{
+    pm_lock(&a->lock);
+    if (PM_UNLIKELY(__atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED) != NULL))
+        pm_drain_remote(a);
+}
+
+/* Runs an arena operation, retrying once in another arena when the
+ * thread's own cannot satisfy it. */
 typedef void *(*arena_op)(struct pm_arena *a, size_t arg1, size_t arg2);
 
 static void *with_arena(arena_op op, size_t arg1, size_t arg2)
 {
     struct pm_arena *a = pm_arena_for_thread();
-    pm_lock(&a->lock);
+    lock_arena(a);
     void *mem = op(a, arg1, arg2);
     pm_unlock(&a->lock);
-    while (mem == NULL && (a = pm_arena_retry(a, arg1)) != NULL) {
+    if (mem == NULL && (a = pm_arena_retry(a, arg1)) != NULL) {
         mem = op(a, arg1, arg2);
         pm_unlock(&a->lock);
     }
@@ -41,7 +51,13 @@ static void *with_arena(arena_op op, size_t arg1, size_t arg2)
 static void *op_malloc(struct pm_arena *a, size_t nb, size_t unused)
 {
     (void)unused;
-    return pm_int_malloc(a, nb);
+    void *mem = pm_int_malloc(a, nb);
+    /* While the lock is held, refill the thread cache with more chunks of
+     * this size that sit ready in exact-fit bins. */
+    struct pm_tcache *t = pm_tc;
+    if (mem != NULL && t != NULL && nb <= pm_global.tcache_chunk_limit)
+        pm_tcache_stash(a, t, nb);
+    return mem;
 }
 
 static void *op_memalign(struct pm_arena *a, size_t nb, size_t alignment)
@@ -68,7 +84,17 @@ static void *alloc_chunk(size_t nb)
     return mem;
 }
 
-PM_EXPORT void *malloc(size_t bytes)
+static struct pm_tcache_entry *tcache_pop(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *e)
+{
+    if (PM_UNLIKELY(!ptr_aligned(e)))
+        pm_corruption("malloc(): unaligned tcache chunk detected", e);
+    t->entries[idx] = tcache_link(&e->next, e->next, pm_global.secret);
+    t->counts[idx]--;
+    e->key = 0;
+    return e;
+}
+
+__attribute__((noinline)) static void *malloc_slow(size_t bytes)
 {
     pm_ensure_init();
     size_t nb;
@@ -76,11 +102,29 @@ PM_EXPORT void *malloc(size_t bytes)
         errno = ENOMEM;
         return NULL;
     }
+    if (pm_tc == NULL && nb <= pm_global.tcache_chunk_limit) {
+        struct pm_tcache *t = pm_tcache_create();
+        if (t != NULL && t->entries[tcache_index(nb)] != NULL)
+            return tcache_pop(t, tcache_index(nb), t->entries[tcache_index(nb)]);
+    }
     void *mem = alloc_chunk(nb);
     if (mem != NULL)
         pm_perturb_alloc(mem, bytes);
     debug_check();
     return mem;
+}
+
+/* The fast path: a hit in the thread cache takes no lock and no call. */
+PM_EXPORT void *malloc(size_t bytes)
+{
+    struct pm_tcache *t = pm_tc;
+    if (PM_LIKELY(t != NULL && bytes < pm_global.tcache_request_limit)) {
+        unsigned idx = tcache_request_index(bytes);
+        struct pm_tcache_entry *e = t->entries[idx];
+        if (PM_LIKELY(e != NULL))
+            return tcache_pop(t, idx, e);
+    }
+    return malloc_slow(bytes);
 }
 
 static void free_chunk(void *mem)
@@ -92,21 +136,49 @@ static void free_chunk(void *mem)
     }
     if (PM_UNLIKELY(!ptr_aligned(mem)))
         pm_corruption("free(): invalid pointer", mem);
-    struct pm_arena *a = arena_of_chunk(p);
-    pm_lock(&a->lock);
-    pm_int_free(a, p);
-    pm_unlock(&a->lock);
+    struct pm_arena *held = NULL;
+    pm_free_batched(p, &held);
+    pm_free_batch_end(&held);
 }
 
-PM_EXPORT void free(void *mem)
+__attribute__((noinline)) static void free_slow(void *mem)
 {
-    if (mem == NULL)
-        return;
     pm_ensure_init();
     int saved_errno = errno;
     free_chunk(mem);
     debug_check();
     errno = saved_errno;
+}
+
+/* A freed small chunk goes to the thread cache when its bin has room; a
+ * full bin spills half of itself to the arenas in one locked batch. */
+PM_EXPORT void free(void *mem)
+{
+    if (mem == NULL)
+        return;
+    mchunk p = mem_chunk(mem);
+    size_t size = chunk_size(p);
+    struct pm_tcache *t = pm_tc;
+    if (PM_LIKELY(t != NULL && size <= pm_global.tcache_chunk_limit)) {
+        if (PM_UNLIKELY(!ptr_aligned(mem) || size < PM_MINSIZE))
+            pm_corruption(ptr_aligned(mem) ? "free(): invalid size" : "free(): invalid pointer", mem);
+        struct pm_tcache_entry *e = mem;
+        unsigned idx = tcache_index(size);
+        if (PM_UNLIKELY(e->key == pm_global.tcache_key) && pm_tcache_holds(t, idx, e))
+            pm_tcache_double_free(mem);
+        if (PM_LIKELY(t->counts[idx] < pm_opt.tcache_count)) {
+            e->next = tcache_link(&e->next, t->entries[idx], pm_global.secret);
+            e->key = pm_global.tcache_key;
+            t->entries[idx] = e;
+            t->counts[idx]++;
+            return;
+        }
+        int saved_errno = errno;
+        pm_tcache_spill(t, idx, mem);
+        errno = saved_errno;
+        return;
+    }
+    free_slow(mem);
 }
 
 /* Bytes of a chunk just cut from top that may hold old data: memory at or
@@ -138,7 +210,7 @@ PM_EXPORT void *calloc(size_t count, size_t size)
         }
     }
     struct pm_arena *a = pm_arena_for_thread();
-    pm_lock(&a->lock);
+    lock_arena(a);
     a->last_split = NULL;
     void *mem = pm_int_malloc(a, nb);
     size_t clear = 0;
@@ -181,7 +253,7 @@ static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
     }
 
     struct pm_arena *a = arena_of_chunk(oldp);
-    pm_lock(&a->lock);
+    lock_arena(a);
     void *mem = pm_int_realloc(a, oldp, nb);
     pm_unlock(&a->lock);
     if (mem != NULL)
@@ -336,6 +408,7 @@ PM_EXPORT int mallopt(int param, int value)
         a = arena_next(a);
     } while (a != &pm_main_arena);
     int ok = pm_options_set(param, value);
+    pm_tcache_refresh_limits();
     do {
         pm_unlock(&a->lock);
         a = arena_next(a);
@@ -350,8 +423,10 @@ PM_EXPORT int malloc_trim(size_t pad)
     bool released = false;
     struct pm_arena *a = &pm_main_arena;
     do {
-        pm_lock(&a->lock);
+        lock_arena(a);
         pm_consolidate(a);
+        if (a != &pm_main_arena)
+            released |= pm_unmap_empty_heaps(a);
         released |= pm_systrim(a, pad);
         released |= pm_discard_free_pages(a);
         pm_unlock(&a->lock);

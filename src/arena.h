@@ -89,6 +89,9 @@ struct pm_global {
     size_t mmapped_mem;
     size_t max_mmapped_mem;
     uintptr_t secret;            /* mixed into safe-linked pointers */
+    uintptr_t tcache_key;        /* marks a chunk as sitting in a thread cache */
+    size_t tcache_request_limit; /* requests below this may use the cache; 0: off */
+    size_t tcache_chunk_limit;   /* chunks up to this size may be cached; 0: off */
     size_t sbrk_base_mem;        /* where the program break stood at start */
 };
 extern struct pm_global pm_global;
@@ -123,7 +126,6 @@ static inline char *heap_end(const struct pm_heap *h) { return (char *)h + h->si
 
 /* Arena bootstrap and lookup (arena.c). */
 void pm_arena_init(struct pm_arena *a);
-struct pm_arena *pm_arena_for_thread(void);
 /* Another arena to try when `failed` could not satisfy a request; NULL if
  * none.  The returned arena is locked. */
 struct pm_arena *pm_arena_retry(struct pm_arena *failed, size_t nb);

@@ -91,7 +91,59 @@ void pm_int_free(struct pm_arena *a, mchunk p)
     if (size >= PM_FASTBIN_CONSOLIDATION_THRESHOLD) {
         if (a->have_fastchunks)
             pm_consolidate(a);
+        if (a != &pm_main_arena)
+            pm_unmap_empty_heaps(a);
         if (top_size(a) >= pm_opt.trim_threshold)
             pm_systrim(a, pm_opt.top_pad);
+    }
+}
+
+/* A chunk freed into an arena whose lock another thread holds waits on a
+ * lock-free list instead of blocking the freeing thread; whoever next
+ * holds the lock frees it.  Pushes only, and the drain takes the whole
+ * list at once, so no ABA problem can arise. */
+static void remote_push(struct pm_arena *a, mchunk p)
+{
+    check_freed_pointer(p, chunk_size(p));
+    mchunk head = __atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED);
+    do {
+        chunk_set_fd(p, head);
+    } while (!__atomic_compare_exchange_n(&a->remote_frees, &head, p, true, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+}
+
+void pm_drain_remote(struct pm_arena *a)
+{
+    mchunk p = __atomic_exchange_n(&a->remote_frees, NULL, __ATOMIC_ACQUIRE);
+    while (p != NULL) {
+        mchunk next = chunk_fd(p);
+        pm_int_free(a, p);
+        p = next;
+    }
+}
+
+void pm_free_batched(mchunk p, struct pm_arena **held)
+{
+    struct pm_arena *a = arena_of_chunk(p);
+    if (*held != a) {
+        pm_free_batch_end(held);
+        if (a == pm_thread_arena) {
+            pm_lock(&a->lock);
+        } else if (pm_trylock(&a->lock) != 0) {
+            remote_push(a, p);
+            return;
+        }
+        *held = a;
+        if (__atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED) != NULL)
+            pm_drain_remote(a);
+    }
+    pm_int_free(a, p);
+}
+
+void pm_free_batch_end(struct pm_arena **held)
+{
+    if (*held != NULL) {
+        pm_unlock(&(*held)->lock);
+        *held = NULL;
     }
 }

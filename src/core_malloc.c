@@ -127,7 +127,9 @@ static void check_unsorted_victim(struct pm_arena *a, mchunk victim, mchunk bck)
     mchunk next = chunk_at(victim, size);
     if (PM_UNLIKELY(chunk_raw_size(victim) <= PM_CHUNK_HDR || size > a->system_mem))
         pm_corruption("malloc(): invalid size (unsorted)", victim);
-    if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || chunk_size(next) > a->system_mem))
+    /* next may be a fencepost, whose raw size is exactly a header once
+     * this free chunk has cleared its PREV_INUSE. */
+    if (PM_UNLIKELY(chunk_raw_size(next) < PM_CHUNK_HDR || chunk_size(next) > a->system_mem))
         pm_corruption("malloc(): invalid next size (unsorted)", next);
     if (PM_UNLIKELY(chunk_prev_size(next) != size))
         pm_corruption("malloc(): mismatching next->prev_size (unsorted)", victim);
@@ -214,6 +216,16 @@ static void *from_larger_bin(struct pm_arena *a, size_t nb)
         }
     }
     return NULL;
+}
+
+void *pm_int_take_exact(struct pm_arena *a, size_t nb)
+{
+    void *mem = NULL;
+    if (nb <= pm_opt.max_fast)
+        mem = from_fastbin(a, nb);
+    if (mem == NULL && in_smallbin_range(nb))
+        mem = from_smallbin(a, nb);
+    return mem;
 }
 
 void *pm_int_malloc(struct pm_arena *a, size_t nb)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/random.h>
 #include <time.h>
+#include "tcache.h"
 
 int pm_init_state;
 
@@ -38,11 +39,15 @@ void pm_init_slow(void)
     }
     pm_options_from_env();
     pm_global.secret = make_secret();
+    pm_global.tcache_key = make_secret();
+    pm_tcache_refresh_limits();
     pm_arena_init(&pm_main_arena);
+    pm_thread_arena = &pm_main_arena;
     __atomic_store_n(&pm_init_state, 2, __ATOMIC_RELEASE);
 
     /* Registering may allocate; the allocator is ready for that now. */
     pthread_atfork(pm_fork_prepare, pm_fork_parent, pm_fork_child);
+    pm_thread_init();
 }
 
 /* Options such as PMALLOC_STATS must take effect even in a program that

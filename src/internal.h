@@ -32,11 +32,35 @@ static inline void pm_ensure_init(void)
         pm_init_slow();
 }
 
+/* Threads (arena.c, thread.c). */
+extern __thread struct pm_arena *pm_thread_arena __attribute__((tls_model("initial-exec")));
+struct pm_arena *pm_arena_attach(void);
+void pm_arena_detach(void);
+/* Makes sure the calling thread's cache and arena are released when it
+ * exits. */
+void pm_thread_watch(void);
+void pm_thread_init(void);
+
+static inline struct pm_arena *pm_arena_for_thread(void)
+{
+    struct pm_arena *a = pm_thread_arena;
+    return PM_LIKELY(a != NULL) ? a : pm_arena_attach();
+}
+
 /* The core (core_malloc.c, core_free.c, realloc.c, memalign.c); the
  * arena's lock is held.  nb is a chunk size from request_to_size. */
 void *pm_int_malloc(struct pm_arena *a, size_t nb);
 void pm_int_free(struct pm_arena *a, mchunk p);
 void pm_consolidate(struct pm_arena *a);
+/* An exact-size chunk from a fast bin or small bin, or NULL. */
+void *pm_int_take_exact(struct pm_arena *a, size_t nb);
+/* Frees p into its own arena.  *held is the arena whose lock the caller
+ * holds, switched as needed so a batch of frees takes each lock once;
+ * pm_free_batch_end releases it. */
+void pm_free_batched(mchunk p, struct pm_arena **held);
+void pm_free_batch_end(struct pm_arena **held);
+/* Frees the chunks other threads left on the arena's remote list. */
+void pm_drain_remote(struct pm_arena *a);
 /* Resizes a heap chunk in place when it can, else moves it within the
  * arena.  Returns the user pointer, or NULL (old chunk untouched). */
 void *pm_int_realloc(struct pm_arena *a, mchunk oldp, size_t nb);
@@ -48,6 +72,18 @@ void *pm_int_memalign(struct pm_arena *a, size_t alignment, size_t nb);
 void *pm_sysmalloc(struct pm_arena *a, size_t nb);
 /* Gives back the top's excess above pad; true if anything was released. */
 bool pm_systrim(struct pm_arena *a, size_t pad);
+/* Makes an initialised heap record the arena's newest heap (sysmalloc.c). */
+void pm_install_heap(struct pm_arena *a, struct pm_heap *h);
+/* Unmaps the newest sub-heaps of a thread arena while they hold nothing
+ * but top; true if any was released. */
+bool pm_unmap_empty_heaps(struct pm_arena *a);
+
+/* Sub-heaps (heap.c). */
+struct pm_heap *pm_heap_new(size_t commit, struct pm_arena *a);
+bool pm_heap_grow(struct pm_heap *h, size_t diff);
+bool pm_heap_shrink(struct pm_heap *h, size_t diff);
+void pm_heap_unmap(struct pm_heap *h);
+
 /* Discards the whole pages inside free chunks (malloc_trim); returns true
  * if any were given back. */
 bool pm_discard_free_pages(struct pm_arena *a);

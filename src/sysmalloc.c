@@ -53,20 +53,11 @@ static void close_heap(struct pm_arena *a)
     }
 }
 
-/* Makes [base, base+len) the arena's newest heap, with all its space in
- * a new top. */
-static void open_heap(struct pm_arena *a, char *base, size_t len, enum pm_heap_kind kind)
+/* Makes an initialised heap record the arena's newest heap, with all its
+ * space in a new top; the old top's heap is closed. */
+void pm_install_heap(struct pm_arena *a, struct pm_heap *h)
 {
-    struct pm_heap *h = (struct pm_heap *)align_up((uintptr_t)base, PM_ALIGNMENT);
-    h->arena = a;
     h->prev = a->heap;
-    h->size = (size_t)(base + len - (char *)h);
-    h->mprotect_size = h->size;
-    h->reserved = len;
-    h->kind = kind;
-    h->magic = PM_HEAP_MAGIC;
-    h->chunks_start = (char *)align_up((uintptr_t)(h + 1), PM_ALIGNMENT);
-
     if (a->top != NULL)
         close_heap(a);
     a->heap = h;
@@ -79,10 +70,23 @@ static void open_heap(struct pm_arena *a, char *base, size_t len, enum pm_heap_k
     pm_set_top(a, (mchunk)h->chunks_start, top);
 }
 
+/* Makes [base, base+len) a main-arena heap of the given kind. */
+static void open_heap(struct pm_arena *a, char *base, size_t len, enum pm_heap_kind kind)
+{
+    struct pm_heap *h = (struct pm_heap *)align_up((uintptr_t)base, PM_ALIGNMENT);
+    h->arena = a;
+    h->size = (size_t)(base + len - (char *)h);
+    h->mprotect_size = h->size;
+    h->reserved = len;
+    h->kind = kind;
+    h->magic = PM_HEAP_MAGIC;
+    h->chunks_start = (char *)align_up((uintptr_t)(h + 1), PM_ALIGNMENT);
+    pm_install_heap(a, h);
+}
+
+/* The heap record already counts incr more bytes: give them to top. */
 static void grow_top_in_place(struct pm_arena *a, size_t incr)
 {
-    a->heap->size += incr;
-    a->heap->mprotect_size = a->heap->size;
     a->system_mem += incr;
     if (a->system_mem > a->max_system_mem)
         a->max_system_mem = a->system_mem;
@@ -105,6 +109,8 @@ static bool extend_brk_heap(struct pm_arena *a, size_t want)
         open_heap(a, old, incr, PM_HEAP_BRK);
         return top_size(a) >= want;
     }
+    h->size += incr;
+    h->mprotect_size = h->size;
     grow_top_in_place(a, incr);
     return true;
 }
@@ -119,6 +125,8 @@ static bool extend_mmap_heap(struct pm_arena *a, size_t want)
     if (pm_os_remap(h, h->reserved, h->reserved + incr, false) == NULL)
         return false;
     h->reserved += incr;
+    h->size += incr;
+    h->mprotect_size = h->size;
     grow_top_in_place(a, incr);
     return true;
 }
@@ -147,18 +155,34 @@ static bool new_main_heap(struct pm_arena *a, size_t want)
     return true;
 }
 
+/* A thread arena grows inside its newest sub-heap, and chains a new one
+ * when that is full. */
+static bool grow_sub_arena(struct pm_arena *a, size_t want)
+{
+    struct pm_heap *h = a->heap;
+    size_t before = h->size;
+    if (pm_heap_grow(h, want - top_size(a))) {
+        grow_top_in_place(a, h->size - before);
+        return true;
+    }
+    struct pm_heap *fresh = pm_heap_new(want + sizeof(struct pm_heap) + PM_ALIGNMENT + PM_FENCEPOST_SIZE, a);
+    if (fresh == NULL)
+        return false;
+    pm_install_heap(a, fresh);
+    return true;
+}
+
 void *pm_sysmalloc(struct pm_arena *a, size_t nb)
 {
-    if (a != &pm_main_arena) {
-        errno = ENOMEM;
-        return NULL;
-    }
     /* The pad is a hint: a huge one (M_TOP_PAD of -1) must not make
      * every request fail. */
     size_t want;
     if (__builtin_add_overflow(nb + PM_MINSIZE, pm_opt.top_pad, &want) || want > PM_MAX_REQUEST)
         want = nb + PM_MINSIZE;
-    if (extend_brk_heap(a, want) || extend_mmap_heap(a, want) || new_main_heap(a, want)) {
+    bool grown = a == &pm_main_arena
+                     ? extend_brk_heap(a, want) || extend_mmap_heap(a, want) || new_main_heap(a, want)
+                     : grow_sub_arena(a, want);
+    if (grown) {
         if (top_size(a) >= nb + PM_MINSIZE)
             return pm_split_top(a, nb);
     }
@@ -183,21 +207,51 @@ bool pm_systrim(struct pm_arena *a, size_t pad)
             return false;
         if (pm_os_sbrk(-(ptrdiff_t)extra) == NULL)
             return false;
+        h->size -= extra;
     } else if (h->kind == PM_HEAP_MMAP) {
         if (!pm_os_unmap(new_end, extra))
             return false;
         h->reserved -= extra;
-    } else {
+        h->size -= extra;
+    } else if (!pm_heap_shrink(h, extra)) {
         return false;
     }
-    h->size -= extra;
-    h->mprotect_size = h->size;
+    if (h->kind != PM_HEAP_SUB)
+        h->mprotect_size = h->size;
     a->system_mem -= extra;
     chunk_set_head(a->top, (tsize - extra) | PM_PREV_INUSE | arena_bit(a));
     /* Pages given back come back zeroed if the heap grows again. */
     if (a->fresh_mark > new_end)
         a->fresh_mark = new_end;
     return true;
+}
+
+bool pm_unmap_empty_heaps(struct pm_arena *a)
+{
+    bool released = false;
+    while (a->heap->kind == PM_HEAP_SUB && a->heap->prev != NULL &&
+           a->top == (mchunk)a->heap->chunks_start) {
+        struct pm_heap *h = a->heap, *prev = h->prev;
+        /* The older heap ends with fenceposts after its last chunk; that
+         * chunk, if free, and the fenceposts become the new top. */
+        char *end = (char *)align_down((uintptr_t)heap_end(prev), PM_ALIGNMENT);
+        mchunk fence = chunk_before(end, PM_FENCEPOST_SIZE);
+        mchunk new_top = fence;
+        if (!chunk_prev_inuse(fence)) {
+            new_top = chunk_prev(fence);
+            if (PM_UNLIKELY(chunk_size(new_top) != chunk_prev_size(fence)))
+                pm_corruption("heap_trim(): corrupted size vs. prev_size", new_top);
+            unlink_chunk(new_top);
+        }
+        a->system_mem -= h->size;
+        a->nheaps--;
+        a->heap = prev;
+        a->fresh_mark = end;
+        pm_set_top(a, new_top, (size_t)(end - (char *)new_top));
+        pm_heap_unmap(h);
+        released = true;
+    }
+    return released;
 }
 
 static bool discard_chunk_pages(mchunk p)

@@ -28,7 +28,43 @@ struct pm_tcache {
     pid_t tid;
 };
 
+/* The calling thread's cache; NULL until its first allocation, and again
+ * once the thread has begun to exit. */
+extern __thread struct pm_tcache *pm_tc __attribute__((tls_model("initial-exec")));
+extern struct pm_tcache pm_tcache_list;
+
 static inline unsigned tcache_index(size_t nb) { return (unsigned)((nb - PM_MINSIZE) >> 4); }
 static inline size_t tcache_bin_size(unsigned idx) { return PM_MINSIZE + (size_t)idx * PM_ALIGNMENT; }
+
+/* Index of the bin a request of `bytes` (at most 1032) maps to. */
+static inline unsigned tcache_request_index(size_t bytes)
+{
+    return bytes <= 24 ? 0 : (unsigned)((bytes - 9) >> 4);
+}
+
+/* Safe-linking as in the fast bins: the stored next pointer is mixed with
+ * its own address and the process secret. */
+static inline struct pm_tcache_entry *tcache_link(struct pm_tcache_entry **slot, struct pm_tcache_entry *p,
+                                                  uintptr_t secret)
+{
+    return (struct pm_tcache_entry *)((((uintptr_t)slot) >> 12) ^ secret ^ (uintptr_t)p);
+}
+
+struct pm_arena;
+/* tcache.c */
+struct pm_tcache *pm_tcache_create(void);
+/* Moves more chunks of size nb from the arena's exact-fit bins into the
+ * cache while it has room (arena lock held). */
+void pm_tcache_stash(struct pm_arena *a, struct pm_tcache *t, size_t nb);
+/* Frees a batch of a full bin, and `extra`, to their arenas. */
+void pm_tcache_spill(struct pm_tcache *t, unsigned idx, void *extra);
+__attribute__((noreturn, cold)) void pm_tcache_double_free(void *mem);
+bool pm_tcache_holds(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *e);
+void pm_tcache_thread_exit(void);
+void pm_tcache_refresh_limits(void);
+void pm_tcache_lock_all(void);
+void pm_tcache_unlock_all(bool reinit);
+void pm_tcache_adopt_orphans(void);
+size_t pm_tcache_bytes(void);
 
 #endif

@@ -1,0 +1,90 @@
+/* Sub-heaps of the thread arenas: 64 MiB regions aligned to their size,
+ * so the heap record of any chunk is found by masking its address.  The
+ * whole region is reserved with no access and committed page by page as
+ * the heap grows; a shrinking heap gives its pages back but keeps them
+ * accessible, so growing again costs no system call. */
+#include "internal.h"
+
+#include "os.h"
+
+/* When a reservation happens to come out aligned, its upper half is an
+ * aligned region for free: it is kept here for the next heap. */
+static char *spare_region;
+
+static char *reserve_aligned_region(void)
+{
+    char *spare = __atomic_exchange_n(&spare_region, NULL, __ATOMIC_ACQ_REL);
+    if (spare != NULL)
+        return spare;
+    char *raw = pm_os_map(2 * PM_HEAP_MAX_SIZE, true);
+    if (raw == NULL)
+        return NULL;
+    char *aligned = (char *)align_up((uintptr_t)raw, PM_HEAP_MAX_SIZE);
+    size_t lead = (size_t)(aligned - raw);
+    if (lead == 0) {
+        char *upper = raw + PM_HEAP_MAX_SIZE;
+        char *expected = NULL;
+        if (!__atomic_compare_exchange_n(&spare_region, &expected, upper, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE))
+            pm_os_unmap(upper, PM_HEAP_MAX_SIZE);
+    } else {
+        pm_os_unmap(raw, lead);
+        pm_os_unmap(aligned + PM_HEAP_MAX_SIZE, PM_HEAP_MAX_SIZE - lead);
+    }
+    return aligned;
+}
+
+struct pm_heap *pm_heap_new(size_t commit, struct pm_arena *a)
+{
+    commit = align_up(commit < PM_HEAP_MIN_SIZE ? PM_HEAP_MIN_SIZE : commit, PM_PAGE_SIZE);
+    if (commit > PM_HEAP_MAX_SIZE)
+        return NULL;
+    char *base = reserve_aligned_region();
+    if (base == NULL)
+        return NULL;
+    if (!pm_os_protect(base, commit, true)) {
+        pm_os_unmap(base, PM_HEAP_MAX_SIZE);
+        return NULL;
+    }
+    struct pm_heap *h = (struct pm_heap *)base;
+    h->arena = a;
+    h->prev = NULL;
+    h->size = commit;
+    h->mprotect_size = commit;
+    h->reserved = PM_HEAP_MAX_SIZE;
+    h->chunks_start = (char *)align_up((uintptr_t)(h + 1), PM_ALIGNMENT);
+    h->kind = PM_HEAP_SUB;
+    h->magic = PM_HEAP_MAGIC;
+    return h;
+}
+
+bool pm_heap_grow(struct pm_heap *h, size_t diff)
+{
+    diff = align_up(diff, PM_PAGE_SIZE);
+    if (diff > PM_HEAP_MAX_SIZE - h->size)
+        return false;
+    size_t new_size = h->size + diff;
+    if (new_size > h->mprotect_size) {
+        if (!pm_os_protect((char *)h + h->mprotect_size, new_size - h->mprotect_size, true))
+            return false;
+        h->mprotect_size = new_size;
+    }
+    h->size = new_size;
+    return true;
+}
+
+bool pm_heap_shrink(struct pm_heap *h, size_t diff)
+{
+    if (!pm_os_discard((char *)h + h->size - diff, diff))
+        return false;
+    h->size -= diff;
+    return true;
+}
+
+void pm_heap_unmap(struct pm_heap *h)
+{
+    /* Nothing can be done if the kernel refuses; the region stays ours
+     * but unused, which wastes address space and no memory. */
+    h->magic = 0;
+    pm_os_unmap(h, h->reserved);
+}

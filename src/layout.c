@@ -1,0 +1,122 @@
+/* The layout descriptor: pmalloc describes its own data structures in one
+ * exported, read-only record, so heapviz can read a live process or a core
+ * dump without debug symbols or guessed struct layouts.
+ *
+ * A reader finds `pmalloc_layout` in the library's dynamic symbol table (or
+ * an executable's symbol table when pmalloc is linked statically), checks
+ * magic, version and size, and from then on reads every field through the
+ * offsets below.  Whoever changes a field the walker reads changes its
+ * entry here; whoever changes the meaning of one bumps PM_LAYOUT_VERSION. */
+#include "internal.h"
+
+#include "snapshot.h"
+#include "tcache.h"
+
+/* The thread-cache list is optional (a build may have no thread cache):
+ * it is referenced weakly under its assembler name, so this file builds
+ * and links with or without it, and the descriptor says 0 when absent. */
+extern char pm_layout_tcache_list_ref[] __asm__("pm_tcache_list") __attribute__((weak, visibility("hidden")));
+extern char pm_layout_tcache_lock_ref[] __asm__("pm_tcache_list_lock") __attribute__((weak, visibility("hidden")));
+
+#define OFF(type, field) ((uint32_t)offsetof(type, field))
+
+PM_EXPORT const struct pm_layout_desc pmalloc_layout = {
+    .magic = PM_LAYOUT_MAGIC,
+    .version = PM_LAYOUT_VERSION,
+    .desc_size = sizeof(struct pm_layout_desc),
+    .ptr_size = sizeof(void *),
+    .lib_version = PMALLOC_VERSION_MAJOR << 16 | PMALLOC_VERSION_MINOR << 8 | PMALLOC_VERSION_PATCH,
+
+    .addr_main_arena = (uintptr_t)&pm_main_arena,
+    .addr_global = (uintptr_t)&pm_global,
+    .addr_opt = (uintptr_t)&pm_opt,
+    .addr_mmap_list = (uintptr_t)&pm_mmap_list,
+    .addr_tcache_list = (uintptr_t)pm_layout_tcache_list_ref,
+    .addr_tcache_list_lock = (uintptr_t)pm_layout_tcache_lock_ref,
+    .addr_init_state = (uintptr_t)&pm_init_state,
+
+    .chunk_hdr = PM_CHUNK_HDR,
+    .min_size = PM_MINSIZE,
+    .alignment = PM_ALIGNMENT,
+    .page_size = 4096,
+    .nbins = PM_NBINS,
+    .nsmallbins = PM_NSMALLBINS,
+    .nfastbins = PM_NFASTBINS,
+    .tcache_bins = PM_TCACHE_BINS,
+    .heap_magic = PM_HEAP_MAGIC,
+    .fencepost_size = PM_FENCEPOST_SIZE,
+    .heap_max_size = PM_HEAP_MAX_SIZE,
+    .flag_prev_inuse = PM_PREV_INUSE,
+    .flag_mmapped = PM_IS_MMAPPED,
+    .flag_non_main = PM_NON_MAIN_ARENA,
+    .flags = PM_LAYOUT_F_TCACHE_SENTINEL,
+
+    .chunk_prev_size = OFF(struct pm_chunk, prev_size),
+    .chunk_size = OFF(struct pm_chunk, size),
+    .chunk_fd = OFF(struct pm_chunk, fd),
+    .chunk_bk = OFF(struct pm_chunk, bk),
+    .chunk_fd_nextsize = OFF(struct pm_chunk, fd_nextsize),
+    .chunk_bk_nextsize = OFF(struct pm_chunk, bk_nextsize),
+
+    .arena_sizeof = sizeof(struct pm_arena),
+    .arena_flags = OFF(struct pm_arena, flags),
+    .arena_index = OFF(struct pm_arena, index),
+    .arena_have_fastchunks = OFF(struct pm_arena, have_fastchunks),
+    .arena_fastbins = OFF(struct pm_arena, fastbins),
+    .arena_top = OFF(struct pm_arena, top),
+    .arena_last_remainder = OFF(struct pm_arena, last_remainder),
+    .arena_bins = OFF(struct pm_arena, bins),
+    .arena_binmap = OFF(struct pm_arena, binmap),
+    .arena_heap = OFF(struct pm_arena, heap),
+    .arena_next = OFF(struct pm_arena, next),
+    .arena_attached_threads = OFF(struct pm_arena, attached_threads),
+    .arena_system_mem = OFF(struct pm_arena, system_mem),
+    .arena_max_system_mem = OFF(struct pm_arena, max_system_mem),
+    .arena_nheaps = OFF(struct pm_arena, nheaps),
+    .arena_remote_frees = OFF(struct pm_arena, remote_frees),
+
+    .heap_sizeof = sizeof(struct pm_heap),
+    .heap_arena = OFF(struct pm_heap, arena),
+    .heap_prev = OFF(struct pm_heap, prev),
+    .heap_size = OFF(struct pm_heap, size),
+    .heap_mprotect_size = OFF(struct pm_heap, mprotect_size),
+    .heap_reserved = OFF(struct pm_heap, reserved),
+    .heap_chunks_start = OFF(struct pm_heap, chunks_start),
+    .heap_kind = OFF(struct pm_heap, kind),
+    .heap_magic_off = OFF(struct pm_heap, magic),
+
+    .global_narenas = OFF(struct pm_global, narenas),
+    .global_n_mmaps = OFF(struct pm_global, n_mmaps),
+    .global_n_mmaps_max = OFF(struct pm_global, n_mmaps_max),
+    .global_mmapped_mem = OFF(struct pm_global, mmapped_mem),
+    .global_max_mmapped_mem = OFF(struct pm_global, max_mmapped_mem),
+    .global_secret = OFF(struct pm_global, secret),
+    .global_sbrk_base_mem = OFF(struct pm_global, sbrk_base_mem),
+
+    .opt_max_fast = OFF(struct pm_options, max_fast),
+    .opt_trim_threshold = OFF(struct pm_options, trim_threshold),
+    .opt_top_pad = OFF(struct pm_options, top_pad),
+    .opt_mmap_threshold = OFF(struct pm_options, mmap_threshold),
+    .opt_mmap_max = OFF(struct pm_options, mmap_max),
+    .opt_arena_max = OFF(struct pm_options, arena_max),
+    .opt_arena_test = OFF(struct pm_options, arena_test),
+    .opt_perturb_byte = OFF(struct pm_options, perturb_byte),
+    .opt_check_action = OFF(struct pm_options, check_action),
+    .opt_tcache_count = OFF(struct pm_options, tcache_count),
+    .opt_tcache_max_bytes = OFF(struct pm_options, tcache_max_bytes),
+    .opt_no_dyn_threshold = OFF(struct pm_options, no_dyn_threshold),
+
+    .mlink_sizeof = sizeof(struct pm_mmap_link),
+    .mlink_next = OFF(struct pm_mmap_link, next),
+    .mlink_prev = OFF(struct pm_mmap_link, prev),
+    .mlink_chunk = OFF(struct pm_mmap_link, chunk),
+
+    .tcache_sizeof = sizeof(struct pm_tcache),
+    .tcache_counts = OFF(struct pm_tcache, counts),
+    .tcache_counts_elem = sizeof(((struct pm_tcache *)0)->counts[0]),
+    .tcache_entries = OFF(struct pm_tcache, entries),
+    .tcache_next = OFF(struct pm_tcache, next),
+    .tcache_prev = OFF(struct pm_tcache, prev),
+    .tcache_tid = OFF(struct pm_tcache, tid),
+    .tcache_entry_next = OFF(struct pm_tcache_entry, next),
+};

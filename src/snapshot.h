@@ -1,0 +1,247 @@
+/* Heap snapshots: the layout descriptor the library publishes about
+ * itself, and the one heap walker that turns any pmalloc heap into a
+ * versioned JSON snapshot.
+ *
+ * The walker never touches the heap directly.  It reads memory through a
+ * callback (pm_snap_src.read), so the same code serves three sources: the
+ * running process itself (pmalloc_snapshot), another process
+ * (heapviz --pid, process_vm_readv) and a core dump (heapviz core).  Every
+ * offset and size it uses comes from the descriptor (struct
+ * pm_layout_desc) found in the memory it reads, never from this build's
+ * headers, so heapviz can read a library built differently from itself.
+ *
+ * This file is shared by the library and the heapviz tool: it holds no
+ * library state and needs no allocator. */
+#ifndef PMALLOC_SNAPSHOT_H
+#define PMALLOC_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- the layout descriptor (exported as pmalloc_layout) ---- */
+
+#define PM_LAYOUT_MAGIC   0x54554f59414c4d50ull /* "PMLAYOUT" little-endian */
+#define PM_LAYOUT_VERSION 1u
+/* the thread-cache list is a circular list through a sentinel record */
+#define PM_LAYOUT_F_TCACHE_SENTINEL 0x1u
+
+/* Every field is a fixed-width integer, so the record reads the same in
+ * any reader.  Offsets are bytes from the start of the named struct. */
+struct pm_layout_desc {
+    uint64_t magic;
+    uint32_t version;           /* PM_LAYOUT_VERSION of the writer */
+    uint32_t desc_size;         /* sizeof(struct pm_layout_desc) */
+    uint32_t ptr_size;
+    uint32_t lib_version;       /* major << 16 | minor << 8 | patch */
+
+    /* where the state lives (0: not present in this build) */
+    uint64_t addr_main_arena;
+    uint64_t addr_global;
+    uint64_t addr_opt;
+    uint64_t addr_mmap_list;
+    uint64_t addr_tcache_list;
+    uint64_t addr_tcache_list_lock;
+    uint64_t addr_init_state;
+
+    /* constants */
+    uint32_t chunk_hdr, min_size, alignment, page_size;
+    uint32_t nbins, nsmallbins, nfastbins, tcache_bins;
+    uint32_t heap_magic, fencepost_size;
+    uint64_t heap_max_size;
+    uint32_t flag_prev_inuse, flag_mmapped, flag_non_main;
+    uint32_t flags;             /* PM_LAYOUT_F_* */
+
+    /* struct pm_chunk */
+    uint32_t chunk_prev_size, chunk_size, chunk_fd, chunk_bk;
+    uint32_t chunk_fd_nextsize, chunk_bk_nextsize;
+
+    /* struct pm_arena */
+    uint32_t arena_sizeof, arena_flags, arena_index, arena_have_fastchunks;
+    uint32_t arena_fastbins, arena_top, arena_last_remainder, arena_bins;
+    uint32_t arena_binmap, arena_heap, arena_next, arena_attached_threads;
+    uint32_t arena_system_mem, arena_max_system_mem, arena_nheaps, arena_remote_frees;
+
+    /* struct pm_heap */
+    uint32_t heap_sizeof, heap_arena, heap_prev, heap_size;
+    uint32_t heap_mprotect_size, heap_reserved, heap_chunks_start, heap_kind;
+    uint32_t heap_magic_off;
+
+    /* struct pm_global */
+    uint32_t global_narenas, global_n_mmaps, global_n_mmaps_max, global_mmapped_mem;
+    uint32_t global_max_mmapped_mem, global_secret, global_sbrk_base_mem;
+
+    /* struct pm_options (each a size_t unless named otherwise) */
+    uint32_t opt_max_fast, opt_trim_threshold, opt_top_pad, opt_mmap_threshold;
+    uint32_t opt_mmap_max, opt_arena_max, opt_arena_test, opt_perturb_byte /* int */;
+    uint32_t opt_check_action /* int */, opt_tcache_count, opt_tcache_max_bytes;
+    uint32_t opt_no_dyn_threshold /* bool */;
+
+    /* struct pm_mmap_link */
+    uint32_t mlink_sizeof, mlink_next, mlink_prev, mlink_chunk;
+
+    /* struct pm_tcache; tcache_entry_next is the offset of the safe-linked
+     * next pointer in a cached chunk's user area */
+    uint32_t tcache_sizeof, tcache_counts, tcache_counts_elem, tcache_entries;
+    uint32_t tcache_next, tcache_prev, tcache_tid, tcache_entry_next;
+};
+
+/* ---- the memory source ---- */
+
+struct pm_json;
+
+enum pm_snap_lock {
+    PM_SNAP_LOCK_ARENA,   /* addr: the arena */
+    PM_SNAP_LOCK_MMAP,    /* the mmapped-chunk list */
+    PM_SNAP_LOCK_TCACHE,  /* the thread-cache list; addr: its lock */
+};
+
+struct pm_snap_src {
+    void *ctx;
+    /* Copies len bytes at addr of the inspected process into dst; 0 on
+     * success, -1 if any of them cannot be read.  Must never crash. */
+    int (*read)(void *ctx, uint64_t addr, void *dst, size_t len);
+    /* Optional: vec[i] = 1 if page i of [addr, addr + npages pages) is
+     * resident; 0 on success, -1 when unknown. */
+    int (*resident)(void *ctx, uint64_t addr, size_t npages, unsigned char *vec);
+    /* Optional: takes (on) or releases (!on) a lock of the inspected
+     * process; only an in-process source can. */
+    void (*lock)(void *ctx, enum pm_snap_lock which, uint64_t addr, bool on);
+    /* Scratch memory for the walker (never the inspected allocator's own
+     * heap in-process); NULL on failure.  free gets the same size back. */
+    void *(*alloc)(void *ctx, size_t bytes);
+    void (*free)(void *ctx, void *p, size_t bytes);
+    /* Optional: writes the "mappings" and "process" members (address
+     * space and RSS) through the JSON writer; see snapshot_os.c. */
+    void (*describe_process)(void *ctx, struct pm_json *j, const uint64_t *ranges, size_t nranges);
+
+    const char *source;     /* "self", "pid" or "core" */
+    long pid;               /* of the inspected process, or 0 */
+    uint64_t layout_addr;   /* where its pmalloc_layout lives */
+    uint64_t time_ms;       /* wall clock of the snapshot, 0 if unknown */
+};
+
+/* ---- the JSON writer: a fixed buffer drained through a callback ---- */
+
+#define PM_JSON_DEPTH 32
+
+struct pm_json {
+    char buf[4096];
+    size_t len;
+    int (*flush)(void *ctx, const char *data, size_t len); /* 0 or -1 */
+    void *ctx;
+    int failed;                 /* a flush failed: further output is dropped */
+    unsigned depth;
+    bool need_comma[PM_JSON_DEPTH];
+    bool is_array[PM_JSON_DEPTH];
+    bool after_key;
+};
+
+void pm_json_init(struct pm_json *j, int (*flush)(void *, const char *, size_t), void *ctx);
+int pm_json_finish(struct pm_json *j); /* flushes; 0 or -1 */
+void pm_json_begin_obj(struct pm_json *j);
+void pm_json_end_obj(struct pm_json *j);
+void pm_json_begin_arr(struct pm_json *j);
+void pm_json_end_arr(struct pm_json *j);
+void pm_json_key(struct pm_json *j, const char *key);
+void pm_json_str(struct pm_json *j, const char *s);
+void pm_json_u64(struct pm_json *j, uint64_t v);
+void pm_json_i64(struct pm_json *j, int64_t v);
+void pm_json_addr(struct pm_json *j, uint64_t v);   /* "0x..." string */
+void pm_json_bool(struct pm_json *j, bool v);
+void pm_json_null(struct pm_json *j);
+/* a number with 4 decimals, 0 <= v < 2^53 / 10000 */
+void pm_json_ratio(struct pm_json *j, uint64_t num, uint64_t den);
+/* key + value shorthands */
+void pm_json_kv_u64(struct pm_json *j, const char *key, uint64_t v);
+void pm_json_kv_addr(struct pm_json *j, const char *key, uint64_t v);
+void pm_json_kv_str(struct pm_json *j, const char *key, const char *s);
+void pm_json_kv_bool(struct pm_json *j, const char *key, bool v);
+
+/* ---- the walker ---- */
+
+#define PM_SNAPSHOT_FORMAT_VERSION 1
+
+/* Walks the whole allocator of the source and writes one JSON snapshot.
+ * Returns 0 when a snapshot (possibly marked "partial") was written;
+ * -1 when none could be made, with *why set to a one-line reason (the
+ * descriptor is missing or of another version, the output failed...). */
+int pm_snap_walk(const struct pm_snap_src *src, struct pm_json *out, const char **why);
+
+/* Checks a descriptor read from the source; NULL if usable, else why not. */
+const char *pm_snap_check_desc(const struct pm_layout_desc *d);
+
+/* ---- walker internals, shared by snapshot_walk.c and snapshot_lists.c ---- */
+
+enum pm_snap_state {
+    PM_ST_INUSE, PM_ST_FAST, PM_ST_UNSORTED, PM_ST_SMALL, PM_ST_LARGE,
+    PM_ST_TCACHE, PM_ST_REMOTE, PM_ST_TOP, PM_ST_FENCEPOST, PM_ST_FREE_LOST,
+    PM_ST_MMAPPED, PM_ST_COUNT
+};
+extern const char *const pm_snap_state_name[PM_ST_COUNT];
+
+/* A chunk held on some list: which list, and the bin index or thread id. */
+struct pm_snap_entry {
+    uint64_t addr;
+    uint32_t state;
+    uint32_t aux;
+};
+
+struct pm_snap_vec {
+    struct pm_snap_entry *v;
+    size_t n, cap;
+};
+
+/* The address range of one heap (or mapping) and the arena it belongs to. */
+struct pm_snap_region {
+    uint64_t lo, hi;
+    uint64_t arena;
+};
+
+#define PM_SNAP_CACHE_PAGES 16
+#define PM_SNAP_MAX_PROBLEMS 100
+#define PM_SNAP_MAX_ARENAS 4096
+#define PM_SNAP_MAX_REGIONS 65536
+
+struct pm_snap_walker {
+    const struct pm_snap_src *src;
+    struct pm_json *j;
+    struct pm_layout_desc d;
+    uint64_t secret;
+    /* a direct-mapped cache of whole pages of the inspected memory */
+    unsigned char (*cache)[4096];
+    uint64_t cache_tag[PM_SNAP_CACHE_PAGES]; /* page address + 1; 0: empty */
+    /* every heap of every arena, found before the lists are followed */
+    struct pm_snap_region *regions;
+    size_t nregions, regions_cap;
+    struct pm_snap_vec tcache;   /* chunks in thread caches, by address */
+    struct pm_snap_vec lists;    /* the current arena's list chunks */
+    bool partial;
+    const char *partial_reason;
+    bool out_of_memory;
+    struct {
+        const char *what;
+        uint64_t addr;
+    } problems[PM_SNAP_MAX_PROBLEMS];
+    size_t nproblems, problems_dropped;
+};
+
+int pm_snap_read(struct pm_snap_walker *w, uint64_t addr, void *dst, size_t len);
+int pm_snap_word(struct pm_snap_walker *w, uint64_t addr, uint64_t *out);
+void pm_snap_cache_clear(struct pm_snap_walker *w);
+void pm_snap_problem(struct pm_snap_walker *w, const char *what, uint64_t addr);
+/* A problem after which what is read next cannot be trusted. */
+void pm_snap_stop(struct pm_snap_walker *w, const char *why, uint64_t addr);
+bool pm_snap_push(struct pm_snap_walker *w, struct pm_snap_vec *v, uint64_t addr, uint32_t state, uint32_t aux);
+void pm_snap_vec_free(struct pm_snap_walker *w, struct pm_snap_vec *v);
+void pm_snap_sort(struct pm_snap_vec *v);
+const struct pm_snap_entry *pm_snap_find(const struct pm_snap_vec *v, uint64_t addr);
+/* True if [addr, addr + len) lies inside one region (of `arena` unless 0). */
+bool pm_snap_in_regions(const struct pm_snap_walker *w, uint64_t addr, uint64_t len, uint64_t arena);
+/* Follows every thread cache, filling w->tcache and writing "tcaches". */
+void pm_snap_tcaches(struct pm_snap_walker *w);
+/* Follows the fast bins, bins and remote frees of an arena (lock held),
+ * filling w->lists and writing "bins" and "remote_frees". */
+void pm_snap_arena_lists(struct pm_snap_walker *w, uint64_t arena);
+
+#endif

@@ -1,0 +1,175 @@
+/* The per-thread cache: small freed chunks parked per thread and handed
+ * out again without a lock.  A miss refills a bin from the arena's exact
+ * fits under one lock; a full bin spills half of itself under one lock;
+ * a thread's exit gives everything back. */
+#include "internal.h"
+
+#include <unistd.h>
+#include <sys/syscall.h>
+#include "tcache.h"
+
+__thread struct pm_tcache *pm_tc __attribute__((tls_model("initial-exec")));
+/* Set once the thread's cache is gone, so frees from later thread-exit
+ * code do not build a new one. */
+static __thread bool tcache_shut __attribute__((tls_model("initial-exec")));
+
+struct pm_tcache pm_tcache_list = { .next = &pm_tcache_list, .prev = &pm_tcache_list };
+static pm_lock_t tcache_list_lock = PM_LOCK_INITIALIZER;
+
+void pm_tcache_refresh_limits(void)
+{
+    size_t max = pm_opt.tcache_max_bytes;
+    if (max > PM_DEFAULT_TCACHE_MAX_BYTES)
+        max = PM_DEFAULT_TCACHE_MAX_BYTES;
+    /* The debug mode walks the heap on every call, which the lock-free
+     * fast paths would skip, so it runs without the cache. */
+    bool off = max == 0 || pm_opt.tcache_count == 0 || pm_opt.check_heap;
+    pm_global.tcache_request_limit = off ? 0 : max + 1;
+    pm_global.tcache_chunk_limit = off ? 0 : request_to_size(max);
+}
+
+struct pm_tcache *pm_tcache_create(void)
+{
+    if (tcache_shut || pm_global.tcache_chunk_limit == 0)
+        return NULL;
+    size_t nb = request_to_size(sizeof(struct pm_tcache));
+    struct pm_arena *a = pm_arena_for_thread();
+    pm_lock(&a->lock);
+    struct pm_tcache *t = pm_int_malloc(a, nb);
+    pm_unlock(&a->lock);
+    if (t == NULL)
+        return NULL;
+    __builtin_memset(t, 0, sizeof *t);
+    t->tid = (pid_t)syscall(SYS_gettid);
+    pm_lock(&tcache_list_lock);
+    t->next = pm_tcache_list.next;
+    t->prev = &pm_tcache_list;
+    pm_tcache_list.next->prev = t;
+    pm_tcache_list.next = t;
+    pm_unlock(&tcache_list_lock);
+    pm_tc = t;
+    pm_thread_watch();
+    return t;
+}
+
+void pm_tcache_stash(struct pm_arena *a, struct pm_tcache *t, size_t nb)
+{
+    unsigned idx = tcache_index(nb);
+    while (t->counts[idx] < pm_opt.tcache_count) {
+        struct pm_tcache_entry *e = pm_int_take_exact(a, nb);
+        if (e == NULL)
+            break;
+        e->next = tcache_link(&e->next, t->entries[idx], pm_global.secret);
+        e->key = pm_global.tcache_key;
+        t->entries[idx] = e;
+        t->counts[idx]++;
+    }
+}
+
+static struct pm_tcache_entry *pop(struct pm_tcache *t, unsigned idx)
+{
+    struct pm_tcache_entry *e = t->entries[idx];
+    if (PM_UNLIKELY(!ptr_aligned(e)))
+        pm_corruption("malloc(): unaligned tcache chunk detected", e);
+    t->entries[idx] = tcache_link(&e->next, e->next, pm_global.secret);
+    t->counts[idx]--;
+    e->key = 0;
+    return e;
+}
+
+void pm_tcache_spill(struct pm_tcache *t, unsigned idx, void *extra)
+{
+    struct pm_arena *held = NULL;
+    unsigned keep = t->counts[idx] / 2;
+    while (t->counts[idx] > keep)
+        pm_free_batched(mem_chunk(pop(t, idx)), &held);
+    if (extra != NULL)
+        pm_free_batched(mem_chunk(extra), &held);
+    pm_free_batch_end(&held);
+}
+
+bool pm_tcache_holds(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *e)
+{
+    unsigned seen = 0;
+    for (struct pm_tcache_entry *p = t->entries[idx]; p != NULL;
+         p = tcache_link(&p->next, p->next, pm_global.secret)) {
+        if (PM_UNLIKELY(++seen > t->counts[idx]))
+            pm_corruption("free(): too many chunks detected in tcache", p);
+        if (PM_UNLIKELY(!ptr_aligned(p)))
+            pm_corruption("free(): unaligned chunk detected in tcache 2", p);
+        if (p == e)
+            return true;
+    }
+    return false;
+}
+
+void pm_tcache_double_free(void *mem)
+{
+    pm_corruption("free(): double free detected in tcache 2", mem);
+}
+
+static void unlist(struct pm_tcache *t)
+{
+    t->prev->next = t->next;
+    t->next->prev = t->prev;
+}
+
+/* Gives every cached chunk and the cache itself back to the arenas. */
+static void flush(struct pm_tcache *t)
+{
+    struct pm_arena *held = NULL;
+    for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
+        while (t->entries[idx] != NULL)
+            pm_free_batched(mem_chunk(pop(t, idx)), &held);
+    pm_free_batched(mem_chunk(t), &held);
+    pm_free_batch_end(&held);
+}
+
+void pm_tcache_thread_exit(void)
+{
+    struct pm_tcache *t = pm_tc;
+    tcache_shut = true;
+    if (t == NULL)
+        return;
+    pm_tc = NULL;
+    pm_lock(&tcache_list_lock);
+    unlist(t);
+    pm_unlock(&tcache_list_lock);
+    flush(t);
+}
+
+size_t pm_tcache_bytes(void)
+{
+    size_t bytes = 0;
+    pm_lock(&tcache_list_lock);
+    for (struct pm_tcache *t = pm_tcache_list.next; t != &pm_tcache_list; t = t->next)
+        for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
+            bytes += (size_t)t->counts[idx] * tcache_bin_size(idx);
+    pm_unlock(&tcache_list_lock);
+    return bytes;
+}
+
+void pm_tcache_lock_all(void) { pm_lock(&tcache_list_lock); }
+
+void pm_tcache_unlock_all(bool reinit)
+{
+    if (reinit)
+        pm_lock_reinit(&tcache_list_lock);
+    else
+        pm_unlock(&tcache_list_lock);
+}
+
+/* In a fork child only the forking thread survives; the caches of the
+ * others would hold their chunks for ever. */
+void pm_tcache_adopt_orphans(void)
+{
+    struct pm_tcache *t = pm_tcache_list.next;
+    while (t != &pm_tcache_list) {
+        struct pm_tcache *next = t->next;
+        if (t != pm_tc) {
+            unlist(t);
+            flush(t);
+        }
+        t = next;
+    }
+}
