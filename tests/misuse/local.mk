@@ -1,0 +1,1 @@
+# misuse (death) tests, sanitizer builds, fuzzing, valgrind

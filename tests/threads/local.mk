@@ -1,0 +1,1 @@
+# thread, fork and thread-exit tests
