@@ -313,17 +313,17 @@ static void test_aligned(void)
         }
     }
     /* memalign rounds a non-power-of-two alignment up */
-    void *m = memalign(24, 100);
+    void *m = memalign(hide(24), 100);
     check_aligned(m, 32, 100, "memalign");
     free(m);
-    m = memalign(1000, 100);
+    m = memalign(hide(1000), 100);
     check_aligned(m, 1024, 100, "memalign");
     free(m);
-    m = memalign(0, 100);  /* alignment <= 16: plain malloc */
+    m = memalign(hide(0), 100);  /* alignment <= 16: plain malloc */
     check_aligned(m, 16, 100, "memalign");
     free(m);
     errno = 0;
-    CHECK(memalign(SIZE_MAX / 2 + 2, 100) == NULL);
+    CHECK(memalign(hide(SIZE_MAX / 2 + 2), 100) == NULL);
     CHECK(errno == EINVAL);
     errno = 0;
     CHECK(memalign(64, hide(SIZE_MAX - 100)) == NULL);
