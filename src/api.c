@@ -9,6 +9,7 @@
 #include <pmalloc.h>
 #include "os.h"
 #include "tcache.h"
+#include "memcheck.h"
 
 /* The debug mode (PMALLOC_CHECK=1) walks every arena after every call. */
 static inline void debug_check(void)
@@ -54,7 +55,7 @@ static void *op_malloc(struct pm_arena *a, size_t nb, size_t unused)
     void *mem = pm_int_malloc(a, nb);
     /* While the lock is held, refill the thread cache with more chunks of
      * this size that sit ready in exact-fit bins. */
-    struct pm_tcache *t = pm_tc;
+    struct pm_tcache *t = pm_tcache_get();
     if (mem != NULL && t != NULL && nb <= pm_global.tcache_chunk_limit)
         pm_tcache_stash(a, t, nb);
     return mem;
@@ -94,15 +95,14 @@ static struct pm_tcache_entry *tcache_pop(struct pm_tcache *t, unsigned idx, str
     return e;
 }
 
-__attribute__((noinline)) static void *malloc_slow(size_t bytes)
+static void *malloc_core(size_t bytes)
 {
-    pm_ensure_init();
     size_t nb;
     if (!checked_request_to_size(bytes, &nb)) {
         errno = ENOMEM;
         return NULL;
     }
-    if (pm_tc == NULL && nb <= pm_global.tcache_chunk_limit) {
+    if (pm_tcache_get() == NULL && nb <= pm_global.tcache_chunk_limit) {
         struct pm_tcache *t = pm_tcache_create();
         if (t != NULL && t->entries[tcache_index(nb)] != NULL)
             return tcache_pop(t, tcache_index(nb), t->entries[tcache_index(nb)]);
@@ -114,12 +114,24 @@ __attribute__((noinline)) static void *malloc_slow(size_t bytes)
     return mem;
 }
 
+__attribute__((noinline)) static void *malloc_slow(size_t bytes)
+{
+    pm_ensure_init();
+    if (PM_LIKELY(!pm_vg()))
+        return malloc_core(bytes);
+    pm_vg_enter();
+    void *mem = malloc_core(bytes);
+    pm_vg_leave();
+    pm_vg_block(mem, bytes, false);
+    return mem;
+}
+
 /* The fast path: a hit in the thread cache takes no lock and no call. */
 PM_EXPORT void *malloc(size_t bytes)
 {
     struct pm_tcache *t = pm_tc;
-    if (PM_LIKELY(t != NULL && bytes < pm_global.tcache_request_limit)) {
-        unsigned idx = tcache_request_index(bytes);
+    if (PM_LIKELY(bytes < pm_global.tcache_request_limit)) {
+        unsigned idx = pm_tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
         if (PM_LIKELY(e != NULL))
             return tcache_pop(t, idx, e);
@@ -141,42 +153,76 @@ static void free_chunk(void *mem)
     pm_free_batch_end(&held);
 }
 
-__attribute__((noinline)) static void free_slow(void *mem)
+/* Under valgrind: tells memcheck the block is gone and, if memcheck
+ * found the free invalid (it reports it), leaves the memory alone as its
+ * own allocator would.  Otherwise enters the allocator's quiet zone. */
+static bool vg_release(void *mem)
 {
-    pm_ensure_init();
-    int saved_errno = errno;
-    free_chunk(mem);
-    debug_check();
-    errno = saved_errno;
+#if PM_VG_BUILT
+    unsigned before = VALGRIND_COUNT_ERRORS;
+    pm_vg_unblock(mem);
+    if (VALGRIND_COUNT_ERRORS != before)
+        return false;
+#endif
+    pm_vg_enter();
+    (void)mem;
+    return true;
 }
 
-/* A freed small chunk goes to the thread cache when its bin has room; a
- * full bin spills half of itself to the arenas in one locked batch. */
-PM_EXPORT void free(void *mem)
+/* Everything free does beyond a push onto the thread cache: checks,
+ * double-free confirmation, spilling a full bin, and the arenas. */
+__attribute__((noinline)) static void free_slow(void *mem)
 {
     if (mem == NULL)
         return;
+    pm_ensure_init();
+    int saved_errno = errno;
+    if (PM_UNLIKELY(pm_vg()) && !vg_release(mem))
+        return;
     mchunk p = mem_chunk(mem);
     size_t size = chunk_size(p);
-    struct pm_tcache *t = pm_tc;
-    if (PM_LIKELY(t != NULL && size <= pm_global.tcache_chunk_limit)) {
-        if (PM_UNLIKELY(!ptr_aligned(mem) || size < PM_MINSIZE))
-            pm_corruption(ptr_aligned(mem) ? "free(): invalid size" : "free(): invalid pointer", mem);
+    struct pm_tcache *t = pm_tcache_get();
+    if (t != NULL && size <= pm_global.tcache_chunk_limit && !chunk_is_mmapped(p)) {
+        if (PM_UNLIKELY(!ptr_aligned(mem)))
+            pm_corruption("free(): invalid pointer", mem);
+        if (PM_UNLIKELY(size < PM_MINSIZE || !size_aligned(size)))
+            pm_corruption("free(): invalid size", mem);
         struct pm_tcache_entry *e = mem;
         unsigned idx = tcache_index(size);
-        if (PM_UNLIKELY(e->key == pm_global.tcache_key) && pm_tcache_holds(t, idx, e))
+        if (e->key == pm_global.tcache_key && pm_tcache_holds(t, idx, e))
             pm_tcache_double_free(mem);
-        if (PM_LIKELY(t->counts[idx] < pm_opt.tcache_count)) {
-            e->next = tcache_link(&e->next, t->entries[idx], pm_global.secret);
-            e->key = pm_global.tcache_key;
-            t->entries[idx] = e;
-            t->counts[idx]++;
+        if (t->counts[idx] < pm_global.tcache_count)
+            pm_tcache_push(t, idx, e);
+        else
+            pm_tcache_spill(t, idx, mem);
+    } else {
+        free_chunk(mem);
+        debug_check();
+    }
+    pm_vg_leave();
+    errno = saved_errno;
+}
+
+/* The fast path: a small chunk goes onto the thread cache with no lock
+ * and no call.  Anything unusual (a full bin, a chunk that looks cached
+ * already, an odd size or pointer) takes the slow path, which checks. */
+PM_EXPORT void free(void *mem)
+{
+    struct pm_tcache *t = pm_tc;
+    /* A thread without a cache (and every thread under valgrind, where
+     * memcheck must judge the pointer before anything reads its header)
+     * goes straight to the slow path. */
+    if (PM_LIKELY(t != &pm_tcache_none && mem != NULL && ptr_aligned(mem))) {
+        struct pm_tcache_entry *e = mem;
+        size_t raw = chunk_raw_size(mem_chunk(mem));
+        /* Sizes below MINSIZE wrap to a huge index; bit 3 set means a
+         * size that is not a multiple of 16. */
+        size_t idx = (raw - PM_MINSIZE) >> 4;
+        if (PM_LIKELY(idx < pm_global.tcache_bins && (raw & 8) == 0 &&
+                      e->key != pm_global.tcache_key && t->counts[idx] < pm_global.tcache_count)) {
+            pm_tcache_push(t, (unsigned)idx, e);
             return;
         }
-        int saved_errno = errno;
-        pm_tcache_spill(t, idx, mem);
-        errno = saved_errno;
-        return;
     }
     free_slow(mem);
 }
@@ -194,9 +240,8 @@ static size_t dirty_prefix(struct pm_arena *a, mchunk p, size_t usable)
     return dirty < usable ? dirty : usable;
 }
 
-PM_EXPORT void *calloc(size_t count, size_t size)
+static void *calloc_core(size_t count, size_t size)
 {
-    pm_ensure_init();
     size_t bytes, nb;
     if (__builtin_mul_overflow(count, size, &bytes) || !checked_request_to_size(bytes, &nb)) {
         errno = ENOMEM;
@@ -227,6 +272,18 @@ PM_EXPORT void *calloc(size_t count, size_t size)
     }
     memset(mem, 0, clear);
     debug_check();
+    return mem;
+}
+
+PM_EXPORT void *calloc(size_t count, size_t size)
+{
+    pm_ensure_init();
+    if (PM_LIKELY(!pm_vg()))
+        return calloc_core(count, size);
+    pm_vg_enter();
+    void *mem = calloc_core(count, size);
+    pm_vg_leave();
+    pm_vg_block(mem, count * size, true);
     return mem;
 }
 
@@ -267,6 +324,21 @@ static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
     return mem;
 }
 
+/* Under valgrind a block always moves, so memcheck sees one block freed
+ * and another made, with the contents copied. */
+static void *vg_realloc(void *oldmem, size_t bytes)
+{
+    void *mem = malloc_slow(bytes);
+    if (mem == NULL)
+        return NULL;
+    pm_vg_enter();
+    size_t old_usable = chunk_usable(mem_chunk(oldmem));
+    memcpy(mem, oldmem, old_usable < bytes ? old_usable : bytes);
+    pm_vg_leave();
+    free_slow(oldmem);
+    return mem;
+}
+
 PM_EXPORT void *realloc(void *oldmem, size_t bytes)
 {
     if (oldmem == NULL)
@@ -281,6 +353,8 @@ PM_EXPORT void *realloc(void *oldmem, size_t bytes)
         errno = ENOMEM;
         return NULL;
     }
+    if (PM_UNLIKELY(pm_vg()))
+        return vg_realloc(oldmem, bytes);
     void *mem = realloc_chunk(oldmem, bytes, nb);
     if (mem == NULL)
         errno = ENOMEM;
@@ -299,11 +373,8 @@ PM_EXPORT void *reallocarray(void *oldmem, size_t count, size_t size)
 }
 
 /* alignment: a power of two. */
-static void *aligned_chunk(size_t alignment, size_t bytes)
+static void *aligned_core(size_t alignment, size_t bytes)
 {
-    if (alignment <= PM_ALIGNMENT)
-        return malloc(bytes);
-    pm_ensure_init();
     if (alignment < PM_MINSIZE)
         alignment = PM_MINSIZE;
     size_t nb;
@@ -326,6 +397,20 @@ static void *aligned_chunk(size_t alignment, size_t bytes)
     else
         pm_perturb_alloc(mem, bytes);
     debug_check();
+    return mem;
+}
+
+static void *aligned_chunk(size_t alignment, size_t bytes)
+{
+    if (alignment <= PM_ALIGNMENT)
+        return malloc(bytes);
+    pm_ensure_init();
+    if (PM_LIKELY(!pm_vg()))
+        return aligned_core(alignment, bytes);
+    pm_vg_enter();
+    void *mem = aligned_core(alignment, bytes);
+    pm_vg_leave();
+    pm_vg_block(mem, bytes, false);
     return mem;
 }
 
@@ -388,15 +473,17 @@ PM_EXPORT size_t malloc_usable_size(void *mem)
 {
     if (mem == NULL)
         return 0;
+    pm_vg_enter();
     mchunk p = mem_chunk(mem);
-    if (chunk_is_mmapped(p))
-        return chunk_usable(p);
-    return chunk_inuse(p) ? chunk_usable(p) : 0;
+    size_t usable = chunk_is_mmapped(p) || chunk_inuse(p) ? chunk_usable(p) : 0;
+    pm_vg_leave();
+    return usable;
 }
 
 PM_EXPORT int mallopt(int param, int value)
 {
     pm_ensure_init();
+    pm_vg_enter();
     /* Fast bins are emptied, and the option changed, with every arena
      * locked, so no thread can file a chunk under the old M_MXFAST that
      * the new one would strand. */
@@ -414,12 +501,14 @@ PM_EXPORT int mallopt(int param, int value)
         a = arena_next(a);
     } while (a != &pm_main_arena);
     pm_unlock(&pm_global.list_lock);
+    pm_vg_leave();
     return ok;
 }
 
 PM_EXPORT int malloc_trim(size_t pad)
 {
     pm_ensure_init();
+    pm_vg_enter();
     bool released = false;
     struct pm_arena *a = &pm_main_arena;
     do {
@@ -433,6 +522,7 @@ PM_EXPORT int malloc_trim(size_t pad)
         a = arena_next(a);
     } while (a != &pm_main_arena);
     debug_check();
+    pm_vg_leave();
     return released ? 1 : 0;
 }
 
@@ -444,7 +534,10 @@ PM_EXPORT const char *pmalloc_version(void)
 PM_EXPORT size_t pmalloc_check(void)
 {
     pm_ensure_init();
-    return pm_check_all(false);
+    pm_vg_enter();
+    size_t problems = pm_check_all(false);
+    pm_vg_leave();
+    return problems;
 }
 
 /* glibc's internal names: some programs, and parts of glibc itself, call

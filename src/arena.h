@@ -92,7 +92,10 @@ struct pm_global {
     uintptr_t tcache_key;        /* marks a chunk as sitting in a thread cache */
     size_t tcache_request_limit; /* requests below this may use the cache; 0: off */
     size_t tcache_chunk_limit;   /* chunks up to this size may be cached; 0: off */
+    size_t tcache_bins;          /* bins in use: chunk sizes below 32 + 16 * this */
+    size_t tcache_count;         /* chunks per bin (pm_opt's, kept beside the rest) */
     size_t sbrk_base_mem;        /* where the program break stood at start */
+    bool on_valgrind;            /* memcheck is watching: see memcheck.h */
 };
 extern struct pm_global pm_global;
 

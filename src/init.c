@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <time.h>
 #include "tcache.h"
+#include "memcheck.h"
 
 int pm_init_state;
 
@@ -40,6 +41,7 @@ void pm_init_slow(void)
     pm_options_from_env();
     pm_global.secret = make_secret();
     pm_global.tcache_key = make_secret();
+    pm_global.on_valgrind = pm_vg_detect_memcheck();
     pm_tcache_refresh_limits();
     pm_arena_init(&pm_main_arena);
     pm_thread_arena = &pm_main_arena;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 #include "os.h"
+#include "memcheck.h"
 
 #define LINK_SIZE sizeof(struct pm_mmap_link)
 
@@ -42,6 +43,7 @@ void *pm_mmap_alloc(size_t nb, size_t alignment)
     char *map = pm_os_map(len, false);
     if (map == NULL)
         return NULL;
+    pm_vg_reserve(map, len);
     char *mem = (char *)align_up((uintptr_t)map + LINK_SIZE + PM_CHUNK_HDR, alignment);
     mchunk p = mem_chunk(mem);
     size_t offset = (size_t)((char *)p - map);

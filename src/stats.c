@@ -16,6 +16,7 @@
 
 #include "internal.h"
 #include "log.h"
+#include "memcheck.h"
 
 /* Free chunks of one fast bin or bin. */
 struct bin_stat {
@@ -77,6 +78,7 @@ static void bin_stat_add(struct bin_stat *s, size_t size)
 static void gather_arena(struct pm_arena *a, struct arena_stat *st, struct bin_stat *slots,
                          const struct walk_messages *msg)
 {
+    pm_vg_enter();
     memset(st, 0, sizeof *st);
     if (slots != NULL)
         memset(slots, 0, STAT_SLOTS * sizeof *slots);
@@ -138,6 +140,7 @@ static void gather_arena(struct pm_arena *a, struct arena_stat *st, struct bin_s
         }
         st->subheaps = a->nheaps;
     }
+    pm_vg_leave();
 }
 
 /* The next arena after a in the circular list, or NULL at the end. */

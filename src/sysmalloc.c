@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include "os.h"
+#include "memcheck.h"
 
 /* An mmap'd heap taken when brk fails is at least this large, so a run of
  * small requests does not map one region each. */
@@ -66,6 +67,7 @@ void pm_install_heap(struct pm_arena *a, struct pm_heap *h)
     if (a->system_mem > a->max_system_mem)
         a->max_system_mem = a->system_mem;
     a->fresh_mark = h->chunks_start;
+    pm_vg_reserve(h->chunks_start, (size_t)(heap_end(h) - h->chunks_start));
     size_t top = align_down((size_t)(heap_end(h) - h->chunks_start), PM_ALIGNMENT);
     pm_set_top(a, (mchunk)h->chunks_start, top);
 }
@@ -90,6 +92,7 @@ static void grow_top_in_place(struct pm_arena *a, size_t incr)
     a->system_mem += incr;
     if (a->system_mem > a->max_system_mem)
         a->max_system_mem = a->system_mem;
+    pm_vg_reserve((char *)a->top + top_size(a), incr);
     chunk_set_head(a->top, (top_size(a) + incr) | PM_PREV_INUSE | arena_bit(a));
 }
 

@@ -8,7 +8,9 @@
 #include <sys/syscall.h>
 #include "tcache.h"
 
-__thread struct pm_tcache *pm_tc __attribute__((tls_model("initial-exec")));
+struct pm_tcache pm_tcache_none;
+__thread struct pm_tcache *pm_tc __attribute__((tls_model("initial-exec"))) = &pm_tcache_none;
+uint8_t pm_tcache_class[PM_DEFAULT_TCACHE_MAX_BYTES + 1];
 /* Set once the thread's cache is gone, so frees from later thread-exit
  * code do not build a new one. */
 static __thread bool tcache_shut __attribute__((tls_model("initial-exec")));
@@ -18,14 +20,21 @@ static pm_lock_t tcache_list_lock = PM_LOCK_INITIALIZER;
 
 void pm_tcache_refresh_limits(void)
 {
+    for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
+        pm_tcache_none.counts[idx] = UINT16_MAX;
+    for (size_t bytes = 0; bytes <= PM_DEFAULT_TCACHE_MAX_BYTES; bytes++)
+        pm_tcache_class[bytes] = (uint8_t)tcache_request_index(bytes);
     size_t max = pm_opt.tcache_max_bytes;
     if (max > PM_DEFAULT_TCACHE_MAX_BYTES)
         max = PM_DEFAULT_TCACHE_MAX_BYTES;
-    /* The debug mode walks the heap on every call, which the lock-free
-     * fast paths would skip, so it runs without the cache. */
-    bool off = max == 0 || pm_opt.tcache_count == 0 || pm_opt.check_heap;
+    /* The debug mode walks the heap on every call, and memcheck must see
+     * every block come and go: the lock-free fast paths would skip both,
+     * so those run without the cache. */
+    bool off = max == 0 || pm_opt.tcache_count == 0 || pm_opt.check_heap || pm_global.on_valgrind;
     pm_global.tcache_request_limit = off ? 0 : max + 1;
     pm_global.tcache_chunk_limit = off ? 0 : request_to_size(max);
+    pm_global.tcache_bins = off ? 0 : tcache_index(request_to_size(max)) + 1;
+    pm_global.tcache_count = pm_opt.tcache_count;
 }
 
 struct pm_tcache *pm_tcache_create(void)
@@ -55,14 +64,11 @@ struct pm_tcache *pm_tcache_create(void)
 void pm_tcache_stash(struct pm_arena *a, struct pm_tcache *t, size_t nb)
 {
     unsigned idx = tcache_index(nb);
-    while (t->counts[idx] < pm_opt.tcache_count) {
+    while (t->counts[idx] < pm_global.tcache_count) {
         struct pm_tcache_entry *e = pm_int_take_exact(a, nb);
         if (e == NULL)
             break;
-        e->next = tcache_link(&e->next, t->entries[idx], pm_global.secret);
-        e->key = pm_global.tcache_key;
-        t->entries[idx] = e;
-        t->counts[idx]++;
+        pm_tcache_push(t, idx, e);
     }
 }
 
@@ -127,11 +133,11 @@ static void flush(struct pm_tcache *t)
 
 void pm_tcache_thread_exit(void)
 {
-    struct pm_tcache *t = pm_tc;
+    struct pm_tcache *t = pm_tcache_get();
     tcache_shut = true;
     if (t == NULL)
         return;
-    pm_tc = NULL;
+    pm_tc = &pm_tcache_none;
     pm_lock(&tcache_list_lock);
     unlist(t);
     pm_unlock(&tcache_list_lock);

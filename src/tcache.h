@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "chunk.h"
+#include "arena.h"
+#include "options.h"
 
 #define PM_TCACHE_BINS 64
 /* Bin i holds chunks of size 32 + 16 i: 32..1040 (requests up to 1032). */
@@ -28,10 +30,21 @@ struct pm_tcache {
     pid_t tid;
 };
 
-/* The calling thread's cache; NULL until its first allocation, and again
- * once the thread has begun to exit. */
+/* The calling thread's cache.  Until the thread's first allocation, and
+ * once it has begun to exit, it is pm_tcache_none: a cache whose bins are
+ * all empty and all full, so the fast paths need no NULL test. */
 extern __thread struct pm_tcache *pm_tc __attribute__((tls_model("initial-exec")));
+extern struct pm_tcache pm_tcache_none;
 extern struct pm_tcache pm_tcache_list;
+/* Bin index of each request size the cache can hold, so the malloc fast
+ * path looks it up instead of computing it. */
+extern uint8_t pm_tcache_class[PM_DEFAULT_TCACHE_MAX_BYTES + 1];
+
+static inline struct pm_tcache *pm_tcache_get(void)
+{
+    struct pm_tcache *t = pm_tc;
+    return t == &pm_tcache_none ? NULL : t;
+}
 
 static inline unsigned tcache_index(size_t nb) { return (unsigned)((nb - PM_MINSIZE) >> 4); }
 static inline size_t tcache_bin_size(unsigned idx) { return PM_MINSIZE + (size_t)idx * PM_ALIGNMENT; }
@@ -50,7 +63,14 @@ static inline struct pm_tcache_entry *tcache_link(struct pm_tcache_entry **slot,
     return (struct pm_tcache_entry *)((((uintptr_t)slot) >> 12) ^ secret ^ (uintptr_t)p);
 }
 
-struct pm_arena;
+static inline void pm_tcache_push(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *e)
+{
+    e->next = tcache_link(&e->next, t->entries[idx], pm_global.secret);
+    e->key = pm_global.tcache_key;
+    t->entries[idx] = e;
+    t->counts[idx]++;
+}
+
 /* tcache.c */
 struct pm_tcache *pm_tcache_create(void);
 /* Moves more chunks of size nb from the arena's exact-fit bins into the
