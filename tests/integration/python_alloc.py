@@ -6,8 +6,10 @@ argument, also writes the paths of the files mapped into this process (from
 /proc/self/maps) to that file, so the test can see whether libpmalloc was
 loaded.
 """
+import concurrent.futures
 import hashlib
 import json
+import os
 import random
 import sys
 
@@ -115,11 +117,39 @@ def phase_strings(rng):
                   repr(sorted(counts.items())))
 
 
+def thread_work(n):
+    d = {}
+    for i in range(20_000):
+        d[str(i * n)] = bytes(i % 300)
+    return digest(*sorted(d))
+
+
+def phase_threads(rng):
+    # Eight threads allocate and free at once (several arenas), then a
+    # forked child allocates in its copy of the heap.
+    seeds = [rng.randrange(1, 1000) for _ in range(12)]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(thread_work, seeds))
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        os.write(write_end, thread_work(seeds[0]).encode())
+        os._exit(0)
+    os.close(write_end)
+    from_child = os.read(read_end, 100).decode()
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or from_child != results[0]:
+        raise SystemExit("forked child disagreed: %r %r" % (from_child, results[0]))
+    return digest(*results)
+
+
 def main():
     rng = random.Random(20240601)
     for name, fn in [("dict", phase_dict), ("bytes", phase_bytes),
                      ("lists", phase_lists), ("json", phase_json),
-                     ("strings", phase_strings)]:
+                     ("strings", phase_strings), ("threads", phase_threads)]:
         print("%-8s %s" % (name, fn(rng)), flush=True)
     if len(sys.argv) > 1:
         with open("/proc/self/maps") as maps, open(sys.argv[1], "w") as out:
