@@ -61,9 +61,3 @@ tests_unit_test_perturb_LDADD = $(TEST_LDADD)
 tests_unit_test_perturb_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_perturb
 
-# Facts §2 step 9 (large requests from the heap first): see the file.
-check_PROGRAMS += tests/unit/test_mmap_order
-tests_unit_test_mmap_order_CFLAGS = $(TEST_WB_CFLAGS)
-tests_unit_test_mmap_order_LDADD = $(TEST_LDADD)
-tests_unit_test_mmap_order_LDFLAGS = $(TEST_LDFLAGS)
-TESTS += tests/unit/test_mmap_order
