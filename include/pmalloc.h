@@ -33,6 +33,17 @@ const char *pmalloc_version(void);
  * changed and the call never aborts.  Returns the number of problems. */
 size_t pmalloc_check(void);
 
+/* ---- heapviz snapshots (owner: heapviz) ---- */
+/* Writes a JSON snapshot of the whole allocator to fd: options, every
+ * arena with its heaps and every chunk in address order with its state,
+ * every bin in list order, the thread caches, the mmapped chunks,
+ * statistics and fragmentation figures (format: doc/heapviz.md).  Takes
+ * each arena's lock in turn; allocates nothing from the heap it shows.
+ * Returns 0, or -1 with errno set.  PMALLOC_SNAPSHOT_AT_EXIT=path (%p:
+ * the process id) writes one at exit; heapviz reads and draws them. */
+int pmalloc_snapshot(int fd);
+/* ---- end heapviz ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -168,6 +168,10 @@ void pm_json_kv_bool(struct pm_json *j, const char *key, bool v);
  * descriptor is missing or of another version, the output failed...). */
 int pm_snap_walk(const struct pm_snap_src *src, struct pm_json *out, const char **why);
 
+/* Writes "mappings" (anonymous and [heap] lines of a maps file) and
+ * "process" (VM size and RSS from a statm file); either fd may be -1. */
+void pm_snap_describe_fds(struct pm_json *j, int maps_fd, int statm_fd, uint64_t page_size);
+
 /* Checks a descriptor read from the source; NULL if usable, else why not. */
 const char *pm_snap_check_desc(const struct pm_layout_desc *d);
 

@@ -1,0 +1,269 @@
+/* Snapshots of the running process: pmalloc_snapshot(fd) and the snapshot
+ * written at exit when PMALLOC_SNAPSHOT_AT_EXIT names a file.
+ *
+ * The walker (snapshot_walk.c) reads this process's memory through
+ * process_vm_readv on itself, so even a wild pointer in a corrupt heap
+ * gives a failed read rather than a crash; where that call is not allowed
+ * it falls back to plain copies, guarded by the walker's range checks.
+ * Each arena's lock is held while that arena is walked.  Scratch memory
+ * and the output buffer come straight from mmap, never from the heap
+ * being described, and the text is written with write(2) once every lock
+ * has been released (a reader of fd may itself need to allocate). */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "os.h"
+#include "snapshot.h"
+
+/* The thread-cache lock functions are optional (see layout.c). */
+extern void pm_snap_tcache_lock_ref(void) __asm__("pm_tcache_lock_all") __attribute__((weak, visibility("hidden")));
+extern void pm_snap_tcache_unlock_ref(bool reinit) __asm__("pm_tcache_unlock_all")
+    __attribute__((weak, visibility("hidden")));
+
+struct self_ctx {
+    pid_t pid;
+    bool plain_copy;   /* process_vm_readv is not permitted here */
+};
+
+static int self_read(void *vctx, uint64_t addr, void *dst, size_t len)
+{
+    struct self_ctx *c = vctx;
+    if (addr == 0)
+        return -1;
+    if (!c->plain_copy) {
+        struct iovec local = {dst, len}, remote = {(void *)(uintptr_t)addr, len};
+        ssize_t n = process_vm_readv(c->pid, &local, 1, &remote, 1, 0);
+        if (n == (ssize_t)len)
+            return 0;
+        if (n >= 0 || (errno != ENOSYS && errno != EPERM))
+            return -1;
+        c->plain_copy = true;
+    }
+    memcpy(dst, (const void *)(uintptr_t)addr, len);
+    return 0;
+}
+
+static int self_resident(void *ctx, uint64_t addr, size_t npages, unsigned char *vec)
+{
+    (void)ctx;
+    uintptr_t page = (uintptr_t)addr & ~(uintptr_t)(PM_PAGE_SIZE - 1);
+    return mincore((void *)page, npages * PM_PAGE_SIZE, vec) == 0 ? 0 : -1;
+}
+
+static void self_lock(void *ctx, enum pm_snap_lock which, uint64_t addr, bool on)
+{
+    (void)ctx;
+    switch (which) {
+    case PM_SNAP_LOCK_ARENA: {
+        struct pm_arena *a = (struct pm_arena *)(uintptr_t)addr;
+        if (on)
+            pm_lock(&a->lock);
+        else
+            pm_unlock(&a->lock);
+        break;
+    }
+    case PM_SNAP_LOCK_MMAP:
+        if (on)
+            pm_mmap_lock_all();
+        else
+            pm_mmap_unlock_all(false);
+        break;
+    case PM_SNAP_LOCK_TCACHE:
+        if (on && pm_snap_tcache_lock_ref)
+            pm_snap_tcache_lock_ref();
+        else if (!on && pm_snap_tcache_unlock_ref)
+            pm_snap_tcache_unlock_ref(false);
+        break;
+    }
+}
+
+static void *self_alloc(void *ctx, size_t bytes)
+{
+    (void)ctx;
+    return pm_os_map(align_up(bytes, PM_PAGE_SIZE), false);
+}
+
+static void self_free(void *ctx, void *p, size_t bytes)
+{
+    (void)ctx;
+    pm_os_unmap(p, align_up(bytes, PM_PAGE_SIZE));
+}
+
+static void self_describe(void *ctx, struct pm_json *j, const uint64_t *ranges, size_t n)
+{
+    (void)ctx;
+    (void)ranges;
+    (void)n;
+    int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    int statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    pm_snap_describe_fds(j, maps, statm, PM_PAGE_SIZE);
+    if (maps >= 0)
+        close(maps);
+    if (statm >= 0)
+        close(statm);
+}
+
+/* The whole text is gathered in an mmap'd buffer that grows by remapping,
+ * and written after the walk. */
+struct outbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static int outbuf_add(void *vctx, const char *data, size_t len)
+{
+    struct outbuf *o = vctx;
+    if (len > o->cap - o->len) {
+        size_t cap = o->cap ? o->cap : 256 * 1024;
+        while (len > cap - o->len)
+            cap *= 2;
+        char *np = o->p ? pm_os_remap(o->p, o->cap, cap, true) : pm_os_map(cap, false);
+        if (np == NULL)
+            return -1;
+        o->p = np;
+        o->cap = cap;
+    }
+    memcpy(o->p + o->len, data, len);
+    o->len += len;
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+extern const struct pm_layout_desc pmalloc_layout;
+
+PM_EXPORT int pmalloc_snapshot(int fd)
+{
+    pm_ensure_init();
+    int saved_errno = errno;
+    if (fcntl(fd, F_GETFL) < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    struct self_ctx ctx = {getpid(), false};
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct pm_snap_src src = {
+        .ctx = &ctx,
+        .read = self_read,
+        .resident = self_resident,
+        .lock = self_lock,
+        .alloc = self_alloc,
+        .free = self_free,
+        .describe_process = self_describe,
+        .source = "self",
+        .pid = ctx.pid,
+        .layout_addr = (uintptr_t)&pmalloc_layout,
+        .time_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000,
+    };
+    struct outbuf out = {NULL, 0, 0};
+    struct pm_json j;
+    const char *why;
+    pm_json_init(&j, outbuf_add, &out);
+    int rc = pm_snap_walk(&src, &j, &why);
+    int err = rc != 0 ? (out.cap == 0 || j.failed ? ENOMEM : EIO) : 0;
+    if (rc == 0 && write_all(fd, out.p, out.len) != 0) {
+        rc = -1;
+        err = errno;
+    }
+    if (out.p)
+        pm_os_unmap(out.p, out.cap);
+    errno = rc == 0 ? saved_errno : err;
+    return rc;
+}
+
+/* ---- at exit ---- */
+
+extern char **environ;
+
+static const char *env_text(const char *name)
+{
+    size_t n = strlen(name);
+    for (char **e = environ; e != NULL && *e != NULL; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+/* Copies the path, replacing %p with the process id (a program that forks
+ * or runs others under LD_PRELOAD gets one file per process); false if it
+ * does not fit. */
+static bool expand_path(char *out, size_t size, const char *path)
+{
+    struct pm_buf pid = {.len = 0};
+    pm_buf_dec(&pid, (uint64_t)getpid());
+    size_t len = 0;
+    for (const char *s = path; *s; s++) {
+        const char *piece = s;
+        size_t plen = 1;
+        if (s[0] == '%' && s[1] == 'p') {
+            piece = pid.text;
+            plen = pid.len;
+            s++;
+        }
+        if (len + plen >= size)
+            return false;
+        memcpy(out + len, piece, plen);
+        len += plen;
+    }
+    out[len] = 0;
+    return len > 0;
+}
+
+void pm_snapshot_at_exit(void);
+void pm_snapshot_at_exit(void)
+{
+    static int done;
+    if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+        return;
+    const char *path = env_text("PMALLOC_SNAPSHOT_AT_EXIT");
+    if (path == NULL || *path == 0 || __atomic_load_n(&pm_init_state, __ATOMIC_ACQUIRE) != 2)
+        return;
+    char file[4096];
+    int saved_errno = errno;
+    if (!expand_path(file, sizeof file, path)) {
+        pm_write_str(STDERR_FILENO, "pmalloc: PMALLOC_SNAPSHOT_AT_EXIT: path too long\n");
+        return;
+    }
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || pmalloc_snapshot(fd) != 0) {
+        struct pm_buf b = {.len = 0};
+        pm_buf_str(&b, "pmalloc: cannot write the snapshot to ");
+        pm_buf_str(&b, file);
+        pm_buf_str(&b, " (errno ");
+        pm_buf_dec(&b, (uint64_t)errno);
+        pm_buf_str(&b, ")\n");
+        pm_buf_flush(&b, STDERR_FILENO);
+    }
+    if (fd >= 0)
+        close(fd);
+    errno = saved_errno;
+}
+
+/* Runs at exit even before init.c calls pm_snapshot_at_exit itself; the
+ * second call is a no-op.  Priority 101..: after ordinary destructors, so
+ * the snapshot shows what the program left behind. */
+__attribute__((destructor(101))) static void snapshot_at_exit_destructor(void)
+{
+    pm_snapshot_at_exit();
+}

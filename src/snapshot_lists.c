@@ -1,0 +1,443 @@
+/* The heap walker's reading side: a page cache over the memory source,
+ * the record of problems found, and the free lists (fast bins, bins,
+ * remote frees, thread caches), each followed with a bound on its length
+ * and a range check on every pointer before it is read. */
+#include "snapshot.h"
+
+#include <string.h>
+
+const char *const pm_snap_state_name[PM_ST_COUNT] = {
+    [PM_ST_INUSE] = "inuse",       [PM_ST_FAST] = "fast",      [PM_ST_UNSORTED] = "unsorted",
+    [PM_ST_SMALL] = "small",       [PM_ST_LARGE] = "large",    [PM_ST_TCACHE] = "tcache",
+    [PM_ST_REMOTE] = "remote",     [PM_ST_TOP] = "top",        [PM_ST_FENCEPOST] = "fencepost",
+    [PM_ST_FREE_LOST] = "free-unlisted", [PM_ST_MMAPPED] = "mmapped",
+};
+
+/* ---- reading ---- */
+
+#define PAGE 4096u
+
+void pm_snap_cache_clear(struct pm_snap_walker *w)
+{
+    memset(w->cache_tag, 0, sizeof w->cache_tag);
+}
+
+static const unsigned char *cached_page(struct pm_snap_walker *w, uint64_t page)
+{
+    if (w->cache == NULL)
+        return NULL;
+    unsigned slot = (unsigned)((page / PAGE) % PM_SNAP_CACHE_PAGES);
+    if (w->cache_tag[slot] == page + 1)
+        return w->cache[slot];
+    if (w->src->read(w->src->ctx, page, w->cache[slot], PAGE) != 0) {
+        w->cache_tag[slot] = 0;
+        return NULL;
+    }
+    w->cache_tag[slot] = page + 1;
+    return w->cache[slot];
+}
+
+int pm_snap_read(struct pm_snap_walker *w, uint64_t addr, void *dst, size_t len)
+{
+    unsigned char *out = dst;
+    if (addr + len < addr)
+        return -1;
+    while (len > 0) {
+        uint64_t page = addr & ~(uint64_t)(PAGE - 1);
+        size_t in_page = PAGE - (size_t)(addr - page);
+        size_t take = len < in_page ? len : in_page;
+        const unsigned char *p = cached_page(w, page);
+        if (p != NULL)
+            memcpy(out, p + (addr - page), take);
+        else if (w->src->read(w->src->ctx, addr, out, take) != 0)
+            return -1;
+        out += take;
+        addr += take;
+        len -= take;
+    }
+    return 0;
+}
+
+int pm_snap_word(struct pm_snap_walker *w, uint64_t addr, uint64_t *out)
+{
+    *out = 0;
+    return pm_snap_read(w, addr, out, sizeof *out);
+}
+
+void pm_snap_problem(struct pm_snap_walker *w, const char *what, uint64_t addr)
+{
+    if (w->nproblems == PM_SNAP_MAX_PROBLEMS) {
+        w->problems_dropped++;
+        return;
+    }
+    w->problems[w->nproblems].what = what;
+    w->problems[w->nproblems].addr = addr;
+    w->nproblems++;
+}
+
+void pm_snap_stop(struct pm_snap_walker *w, const char *why, uint64_t addr)
+{
+    pm_snap_problem(w, why, addr);
+    if (!w->partial) {
+        w->partial = true;
+        w->partial_reason = why;
+    }
+}
+
+/* ---- vectors of list entries (scratch memory from the source) ---- */
+
+bool pm_snap_push(struct pm_snap_walker *w, struct pm_snap_vec *v, uint64_t addr, uint32_t state, uint32_t aux)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 4096;
+        struct pm_snap_entry *nv = w->src->alloc(w->src->ctx, cap * sizeof *nv);
+        if (nv == NULL) {
+            if (!w->out_of_memory)
+                pm_snap_stop(w, "out of scratch memory: some list chunks are not classified", addr);
+            w->out_of_memory = true;
+            return false;
+        }
+        if (v->n)
+            memcpy(nv, v->v, v->n * sizeof *nv);
+        if (v->v)
+            w->src->free(w->src->ctx, v->v, v->cap * sizeof *nv);
+        v->v = nv;
+        v->cap = cap;
+    }
+    v->v[v->n].addr = addr;
+    v->v[v->n].state = state;
+    v->v[v->n].aux = aux;
+    v->n++;
+    return true;
+}
+
+void pm_snap_vec_free(struct pm_snap_walker *w, struct pm_snap_vec *v)
+{
+    if (v->v)
+        w->src->free(w->src->ctx, v->v, v->cap * sizeof *v->v);
+    v->v = NULL;
+    v->n = v->cap = 0;
+}
+
+static void sift(struct pm_snap_entry *a, size_t root, size_t n)
+{
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n)
+            return;
+        if (child + 1 < n && a[child + 1].addr > a[child].addr)
+            child++;
+        if (a[root].addr >= a[child].addr)
+            return;
+        struct pm_snap_entry t = a[root];
+        a[root] = a[child];
+        a[child] = t;
+        root = child;
+    }
+}
+
+/* Heapsort: in place, no recursion, no allocation. */
+void pm_snap_sort(struct pm_snap_vec *v)
+{
+    struct pm_snap_entry *a = v->v;
+    size_t n = v->n;
+    if (n < 2)
+        return;
+    for (size_t i = n / 2; i-- > 0;)
+        sift(a, i, n);
+    for (size_t end = n - 1; end > 0; end--) {
+        struct pm_snap_entry t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift(a, 0, end);
+    }
+}
+
+const struct pm_snap_entry *pm_snap_find(const struct pm_snap_vec *v, uint64_t addr)
+{
+    size_t lo = 0, hi = v->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->v[mid].addr < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < v->n && v->v[lo].addr == addr ? &v->v[lo] : NULL;
+}
+
+bool pm_snap_in_regions(const struct pm_snap_walker *w, uint64_t addr, uint64_t len, uint64_t arena)
+{
+    for (size_t i = 0; i < w->nregions; i++) {
+        const struct pm_snap_region *r = &w->regions[i];
+        if ((arena == 0 || r->arena == arena) && addr >= r->lo && addr <= r->hi && len <= r->hi - addr)
+            return true;
+    }
+    return false;
+}
+
+/* ---- the lists ---- */
+
+static uint64_t reveal(const struct pm_snap_walker *w, uint64_t slot, uint64_t stored)
+{
+    return (slot >> 12) ^ w->secret ^ stored;
+}
+
+static bool chunk_ok(struct pm_snap_walker *w, uint64_t p, uint64_t arena)
+{
+    return (p & (w->d.alignment - 1)) == 0 && pm_snap_in_regions(w, p, 4 * sizeof(uint64_t), arena);
+}
+
+/* No list can hold more chunks than fit in every heap of the process. */
+static uint64_t list_bound(const struct pm_snap_walker *w)
+{
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < w->nregions; i++)
+        bytes += w->regions[i].hi - w->regions[i].lo;
+    return bytes / w->d.min_size + 1;
+}
+
+static void emit_bin_head(struct pm_snap_walker *w, const char *kind, unsigned idx)
+{
+    pm_json_begin_obj(w->j);
+    pm_json_kv_str(w->j, "kind", kind);
+    pm_json_kv_u64(w->j, "index", idx);
+    pm_json_key(w->j, "chunks");
+    pm_json_begin_arr(w->j);
+}
+
+static void emit_bin_tail(struct pm_snap_walker *w, uint64_t count, uint64_t bytes)
+{
+    pm_json_end_arr(w->j);
+    pm_json_kv_u64(w->j, "count", count);
+    pm_json_kv_u64(w->j, "bytes", bytes);
+    pm_json_end_obj(w->j);
+}
+
+static uint64_t chunk_size_at(struct pm_snap_walker *w, uint64_t p)
+{
+    uint64_t raw;
+    if (pm_snap_word(w, p + w->d.chunk_size, &raw) != 0)
+        return 0;
+    return raw & ~(uint64_t)(w->d.flag_prev_inuse | w->d.flag_mmapped | w->d.flag_non_main);
+}
+
+static void fast_bins(struct pm_snap_walker *w, uint64_t arena, uint64_t bound)
+{
+    for (unsigned i = 0; i < w->d.nfastbins; i++) {
+        uint64_t p, n = 0, bytes = 0;
+        if (pm_snap_word(w, arena + w->d.arena_fastbins + 8u * i, &p) != 0) {
+            pm_snap_stop(w, "cannot read a fast bin head", arena);
+            return;
+        }
+        if (p == 0)
+            continue;
+        emit_bin_head(w, "fast", i);
+        while (p != 0) {
+            if (++n > bound) {
+                pm_snap_stop(w, "fast bin list does not end (cycle)", arena + w->d.arena_fastbins + 8u * i);
+                break;
+            }
+            if (!chunk_ok(w, p, arena)) {
+                pm_snap_stop(w, "fast bin holds a pointer outside the arena's heaps", p);
+                break;
+            }
+            uint64_t size = chunk_size_at(w, p), stored;
+            if (size != w->d.min_size + (uint64_t)w->d.alignment * i)
+                pm_snap_problem(w, "chunk filed in the wrong fast bin", p);
+            pm_json_addr(w->j, p);
+            bytes += size;
+            pm_snap_push(w, &w->lists, p, PM_ST_FAST, i);
+            if (pm_snap_word(w, p + w->d.chunk_fd, &stored) != 0) {
+                pm_snap_stop(w, "cannot read a fast bin link", p);
+                break;
+            }
+            p = reveal(w, p + w->d.chunk_fd, stored);
+        }
+        emit_bin_tail(w, n, bytes);
+    }
+}
+
+static void normal_bins(struct pm_snap_walker *w, uint64_t arena, uint64_t bound)
+{
+    for (unsigned i = 1; i < w->d.nbins; i++) {
+        uint64_t words = arena + w->d.arena_bins + 16u * (i - 1);
+        uint64_t head = words - w->d.chunk_fd; /* the bin's fake chunk */
+        uint64_t p, prev = head, n = 0, bytes = 0;
+        if (pm_snap_word(w, words, &p) != 0) {
+            pm_snap_stop(w, "cannot read a bin head", words);
+            return;
+        }
+        if (p == head || p == 0)
+            continue;
+        unsigned state = i == 1 ? PM_ST_UNSORTED : i < w->d.nsmallbins ? PM_ST_SMALL : PM_ST_LARGE;
+        emit_bin_head(w, pm_snap_state_name[state], i);
+        while (p != head) {
+            uint64_t bk, fd;
+            if (++n > bound) {
+                pm_snap_stop(w, "bin list does not end (cycle)", head);
+                break;
+            }
+            if (!chunk_ok(w, p, arena)) {
+                pm_snap_stop(w, "bin holds a pointer outside the arena's heaps", p);
+                break;
+            }
+            if (pm_snap_word(w, p + w->d.chunk_bk, &bk) != 0 || pm_snap_word(w, p + w->d.chunk_fd, &fd) != 0) {
+                pm_snap_stop(w, "cannot read a bin link", p);
+                break;
+            }
+            if (bk != prev)
+                pm_snap_problem(w, "bin list back link broken", p);
+            pm_json_addr(w->j, p);
+            bytes += chunk_size_at(w, p);
+            pm_snap_push(w, &w->lists, p, state, i);
+            prev = p;
+            p = fd;
+        }
+        emit_bin_tail(w, n, bytes);
+    }
+}
+
+static void remote_frees(struct pm_snap_walker *w, uint64_t arena, uint64_t bound)
+{
+    uint64_t p, n = 0;
+    pm_json_key(w->j, "remote_frees");
+    pm_json_begin_arr(w->j);
+    if (w->d.arena_remote_frees == 0 || pm_snap_word(w, arena + w->d.arena_remote_frees, &p) != 0)
+        p = 0;
+    while (p != 0) {
+        if (++n > bound) {
+            pm_snap_stop(w, "remote-free list does not end (cycle)", arena);
+            break;
+        }
+        if (!chunk_ok(w, p, arena)) {
+            pm_snap_stop(w, "remote-free list holds a pointer outside the arena's heaps", p);
+            break;
+        }
+        pm_json_addr(w->j, p);
+        pm_snap_push(w, &w->lists, p, PM_ST_REMOTE, 0);
+        if (pm_snap_word(w, p + w->d.chunk_fd, &p) != 0) {
+            pm_snap_stop(w, "cannot read a remote-free link", p);
+            break;
+        }
+    }
+    pm_json_end_arr(w->j);
+}
+
+void pm_snap_arena_lists(struct pm_snap_walker *w, uint64_t arena)
+{
+    uint64_t bound = list_bound(w);
+    w->lists.n = 0;
+    pm_json_key(w->j, "bins");
+    pm_json_begin_arr(w->j);
+    fast_bins(w, arena, bound);
+    normal_bins(w, arena, bound);
+    pm_json_end_arr(w->j);
+    remote_frees(w, arena, bound);
+    pm_snap_sort(&w->lists);
+    for (size_t i = 1; i < w->lists.n; i++)
+        if (w->lists.v[i].addr == w->lists.v[i - 1].addr)
+            pm_snap_problem(w, "chunk is on two free lists", w->lists.v[i].addr);
+}
+
+/* One thread cache: its bins, each a safe-linked list of user pointers. */
+static void one_tcache(struct pm_snap_walker *w, uint64_t t, uint64_t bound)
+{
+    uint64_t tid = 0;
+    uint32_t tid32 = 0;
+    if (pm_snap_read(w, t + w->d.tcache_tid, &tid32, sizeof tid32) == 0)
+        tid = tid32;
+    pm_json_begin_obj(w->j);
+    pm_json_kv_addr(w->j, "address", t);
+    pm_json_kv_u64(w->j, "tid", tid);
+    pm_json_key(w->j, "bins");
+    pm_json_begin_arr(w->j);
+    uint64_t total_n = 0, total_bytes = 0;
+    for (unsigned i = 0; i < w->d.tcache_bins; i++) {
+        uint16_t count = 0;
+        uint64_t e;
+        if (pm_snap_read(w, t + w->d.tcache_counts + (uint64_t)w->d.tcache_counts_elem * i, &count, sizeof count) != 0 ||
+            pm_snap_word(w, t + w->d.tcache_entries + 8u * i, &e) != 0) {
+            pm_snap_stop(w, "cannot read a thread cache", t);
+            break;
+        }
+        if (e == 0 && count == 0)
+            continue;
+        uint64_t size = w->d.min_size + (uint64_t)w->d.alignment * i, n = 0;
+        pm_json_begin_obj(w->j);
+        pm_json_kv_u64(w->j, "index", i);
+        pm_json_kv_u64(w->j, "size", size);
+        pm_json_key(w->j, "chunks");
+        pm_json_begin_arr(w->j);
+        while (e != 0) {
+            uint64_t chunk = e - w->d.chunk_hdr, stored;
+            if (++n > (uint64_t)count + 1 || n > bound) {
+                pm_snap_problem(w, "thread cache bin longer than its count", t);
+                break;
+            }
+            if (!chunk_ok(w, chunk, 0)) {
+                pm_snap_stop(w, "thread cache holds a pointer outside every heap", e);
+                break;
+            }
+            if (chunk_size_at(w, chunk) != size)
+                pm_snap_problem(w, "chunk filed in the wrong thread cache bin", chunk);
+            pm_json_addr(w->j, chunk);
+            pm_snap_push(w, &w->tcache, chunk, PM_ST_TCACHE, (uint32_t)tid);
+            if (pm_snap_word(w, e + w->d.tcache_entry_next, &stored) != 0) {
+                pm_snap_stop(w, "cannot read a thread cache link", e);
+                break;
+            }
+            e = reveal(w, e + w->d.tcache_entry_next, stored);
+        }
+        pm_json_end_arr(w->j);
+        if (n != count)
+            pm_snap_problem(w, "thread cache bin count disagrees with its list", t);
+        pm_json_kv_u64(w->j, "count", n);
+        pm_json_end_obj(w->j);
+        total_n += n;
+        total_bytes += n * size;
+    }
+    pm_json_end_arr(w->j);
+    pm_json_kv_u64(w->j, "count", total_n);
+    pm_json_kv_u64(w->j, "bytes", total_bytes);
+    pm_json_end_obj(w->j);
+}
+
+void pm_snap_tcaches(struct pm_snap_walker *w)
+{
+    const struct pm_snap_src *s = w->src;
+    uint64_t head = w->d.addr_tcache_list;
+    pm_json_key(w->j, "tcaches");
+    pm_json_begin_arr(w->j);
+    if (head == 0 || !(w->d.flags & PM_LAYOUT_F_TCACHE_SENTINEL)) {
+        pm_json_end_arr(w->j);
+        return;
+    }
+    if (s->lock)
+        s->lock(s->ctx, PM_SNAP_LOCK_TCACHE, w->d.addr_tcache_list_lock, true);
+    pm_snap_cache_clear(w);
+    uint64_t bound = list_bound(w), t, n = 0;
+    if (pm_snap_word(w, head + w->d.tcache_next, &t) != 0) {
+        pm_snap_stop(w, "cannot read the thread-cache list", head);
+        t = head;
+    }
+    while (t != head) {
+        if (++n > bound) {
+            pm_snap_stop(w, "thread-cache list does not end (cycle)", head);
+            break;
+        }
+        if (!pm_snap_in_regions(w, t, w->d.tcache_sizeof, 0)) {
+            pm_snap_stop(w, "thread-cache list holds a pointer outside every heap", t);
+            break;
+        }
+        one_tcache(w, t, bound);
+        if (pm_snap_word(w, t + w->d.tcache_next, &t) != 0) {
+            pm_snap_stop(w, "cannot read the thread-cache list", t);
+            break;
+        }
+    }
+    if (s->lock)
+        s->lock(s->ctx, PM_SNAP_LOCK_TCACHE, w->d.addr_tcache_list_lock, false);
+    pm_json_end_arr(w->j);
+    pm_snap_sort(&w->tcache);
+}

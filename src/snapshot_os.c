@@ -1,0 +1,116 @@
+/* The address space around the heap, from /proc: the anonymous mappings
+ * (brk region, sub-heaps with their reserved parts, mmapped chunks) and
+ * the process's resident set.  Shared by the library (its own /proc/self
+ * files) and heapviz (/proc/PID); read with read(2) into a fixed buffer,
+ * no stdio and no allocation. */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+static uint64_t parse_hex(const char **s)
+{
+    uint64_t v = 0;
+    for (;; (*s)++) {
+        char c = **s;
+        unsigned d;
+        if (c >= '0' && c <= '9')
+            d = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            d = (unsigned)(c - 'a' + 10);
+        else
+            return v;
+        v = v << 4 | d;
+    }
+}
+
+static uint64_t parse_dec(const char **s)
+{
+    uint64_t v = 0;
+    while (**s >= '0' && **s <= '9')
+        v = v * 10 + (uint64_t)(*(*s)++ - '0');
+    return v;
+}
+
+static void skip_field(const char **s)
+{
+    while (**s && **s != ' ')
+        (*s)++;
+    while (**s == ' ')
+        (*s)++;
+}
+
+/* One line of a maps file: "start-end perms offset dev inode   name". */
+static void maps_line(struct pm_json *j, const char *line, unsigned *emitted)
+{
+    const char *s = line;
+    uint64_t lo = parse_hex(&s);
+    if (*s++ != '-')
+        return;
+    uint64_t hi = parse_hex(&s);
+    while (*s == ' ')
+        s++;
+    char perms[5] = {0};
+    for (int i = 0; i < 4 && *s && *s != ' '; i++)
+        perms[i] = *s++;
+    while (*s == ' ')
+        s++;
+    skip_field(&s); /* offset */
+    skip_field(&s); /* device */
+    skip_field(&s); /* inode */
+    const char *name = s;
+    /* anonymous mappings and the break hold every heap and mmapped chunk */
+    if (*name && strcmp(name, "[heap]") != 0)
+        return;
+    if (++*emitted > 4096)
+        return;
+    pm_json_begin_obj(j);
+    pm_json_kv_addr(j, "start", lo);
+    pm_json_kv_addr(j, "end", hi);
+    pm_json_kv_str(j, "perms", perms);
+    pm_json_kv_str(j, "name", *name ? name : "");
+    pm_json_end_obj(j);
+}
+
+void pm_snap_describe_fds(struct pm_json *j, int maps_fd, int statm_fd, uint64_t page_size)
+{
+    char buf[4096], line[512];
+    size_t llen = 0;
+    unsigned emitted = 0;
+    pm_json_key(j, "mappings");
+    pm_json_begin_arr(j);
+    for (;;) {
+        ssize_t n = maps_fd >= 0 ? read(maps_fd, buf, sizeof buf) : 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n') {
+                line[llen] = 0;
+                maps_line(j, line, &emitted);
+                llen = 0;
+            } else if (llen + 1 < sizeof line) {
+                line[llen++] = buf[i];
+            }
+        }
+    }
+    pm_json_end_arr(j);
+
+    /* statm: size resident shared text lib data dt, in pages */
+    ssize_t n = statm_fd >= 0 ? read(statm_fd, buf, sizeof buf - 1) : -1;
+    pm_json_key(j, "process");
+    pm_json_begin_obj(j);
+    if (n > 0) {
+        buf[n] = 0;
+        const char *s = buf;
+        uint64_t size = parse_dec(&s);
+        while (*s == ' ')
+            s++;
+        uint64_t resident = parse_dec(&s);
+        pm_json_kv_u64(j, "vm_bytes", size * page_size);
+        pm_json_kv_u64(j, "rss_bytes", resident * page_size);
+    }
+    pm_json_end_obj(j);
+}

@@ -1,0 +1,431 @@
+/* heapviz: shows any pmalloc heap.  See doc/heapviz.1.
+ *
+ *   heapviz [VIEW] --pid PID | SNAPSHOT.json
+ *   heapviz core [VIEW] CORE EXECUTABLE
+ *   heapviz run [--every MS] [--out PREFIX] [VIEW] -- PROGRAM ARGS...
+ *   heapviz diff A.json B.json
+ *   heapviz frag  --pid PID | SNAPSHOT.json
+ *   heapviz check --pid PID | SNAPSHOT.json
+ *
+ * This program uses the C library's own malloc: it is never linked with
+ * libpmalloc, only with the walker's sources. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "source.h"
+#include "views.h"
+
+struct args {
+    const char *cmd;            /* NULL: show */
+    pid_t pid;
+    const char *files[2];
+    int nfiles;
+    bool json;
+    const char *html;
+    const char *output;
+    struct view_opts view;
+    bool color_set;
+    long every_ms;
+    char **program;
+};
+
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("heapviz: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(2);
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: heapviz [OPTIONS] (--pid PID | SNAPSHOT.json)\n"
+          "       heapviz core [OPTIONS] CORE EXECUTABLE\n"
+          "       heapviz run [--every MS] [--out PREFIX] [OPTIONS] -- PROGRAM [ARGS...]\n"
+          "       heapviz diff A.json B.json\n"
+          "       heapviz frag (--pid PID | SNAPSHOT.json)\n"
+          "       heapviz check (--pid PID | SNAPSHOT.json)\n"
+          "options: --json  --html FILE  -o FILE  --bins  --chunks  --arena N\n"
+          "         --range ADDR:ADDR  --color  --no-color  --max-glyphs N\n",
+          f);
+}
+
+static uint64_t parse_u64(const char *s, const char *what)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s || *end)
+        die("bad %s: '%s'", what, s);
+    return v;
+}
+
+static void parse_args(int argc, char **argv, struct args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->view.arena = -1;
+    a->view.max_glyphs = 4096;
+    int i = 1;
+    if (i < argc && (strcmp(argv[i], "core") == 0 || strcmp(argv[i], "run") == 0 || strcmp(argv[i], "diff") == 0 ||
+                     strcmp(argv[i], "frag") == 0 || strcmp(argv[i], "check") == 0 || strcmp(argv[i], "show") == 0))
+        a->cmd = argv[i++];
+    for (; i < argc; i++) {
+        const char *s = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED() \
+    do { \
+        if (next == NULL) \
+            die("%s needs a value", s); \
+        i++; \
+    } while (0)
+        if (strcmp(s, "--") == 0) {
+            a->program = argv + i + 1;
+            break;
+        } else if (strcmp(s, "--pid") == 0 || strcmp(s, "-p") == 0) {
+            NEED();
+            uint64_t v = parse_u64(next, "pid");
+            if (v == 0 || v > INT_MAX)
+                die("bad pid: '%s'", next);
+            a->pid = (pid_t)v;
+        } else if (strcmp(s, "--json") == 0) {
+            a->json = true;
+        } else if (strcmp(s, "--html") == 0) {
+            NEED();
+            a->html = next;
+        } else if (strcmp(s, "-o") == 0 || strcmp(s, "--output") == 0 || strcmp(s, "--out") == 0) {
+            NEED();
+            a->output = next;
+        } else if (strcmp(s, "--bins") == 0) {
+            a->view.bins_only = true;
+        } else if (strcmp(s, "--chunks") == 0) {
+            a->view.chunks_only = true;
+        } else if (strcmp(s, "--arena") == 0) {
+            NEED();
+            a->view.arena = (long)parse_u64(next, "arena number");
+        } else if (strcmp(s, "--range") == 0) {
+            NEED();
+            char *colon = strchr(next, ':');
+            if (colon == NULL)
+                die("--range wants ADDR:ADDR");
+            *colon = 0;
+            a->view.range_lo = parse_u64(next, "range start");
+            a->view.range_hi = parse_u64(colon + 1, "range end");
+            if (a->view.range_hi <= a->view.range_lo)
+                die("--range: the end must be above the start");
+        } else if (strcmp(s, "--color") == 0 || strcmp(s, "--colour") == 0) {
+            a->view.color = a->color_set = true;
+        } else if (strcmp(s, "--no-color") == 0 || strcmp(s, "--no-colour") == 0) {
+            a->view.color = false;
+            a->color_set = true;
+        } else if (strcmp(s, "--max-glyphs") == 0) {
+            NEED();
+            a->view.max_glyphs = (unsigned)parse_u64(next, "glyph count");
+        } else if (strcmp(s, "--every") == 0) {
+            NEED();
+            a->every_ms = (long)parse_u64(next, "interval");
+            if (a->every_ms <= 0)
+                die("--every wants a positive number of milliseconds");
+        } else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (s[0] == '-' && s[1] != 0) {
+            die("unknown option %s (see heapviz --help)", s);
+        } else {
+            if (a->nfiles == 2)
+                die("too many file arguments");
+            a->files[a->nfiles++] = s;
+        }
+#undef NEED
+    }
+}
+
+/* The snapshot text: from a live process, a core dump or a file. */
+static char *load_snapshot(const struct args *a, int file_index)
+{
+    char err[512];
+    char *text;
+    if (a->pid) {
+        text = snapshot_pid(a->pid, err, sizeof err);
+        if (text == NULL)
+            die("%s", err);
+        return text;
+    }
+    if (a->nfiles <= file_index)
+        die("no snapshot given: name a SNAPSHOT.json file or use --pid PID");
+    size_t len;
+    text = read_file(a->files[file_index], &len);
+    if (text == NULL)
+        die("cannot read %s: %s", a->files[file_index], strerror(errno));
+    return text;
+}
+
+static struct jval *parse_snapshot(const char *text, const char *name)
+{
+    char err[256];
+    struct jval *v = json_parse(text, strlen(text), err, sizeof err);
+    if (v == NULL)
+        die("%s: not a valid snapshot: %s", name, err);
+    if (strcmp(jget_str(v, "format"), "pmalloc-snapshot") != 0)
+        die("%s: not a pmalloc snapshot (no \"format\": \"pmalloc-snapshot\")", name);
+    if (jget_u64(v, "version") != 1)
+        die("%s: snapshot format version %llu; this heapviz reads version 1", name,
+            (unsigned long long)jget_u64(v, "version"));
+    return v;
+}
+
+static FILE *open_output(const char *path)
+{
+    if (path == NULL || strcmp(path, "-") == 0)
+        return stdout;
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        die("cannot write %s: %s", path, strerror(errno));
+    return f;
+}
+
+static void close_output(FILE *f, const char *path)
+{
+    if (fflush(f) != 0 || ferror(f) || (f != stdout && fclose(f) != 0))
+        die("writing %s failed: %s", path ? path : "standard output", strerror(errno));
+}
+
+/* Renders one snapshot (and an optional timeline) in the chosen view. */
+static int show(const struct args *a, const char *text, const char *name, const char *const *timeline, size_t nt)
+{
+    struct jval *snap = parse_snapshot(text, name);
+    if (a->json) {
+        FILE *f = open_output(a->output);
+        fputs(text, f);
+        close_output(f, a->output);
+    }
+    if (a->html) {
+        FILE *f = open_output(a->html);
+        view_html(f, snap, text, timeline, nt);
+        close_output(f, a->html);
+    }
+    if (!a->json && !a->html) {
+        struct view_opts vo = a->view;
+        FILE *f = open_output(a->output);
+        if (!a->color_set)
+            vo.color = f == stdout && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+        view_text(f, snap, &vo);
+        close_output(f, a->output);
+    }
+    json_free(snap);
+    return 0;
+}
+
+/* ---- run ---- */
+
+static const char *find_library(void)
+{
+    const char *env = getenv("PMALLOC_LIB");
+    if (env && *env)
+        return env;
+    static const char *const guesses[] = {
+#ifdef HEAPVIZ_BUILD_LIB
+        HEAPVIZ_BUILD_LIB,
+#endif
+#ifdef HEAPVIZ_INSTALL_LIB
+        HEAPVIZ_INSTALL_LIB,
+#endif
+        "/usr/local/lib/libpmalloc.so", "/usr/lib/libpmalloc.so",
+    };
+    for (size_t i = 0; i < sizeof guesses / sizeof guesses[0]; i++)
+        if (access(guesses[i], R_OK) == 0)
+            return guesses[i];
+    die("cannot find libpmalloc.so: set PMALLOC_LIB to its path");
+}
+
+/* The exit snapshot of process pid in dir, or else the newest one there
+ * (a shell that ends with _exit leaves none of its own); the directory
+ * is removed. */
+static char *take_exit_snapshot(const char *dir, pid_t pid, size_t *len)
+{
+    char path[128], best[400] = "";
+    snprintf(path, sizeof path, "%s/%d.json", dir, (int)pid);
+    char *text = read_file(path, len);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    struct timespec newest = {0, 0};
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[400];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (text == NULL && stat(p, &st) == 0 && st.st_size > 0 &&
+            (st.st_mtim.tv_sec > newest.tv_sec ||
+             (st.st_mtim.tv_sec == newest.tv_sec && st.st_mtim.tv_nsec > newest.tv_nsec))) {
+            newest = st.st_mtim;
+            snprintf(best, sizeof best, "%s", p);
+        }
+    }
+    if (text == NULL && best[0])
+        text = read_file(best, len);
+    if (d) {
+        rewinddir(d);
+        while ((e = readdir(d)) != NULL) {
+            char p[400];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if (e->d_name[0] != '.')
+                unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+    return text;
+}
+
+static int run(const struct args *a)
+{
+    if (a->program == NULL || a->program[0] == NULL)
+        die("run: name a program after --");
+    const char *lib = find_library();
+    /* every process of the program writes its own exit snapshot (%p is
+     * its pid); the one of the program itself is shown */
+    char dir[] = "/tmp/heapviz-run-XXXXXX";
+    if (mkdtemp(dir) == NULL)
+        die("cannot create a temporary directory: %s", strerror(errno));
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "%s/%%p.json", dir);
+    pid_t child = fork();
+    if (child < 0)
+        die("fork: %s", strerror(errno));
+    if (child == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        const char *old = getenv("LD_PRELOAD");
+        char *preload;
+        if (asprintf(&preload, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "") < 0)
+            _exit(127);
+        setenv("LD_PRELOAD", preload, 1);
+        setenv("PMALLOC_SNAPSHOT_AT_EXIT", pattern, 1);
+        execvp(a->program[0], a->program);
+        fprintf(stderr, "heapviz: cannot run %s: %s\n", a->program[0], strerror(errno));
+        _exit(127);
+    }
+    /* the timeline: a snapshot of the child every MS milliseconds */
+    char **timeline = NULL;
+    size_t nt = 0;
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(child, &status, a->every_ms ? WNOHANG : 0);
+        if (r == child)
+            break;
+        if (r < 0 && errno != EINTR)
+            die("waitpid: %s", strerror(errno));
+        if (a->every_ms && r == 0) {
+            struct timespec ts = {a->every_ms / 1000, (a->every_ms % 1000) * 1000000};
+            nanosleep(&ts, NULL);
+            char err[512];
+            char *t = snapshot_pid(child, err, sizeof err);
+            if (t != NULL) {
+                char **nt2 = realloc(timeline, (nt + 1) * sizeof *nt2);
+                if (nt2 == NULL)
+                    die("out of memory");
+                timeline = nt2;
+                timeline[nt++] = t;
+            }
+        }
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        die("run: the program could not be started");
+    size_t len = 0;
+    char *text = take_exit_snapshot(dir, child, &len);
+    bool text_missing = false;
+    if ((text == NULL || len == 0) && nt > 0) {
+        /* killed, or ended with _exit: the last timeline snapshot stands in */
+        free(text);
+        text = strdup(timeline[nt - 1]);
+        len = text ? strlen(text) : 0;
+        fprintf(stderr, "heapviz: the program left no exit snapshot; showing the last one taken while it ran\n");
+    }
+    if (text == NULL || len == 0) {
+        fprintf(stderr, "heapviz: run: the program left no snapshot at exit (killed, ended with _exit, or did "
+                        "not load %s)\n", lib);
+        text_missing = true;
+    } else if (a->output && !a->json && !a->html) {
+        /* --out PREFIX without a view: keep the snapshots as files */
+        FILE *f = open_output(a->output);
+        fputs(text, f);
+        close_output(f, a->output);
+    } else {
+        show(a, text, "exit snapshot", (const char *const *)timeline, nt);
+    }
+    for (size_t i = 0; i < nt; i++)
+        free(timeline[i]);
+    free(timeline);
+    free(text);
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "heapviz: the program was killed by signal %d\n", WTERMSIG(status));
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+        return WEXITSTATUS(status);
+    return WIFEXITED(status) ? (text_missing ? 2 : 0) : 128 + WTERMSIG(status);
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    parse_args(argc, argv, &a);
+    signal(SIGPIPE, SIG_IGN);
+    if (a.cmd && strcmp(a.cmd, "run") == 0)
+        return run(&a);
+    if (a.cmd && strcmp(a.cmd, "core") == 0) {
+        if (a.nfiles < 1)
+            die("core: name the core file (and the executable)");
+        char err[512];
+        char *text = snapshot_core(a.files[0], a.nfiles > 1 ? a.files[1] : NULL, err, sizeof err);
+        if (text == NULL)
+            die("%s", err);
+        int rc = show(&a, text, a.files[0], NULL, 0);
+        free(text);
+        return rc;
+    }
+    if (a.cmd && strcmp(a.cmd, "diff") == 0) {
+        if (a.nfiles != 2)
+            die("diff: name two snapshot files");
+        char *ta = load_snapshot(&a, 0), *tb = load_snapshot(&a, 1);
+        struct jval *sa = parse_snapshot(ta, a.files[0]), *sb = parse_snapshot(tb, a.files[1]);
+        FILE *f = open_output(a.output);
+        view_diff(f, sa, sb);
+        close_output(f, a.output);
+        json_free(sa);
+        json_free(sb);
+        free(ta);
+        free(tb);
+        return 0;
+    }
+    char *text = load_snapshot(&a, 0);
+    const char *name = a.pid ? "live snapshot" : a.files[0];
+    int rc = 0;
+    if (a.cmd && (strcmp(a.cmd, "frag") == 0 || strcmp(a.cmd, "check") == 0)) {
+        struct jval *snap = parse_snapshot(text, name);
+        FILE *f = open_output(a.output);
+        if (strcmp(a.cmd, "frag") == 0)
+            view_frag(f, snap);
+        else
+            rc = view_check(f, snap) ? 1 : 0;
+        close_output(f, a.output);
+        json_free(snap);
+    } else {
+        rc = show(&a, text, name, NULL, 0);
+    }
+    free(text);
+    return rc;
+}
