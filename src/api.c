@@ -10,80 +10,7 @@
 #include "os.h"
 #include "tcache.h"
 #include "memcheck.h"
-
-/* The debug mode (PMALLOC_CHECK=1) walks every arena after every call. */
-static inline void debug_check(void)
-{
-    if (PM_UNLIKELY(pm_opt.check_heap))
-        pm_check_all(true);
-}
-
-static inline bool mmap_allowed(size_t nb)
-{
-    return nb >= pm_opt.mmap_threshold && pm_global.n_mmaps < pm_opt.mmap_max;
-}
-
-/* Locks an arena for an operation, first freeing what other threads left
- * on its remote list. */
-static void lock_arena(struct pm_arena *a)
-{
-    pm_lock(&a->lock);
-    if (PM_UNLIKELY(__atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED) != NULL))
-        pm_drain_remote(a);
-}
-
-/* Runs an arena operation, retrying once in another arena when the
- * thread's own cannot satisfy it. */
-typedef void *(*arena_op)(struct pm_arena *a, size_t arg1, size_t arg2);
-
-static void *with_arena(arena_op op, size_t arg1, size_t arg2)
-{
-    struct pm_arena *a = pm_arena_for_thread();
-    lock_arena(a);
-    void *mem = op(a, arg1, arg2);
-    pm_unlock(&a->lock);
-    if (mem == NULL && (a = pm_arena_retry(a, arg1)) != NULL) {
-        mem = op(a, arg1, arg2);
-        pm_unlock(&a->lock);
-    }
-    return mem;
-}
-
-static void *op_malloc(struct pm_arena *a, size_t nb, size_t unused)
-{
-    (void)unused;
-    void *mem = pm_int_malloc(a, nb);
-    /* While the lock is held, refill the thread cache with more chunks of
-     * this size that sit ready in exact-fit bins. */
-    struct pm_tcache *t = pm_tcache_get();
-    if (mem != NULL && t != NULL && nb <= pm_global.tcache_chunk_limit)
-        pm_tcache_stash(a, t, nb);
-    return mem;
-}
-
-static void *op_memalign(struct pm_arena *a, size_t nb, size_t alignment)
-{
-    return pm_int_memalign(a, alignment, nb);
-}
-
-/* A chunk of at least nb bytes: mapped directly when large, else from the
- * heap; a mapping is the last resort when the heap cannot grow. */
-static void *alloc_chunk(size_t nb)
-{
-    bool tried_mmap = false;
-    if (mmap_allowed(nb)) {
-        void *mem = pm_mmap_alloc(nb, 0);
-        if (mem != NULL)
-            return mem;
-        tried_mmap = true;
-    }
-    void *mem = with_arena(op_malloc, nb, 0);
-    if (mem == NULL && !tried_mmap && pm_global.n_mmaps < pm_opt.mmap_max)
-        mem = pm_mmap_alloc(nb, 0);
-    if (mem == NULL)
-        errno = ENOMEM;
-    return mem;
-}
+#include "entry.h"
 
 static struct pm_tcache_entry *tcache_pop(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *e)
 {
@@ -107,14 +34,14 @@ static void *malloc_core(size_t bytes)
         if (t != NULL && t->entries[tcache_index(nb)] != NULL)
             return tcache_pop(t, tcache_index(nb), t->entries[tcache_index(nb)]);
     }
-    void *mem = alloc_chunk(nb);
+    void *mem = pm_alloc_chunk(nb);
     if (mem != NULL)
         pm_perturb_alloc(mem, bytes);
     debug_check();
     return mem;
 }
 
-__attribute__((noinline)) static void *malloc_slow(size_t bytes)
+__attribute__((noinline)) void *pm_malloc_slow(size_t bytes)
 {
     pm_ensure_init();
     if (PM_LIKELY(!pm_vg()))
@@ -136,21 +63,7 @@ PM_EXPORT void *malloc(size_t bytes)
         if (PM_LIKELY(e != NULL))
             return tcache_pop(t, idx, e);
     }
-    return malloc_slow(bytes);
-}
-
-static void free_chunk(void *mem)
-{
-    mchunk p = mem_chunk(mem);
-    if (chunk_is_mmapped(p)) {
-        pm_mmap_free(p);
-        return;
-    }
-    if (PM_UNLIKELY(!ptr_aligned(mem)))
-        pm_corruption("free(): invalid pointer", mem);
-    struct pm_arena *held = NULL;
-    pm_free_batched(p, &held);
-    pm_free_batch_end(&held);
+    return pm_malloc_slow(bytes);
 }
 
 /* Under valgrind: tells memcheck the block is gone and, if memcheck
@@ -171,7 +84,7 @@ static bool vg_release(void *mem)
 
 /* Everything free does beyond a push onto the thread cache: checks,
  * double-free confirmation, spilling a full bin, and the arenas. */
-__attribute__((noinline)) static void free_slow(void *mem)
+__attribute__((noinline)) void pm_free_slow(void *mem)
 {
     if (mem == NULL)
         return;
@@ -196,7 +109,7 @@ __attribute__((noinline)) static void free_slow(void *mem)
         else
             pm_tcache_spill(t, idx, mem);
     } else {
-        free_chunk(mem);
+        pm_free_chunk(mem);
         debug_check();
     }
     pm_vg_leave();
@@ -224,7 +137,7 @@ PM_EXPORT void free(void *mem)
             return;
         }
     }
-    free_slow(mem);
+    pm_free_slow(mem);
 }
 
 /* Bytes of a chunk just cut from top that may hold old data: memory at or
@@ -255,7 +168,7 @@ static void *calloc_core(size_t count, size_t size)
         }
     }
     struct pm_arena *a = pm_arena_for_thread();
-    lock_arena(a);
+    pm_lock_arena(a);
     a->last_split = NULL;
     void *mem = pm_int_malloc(a, nb);
     size_t clear = 0;
@@ -263,7 +176,7 @@ static void *calloc_core(size_t count, size_t size)
         clear = dirty_prefix(a, mem_chunk(mem), chunk_usable(mem_chunk(mem)));
     pm_unlock(&a->lock);
     if (mem == NULL) {
-        mem = alloc_chunk(nb);
+        mem = pm_alloc_chunk(nb);
         if (mem == NULL)
             return NULL;
         clear = chunk_usable(mem_chunk(mem));
@@ -301,7 +214,7 @@ static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
         size_t usable = chunk_usable(oldp);
         if (usable >= bytes)
             return oldmem;
-        mem = alloc_chunk(nb);
+        mem = pm_alloc_chunk(nb);
         if (mem == NULL)
             return NULL;
         memcpy(mem, oldmem, usable);
@@ -310,17 +223,17 @@ static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
     }
 
     struct pm_arena *a = arena_of_chunk(oldp);
-    lock_arena(a);
+    pm_lock_arena(a);
     void *mem = pm_int_realloc(a, oldp, nb);
     pm_unlock(&a->lock);
     if (mem != NULL)
         return mem;
     /* The arena is out of memory: move the block anywhere else. */
-    mem = alloc_chunk(nb);
+    mem = pm_alloc_chunk(nb);
     if (mem == NULL)
         return NULL;
     memcpy(mem, oldmem, chunk_usable(oldp));
-    free_chunk(oldmem);
+    pm_free_chunk(oldmem);
     return mem;
 }
 
@@ -328,14 +241,14 @@ static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
  * and another made, with the contents copied. */
 static void *vg_realloc(void *oldmem, size_t bytes)
 {
-    void *mem = malloc_slow(bytes);
+    void *mem = pm_malloc_slow(bytes);
     if (mem == NULL)
         return NULL;
     pm_vg_enter();
     size_t old_usable = chunk_usable(mem_chunk(oldmem));
     memcpy(mem, oldmem, old_usable < bytes ? old_usable : bytes);
     pm_vg_leave();
-    free_slow(oldmem);
+    pm_free_slow(oldmem);
     return mem;
 }
 
@@ -372,182 +285,10 @@ PM_EXPORT void *reallocarray(void *oldmem, size_t count, size_t size)
     return realloc(oldmem, bytes);
 }
 
-/* alignment: a power of two. */
-static void *aligned_core(size_t alignment, size_t bytes)
-{
-    if (alignment < PM_MINSIZE)
-        alignment = PM_MINSIZE;
-    size_t nb;
-    if (bytes > PM_MAX_REQUEST - alignment - PM_MINSIZE || !checked_request_to_size(bytes, &nb)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    void *mem = NULL;
-    bool tried_mmap = false;
-    if (mmap_allowed(nb)) {
-        mem = pm_mmap_alloc(nb, alignment);
-        tried_mmap = true;
-    }
-    if (mem == NULL)
-        mem = with_arena(op_memalign, nb, alignment);
-    if (mem == NULL && !tried_mmap && pm_global.n_mmaps < pm_opt.mmap_max)
-        mem = pm_mmap_alloc(nb, alignment);
-    if (mem == NULL)
-        errno = ENOMEM;
-    else
-        pm_perturb_alloc(mem, bytes);
-    debug_check();
-    return mem;
-}
-
-static void *aligned_chunk(size_t alignment, size_t bytes)
-{
-    if (alignment <= PM_ALIGNMENT)
-        return malloc(bytes);
-    pm_ensure_init();
-    if (PM_LIKELY(!pm_vg()))
-        return aligned_core(alignment, bytes);
-    pm_vg_enter();
-    void *mem = aligned_core(alignment, bytes);
-    pm_vg_leave();
-    pm_vg_block(mem, bytes, false);
-    return mem;
-}
-
-static bool power_of_two(size_t v) { return v != 0 && (v & (v - 1)) == 0; }
-
-PM_EXPORT void *memalign(size_t alignment, size_t bytes)
-{
-    if (alignment > SIZE_MAX / 2 + 1) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (!power_of_two(alignment)) {
-        /* memalign rounds a non-power-of-two alignment up, as glibc does */
-        size_t a = PM_MINSIZE;
-        while (a < alignment)
-            a <<= 1;
-        alignment = a;
-    }
-    return aligned_chunk(alignment, bytes);
-}
-
-PM_EXPORT void *aligned_alloc(size_t alignment, size_t bytes)
-{
-    if (!power_of_two(alignment) || alignment > SIZE_MAX / 2 + 1) {
-        errno = EINVAL;
-        return NULL;
-    }
-    return aligned_chunk(alignment, bytes);
-}
-
-PM_EXPORT int posix_memalign(void **out, size_t alignment, size_t bytes)
-{
-    if (alignment % sizeof(void *) != 0 || !power_of_two(alignment) || alignment > SIZE_MAX / 2 + 1)
-        return EINVAL;
-    int saved_errno = errno;
-    void *mem = aligned_chunk(alignment, bytes);
-    errno = saved_errno;
-    if (mem == NULL)
-        return ENOMEM;
-    *out = mem;
-    return 0;
-}
-
-PM_EXPORT void *valloc(size_t bytes)
-{
-    return aligned_chunk(PM_PAGE_SIZE, bytes);
-}
-
-PM_EXPORT void *pvalloc(size_t bytes)
-{
-    if (bytes > SIZE_MAX - PM_PAGE_SIZE) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    size_t rounded = align_up(bytes ? bytes : 1, PM_PAGE_SIZE);
-    return aligned_chunk(PM_PAGE_SIZE, rounded);
-}
-
-PM_EXPORT size_t malloc_usable_size(void *mem)
-{
-    if (mem == NULL)
-        return 0;
-    pm_vg_enter();
-    mchunk p = mem_chunk(mem);
-    size_t usable = chunk_is_mmapped(p) || chunk_inuse(p) ? chunk_usable(p) : 0;
-    pm_vg_leave();
-    return usable;
-}
-
-PM_EXPORT int mallopt(int param, int value)
-{
-    pm_ensure_init();
-    pm_vg_enter();
-    /* Fast bins are emptied, and the option changed, with every arena
-     * locked, so no thread can file a chunk under the old M_MXFAST that
-     * the new one would strand. */
-    pm_lock(&pm_global.list_lock);
-    struct pm_arena *a = &pm_main_arena;
-    do {
-        pm_lock(&a->lock);
-        pm_consolidate(a);
-        a = arena_next(a);
-    } while (a != &pm_main_arena);
-    int ok = pm_options_set(param, value);
-    pm_tcache_refresh_limits();
-    do {
-        pm_unlock(&a->lock);
-        a = arena_next(a);
-    } while (a != &pm_main_arena);
-    pm_unlock(&pm_global.list_lock);
-    pm_vg_leave();
-    return ok;
-}
-
-PM_EXPORT int malloc_trim(size_t pad)
-{
-    pm_ensure_init();
-    pm_vg_enter();
-    bool released = false;
-    struct pm_arena *a = &pm_main_arena;
-    do {
-        lock_arena(a);
-        pm_consolidate(a);
-        if (a != &pm_main_arena)
-            released |= pm_unmap_empty_heaps(a);
-        released |= pm_systrim(a, pad);
-        released |= pm_discard_free_pages(a);
-        pm_unlock(&a->lock);
-        a = arena_next(a);
-    } while (a != &pm_main_arena);
-    debug_check();
-    pm_vg_leave();
-    return released ? 1 : 0;
-}
-
-PM_EXPORT const char *pmalloc_version(void)
-{
-    return PACKAGE_VERSION;
-}
-
-PM_EXPORT size_t pmalloc_check(void)
-{
-    pm_ensure_init();
-    pm_vg_enter();
-    size_t problems = pm_check_all(false);
-    pm_vg_leave();
-    return problems;
-}
-
 /* glibc's internal names: some programs, and parts of glibc itself, call
  * these directly; they must reach the same allocator. */
 PM_EXPORT void *__libc_malloc(size_t bytes) PM_ALIAS(malloc);
 PM_EXPORT void __libc_free(void *mem) PM_ALIAS(free);
 PM_EXPORT void *__libc_calloc(size_t count, size_t size) PM_ALIAS(calloc);
 PM_EXPORT void *__libc_realloc(void *mem, size_t bytes) PM_ALIAS(realloc);
-PM_EXPORT void *__libc_memalign(size_t alignment, size_t bytes) PM_ALIAS(memalign);
-PM_EXPORT void *__libc_valloc(size_t bytes) PM_ALIAS(valloc);
-PM_EXPORT void *__libc_pvalloc(size_t bytes) PM_ALIAS(pvalloc);
-PM_EXPORT int __libc_mallopt(int param, int value) PM_ALIAS(mallopt);
 PM_EXPORT void cfree(void *mem) PM_ALIAS(free);

@@ -1,0 +1,83 @@
+/* Where a chunk comes from and where it goes: a direct mapping or an
+ * arena, the thread's own arena or another when it is out of memory, and
+ * the remote list of an arena that another thread holds. */
+#include "internal.h"
+
+#include <errno.h>
+#include "tcache.h"
+#include "entry.h"
+
+/* Locks an arena for an operation, first freeing what other threads left
+ * on its remote list. */
+void pm_lock_arena(struct pm_arena *a)
+{
+    pm_lock(&a->lock);
+    if (PM_UNLIKELY(__atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED) != NULL))
+        pm_drain_remote(a);
+}
+
+/* Runs an arena operation, retrying once in another arena when the
+ * thread's own cannot satisfy it. */
+void *pm_with_arena(pm_arena_op op, size_t arg1, size_t arg2)
+{
+    struct pm_arena *a = pm_arena_for_thread();
+    pm_lock_arena(a);
+    void *mem = op(a, arg1, arg2);
+    pm_unlock(&a->lock);
+    if (mem == NULL && (a = pm_arena_retry(a, arg1)) != NULL) {
+        mem = op(a, arg1, arg2);
+        pm_unlock(&a->lock);
+    }
+    return mem;
+}
+
+void *pm_op_malloc(struct pm_arena *a, size_t nb, size_t unused)
+{
+    (void)unused;
+    void *mem = pm_int_malloc(a, nb);
+    /* While the lock is held, refill the thread cache with more chunks of
+     * this size that sit ready in exact-fit bins. */
+    struct pm_tcache *t = pm_tcache_get();
+    if (mem != NULL && t != NULL && nb <= pm_global.tcache_chunk_limit)
+        pm_tcache_stash(a, t, nb);
+    return mem;
+}
+
+void *pm_op_memalign(struct pm_arena *a, size_t nb, size_t alignment)
+{
+    return pm_int_memalign(a, alignment, nb);
+}
+
+/* A chunk of at least nb bytes: mapped directly when large, else from the
+ * heap; a mapping is the last resort when the heap cannot grow. */
+void *pm_alloc_chunk(size_t nb)
+{
+    bool tried_mmap = false;
+    if (mmap_allowed(nb)) {
+        void *mem = pm_mmap_alloc(nb, 0);
+        if (mem != NULL)
+            return mem;
+        tried_mmap = true;
+    }
+    void *mem = pm_with_arena(pm_op_malloc, nb, 0);
+    if (mem == NULL && !tried_mmap && pm_global.n_mmaps < pm_opt.mmap_max)
+        mem = pm_mmap_alloc(nb, 0);
+    if (mem == NULL)
+        errno = ENOMEM;
+    return mem;
+}
+
+void pm_free_chunk(void *mem)
+{
+    mchunk p = mem_chunk(mem);
+    if (chunk_is_mmapped(p)) {
+        pm_mmap_free(p);
+        return;
+    }
+    if (PM_UNLIKELY(!ptr_aligned(mem)))
+        pm_corruption("free(): invalid pointer", mem);
+    struct pm_arena *held = NULL;
+    pm_free_batched(p, &held);
+    pm_free_batch_end(&held);
+}
+

@@ -1,0 +1,83 @@
+/* The control and inquiry part of the API: usable size, mallopt,
+ * malloc_trim, and pmalloc's own version and heap check. */
+#include "internal.h"
+
+#include <malloc.h>
+#include <pmalloc.h>
+#include "tcache.h"
+#include "memcheck.h"
+#include "entry.h"
+
+PM_EXPORT size_t malloc_usable_size(void *mem)
+{
+    if (mem == NULL)
+        return 0;
+    pm_vg_enter();
+    mchunk p = mem_chunk(mem);
+    size_t usable = chunk_is_mmapped(p) || chunk_inuse(p) ? chunk_usable(p) : 0;
+    pm_vg_leave();
+    return usable;
+}
+
+PM_EXPORT int mallopt(int param, int value)
+{
+    pm_ensure_init();
+    pm_vg_enter();
+    /* Fast bins are emptied, and the option changed, with every arena
+     * locked, so no thread can file a chunk under the old M_MXFAST that
+     * the new one would strand. */
+    pm_lock(&pm_global.list_lock);
+    struct pm_arena *a = &pm_main_arena;
+    do {
+        pm_lock(&a->lock);
+        pm_consolidate(a);
+        a = arena_next(a);
+    } while (a != &pm_main_arena);
+    int ok = pm_options_set(param, value);
+    pm_tcache_refresh_limits();
+    do {
+        pm_unlock(&a->lock);
+        a = arena_next(a);
+    } while (a != &pm_main_arena);
+    pm_unlock(&pm_global.list_lock);
+    pm_vg_leave();
+    return ok;
+}
+
+PM_EXPORT int malloc_trim(size_t pad)
+{
+    pm_ensure_init();
+    pm_vg_enter();
+    bool released = false;
+    struct pm_arena *a = &pm_main_arena;
+    do {
+        pm_lock_arena(a);
+        pm_consolidate(a);
+        if (a != &pm_main_arena)
+            released |= pm_unmap_empty_heaps(a);
+        released |= pm_systrim(a, pad);
+        released |= pm_discard_free_pages(a);
+        pm_unlock(&a->lock);
+        a = arena_next(a);
+    } while (a != &pm_main_arena);
+    debug_check();
+    pm_vg_leave();
+    return released ? 1 : 0;
+}
+
+PM_EXPORT const char *pmalloc_version(void)
+{
+    return PACKAGE_VERSION;
+}
+
+PM_EXPORT size_t pmalloc_check(void)
+{
+    pm_ensure_init();
+    pm_vg_enter();
+    size_t problems = pm_check_all(false);
+    pm_vg_leave();
+    return problems;
+}
+
+
+PM_EXPORT int __libc_mallopt(int param, int value) PM_ALIAS(mallopt);

@@ -1,0 +1,40 @@
+/* What the exported entry points (api*.c) share: the choice of heap or
+ * mapping, the arena lock with its remote list, and the debug mode. */
+#ifndef PMALLOC_ENTRY_H
+#define PMALLOC_ENTRY_H
+
+#include "internal.h"
+
+/* The debug mode (PMALLOC_CHECK=1) walks every arena after every call. */
+static inline void debug_check(void)
+{
+    if (PM_UNLIKELY(pm_opt.check_heap))
+        pm_check_all(true);
+}
+
+static inline bool mmap_allowed(size_t nb)
+{
+    return nb >= pm_opt.mmap_threshold && pm_global.n_mmaps < pm_opt.mmap_max;
+}
+
+/* Locks an arena, first freeing what other threads left on its remote
+ * list. */
+void pm_lock_arena(struct pm_arena *a);
+
+/* Runs an arena operation in the thread's arena, retrying once in another
+ * when that one is out of memory. */
+typedef void *(*pm_arena_op)(struct pm_arena *a, size_t arg1, size_t arg2);
+void *pm_with_arena(pm_arena_op op, size_t arg1, size_t arg2);
+void *pm_op_malloc(struct pm_arena *a, size_t nb, size_t unused);
+void *pm_op_memalign(struct pm_arena *a, size_t nb, size_t alignment);
+
+/* A chunk of at least nb bytes (heap or mapping), or NULL with ENOMEM. */
+void *pm_alloc_chunk(size_t nb);
+/* Frees any chunk of ours (no thread cache). */
+void pm_free_chunk(void *mem);
+
+/* api.c's slow paths, which the other entry files call too. */
+void *pm_malloc_slow(size_t bytes);
+void pm_free_slow(void *mem);
+
+#endif
