@@ -41,6 +41,13 @@ tests_heapviz_test_snapshot_layout_LDADD = $(TEST_LDADD)
 tests_heapviz_test_snapshot_layout_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/heapviz/test_snapshot_layout
 
+# A corrupt heap gives a partial snapshot, never a crash or a hang.
+check_PROGRAMS += tests/heapviz/test_corrupt
+tests_heapviz_test_corrupt_CFLAGS = $(AM_CFLAGS) -fno-builtin
+tests_heapviz_test_corrupt_LDADD = $(TEST_LDADD)
+tests_heapviz_test_corrupt_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/heapviz/test_corrupt
+
 # A program that builds a heap, snapshots itself and waits (for --pid).
 check_PROGRAMS += tests/heapviz/hv_child
 tests_heapviz_hv_child_SOURCES = tests/heapviz/hv_child.c
