@@ -1,0 +1,70 @@
+/* Shared pieces of the misuse tests: words of chunk headers and free
+ * chunks reached through opaque pointers, adjacency checks, and a fake
+ * chunk that list pointers can be aimed at. */
+#ifndef PMALLOC_TEST_MISUSE_H
+#define PMALLOC_TEST_MISUSE_H
+
+#include "death.h"
+#include "tcache.h"
+
+#define KiB ((size_t)1024)
+#define MiB (KiB * 1024)
+
+/* The word after a block: the next chunk's prev_size and size. */
+static inline size_t *next_prev_size_word(void *mem)
+{
+    return (size_t *)((char *)hdr(mem) + csize(mem));
+}
+static inline size_t *next_size_word(void *mem) { return next_prev_size_word(mem) + 1; }
+static inline size_t *prev_size_word(void *mem) { return word(mem, -2); }
+
+/* b's chunk starts where a's ends. */
+static inline void require_adjacent(void *a, void *b)
+{
+    REQUIRE(chunk_at(hdr(a), csize(a)) == hdr(b));
+}
+
+/* A chunk outside the heap that links can point to: its own links point
+ * to itself, so it never satisfies "fd->bk == p" for another chunk. */
+static struct pm_chunk fake_chunk[4] __attribute__((aligned(64)));
+
+static inline mchunk fake(void)
+{
+    mchunk f = opaque(&fake_chunk[0]);
+    f->prev_size = 0;
+    f->size = 0x40 | PM_PREV_INUSE;
+    f->fd = f->bk = f->fd_nextsize = f->bk_nextsize = f;
+    return f;
+}
+
+/* A misaligned address inside the fake chunk: where a forged list
+ * pointer leads once safe-linking has revealed it. */
+static inline void *misaligned(void) { return (char *)fake() + 8; }
+
+/* The stored form of a single-linked pointer in the fd slot of p, as the
+ * allocator would write it (link_protect): what an attacker who knows the
+ * secret (or leaked a mask) writes to aim the list at `target`. */
+static inline mchunk forged_fd(void *mem, void *target)
+{
+    mchunk p = hdr(mem);
+    return link_protect(chunk_fd_slot(p), (mchunk)target);
+}
+
+/* Keeps blocks from being folded into top by later frees. */
+static inline void *guard(void)
+{
+    void *g = malloc(40);
+    REQUIRE(g != NULL);
+    return g;
+}
+
+/* Makes top large, so that it is neither a fast nor a cached size. */
+static inline void big_top(void)
+{
+    void *p = malloc(100000);
+    REQUIRE(p != NULL);
+    free(p);
+    REQUIRE(top_size(MAIN) > 64 * KiB);
+}
+
+#endif

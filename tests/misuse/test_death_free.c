@@ -1,0 +1,402 @@
+/* Death tests for free(): every integrity check on the freeing side
+ * (src/api.c free, src/core_free.c, the unlink checks of src/bins.h and
+ * the thread cache's double-free walk in src/tcache.c) is reached by a
+ * user-level misuse in a child, which must die of SIGABRT naming the check
+ * and the address (facts §8, "free" and "unlink"). */
+#include "misuse.h"
+
+#include <pthread.h>
+
+/* ---- bad pointers and sizes ---- */
+
+/* A pointer 8 bytes into a block is not 16-aligned.  Its "size word" is
+ * user data: small, so free's thread-cache path sees it first. */
+static void misaligned_tcache(void)
+{
+    char *p = malloc(64);
+    *word(p, 0) = 0x30 | PM_PREV_INUSE;
+    death_expect_addr(p + 8);
+    free(opaque(p + 8));
+}
+
+/* The same with the thread cache off: the arena path's check. */
+static void misaligned_arena(void)
+{
+    tcache_off();
+    char *p = malloc(600);
+    *word(p, 0) = 0x100 | PM_PREV_INUSE;
+    death_expect_addr(p + 8);
+    free(opaque(p + 8));
+}
+
+/* A size word below MINSIZE. */
+static void size_too_small(void)
+{
+    void *p = malloc(24);
+    *size_word(p) = 0x10 | PM_PREV_INUSE;
+    death_expect_addr(p);
+    free(p);
+}
+
+/* A size that is not a multiple of 16 (fast-bin path). */
+static void size_unaligned_arena(void)
+{
+    tcache_off();
+    void *p = malloc(56);
+    guard();
+    *size_word(p) = 0x48 | PM_PREV_INUSE;
+    death_expect_addr(p);
+    free(p);
+}
+
+/* The same on the thread-cache path (a cached size). */
+static void size_unaligned_tcache(void)
+{
+    void *p = malloc(56);
+    guard();
+    *size_word(p) = 0x48 | PM_PREV_INUSE;
+    death_expect_addr(p);
+    free(p);
+}
+
+/* A size so large that p + size wraps the address space. */
+static void size_wraps(void)
+{
+    void *p = malloc(24);
+    *size_word(p) = ((size_t)0 - 0x100) | PM_PREV_INUSE;
+    death_expect_addr(p);
+    free(p);
+}
+
+/* ---- fast bins (thread cache off so frees reach them) ---- */
+
+static void fasttop_double_free(void)
+{
+    tcache_off();
+    void *p = malloc(24);
+    guard();
+    free(p);
+    death_expect_addr(p);
+    free(opaque(p));
+}
+
+/* An overflow from a into b's size field: b's size is now 0. */
+static void fast_invalid_next_size(void)
+{
+    tcache_off();
+    void *a = malloc(24);
+    void *b = malloc(24);
+    guard();
+    require_adjacent(a, b);
+    *word(a, 3) = 0; /* a's 25th..32nd byte: b's size */
+    death_expect_addr(a);
+    free(a);
+}
+
+/* The fast bin's head had its size changed after it was freed; the next
+ * free into that bin sees a head of the wrong size. */
+static void invalid_fastbin_entry(void)
+{
+    tcache_off();
+    void *a = malloc(24);
+    guard();
+    void *b = malloc(24);
+    guard();
+    free(a);
+    *size_word(a) = 0x40 | PM_PREV_INUSE;
+    death_expect_addr(a);
+    free(b);
+}
+
+/* ---- the arena path ---- */
+
+/* top itself passed to free: its address is where the last block ends. */
+static void free_of_top(void)
+{
+    tcache_off();
+    big_top();
+    void *b = malloc(200);
+    REQUIRE(chunk_at(hdr(b), csize(b)) == MAIN->top);
+    char *top_mem = (char *)b + csize(b);
+    death_expect_addr(top_mem);
+    free(opaque(top_mem));
+}
+
+/* A size overwritten so that the chunk reaches past the end of top. */
+static void next_past_top(void)
+{
+    tcache_off();
+    big_top();
+    void *b = malloc(2000);
+    guard();
+    REQUIRE(arena_contiguous(MAIN));
+    char *top_end = (char *)MAIN->top + top_size(MAIN);
+    *size_word(b) = (size_t)(top_end - (char *)hdr(b) + 16) | PM_PREV_INUSE;
+    death_expect_addr(b);
+    free(b);
+}
+
+/* A normal (non-fast) chunk freed twice: the next chunk already says it
+ * is free. */
+static void double_free_prev(void)
+{
+    tcache_off();
+    void *b = malloc(200);
+    guard();
+    free(b);
+    death_expect_addr(b);
+    free(opaque(b));
+}
+
+/* The same with the default thread cache: a block too large to cache. */
+static void double_free_prev_default(void)
+{
+    big_top();
+    void *b = malloc(2000);
+    guard();
+    free(b);
+    death_expect_addr(b);
+    free(opaque(b));
+}
+
+/* The same in a thread's arena (NON_MAIN_ARENA chunks). */
+static void *thread_double_free(void *arg)
+{
+    (void)arg;
+    void *b = malloc(3000);
+    guard();
+    REQUIRE(chunk_non_main(hdr(b)));
+    free(b);
+    death_expect_addr(b);
+    free(opaque(b));
+    return NULL;
+}
+static void double_free_prev_thread(void)
+{
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, thread_double_free, NULL) == 0);
+    pthread_join(t, NULL);
+}
+
+/* An overflow from b into its in-use neighbour's size: too small, and
+ * (second case) larger than the arena. */
+static void normal_invalid_next_size(void)
+{
+    tcache_off();
+    void *b = malloc(200);
+    void *c = malloc(200);
+    guard();
+    require_adjacent(b, c);
+    *next_size_word(b) = 0x8 | PM_PREV_INUSE;
+    death_expect_addr(b);
+    free(b);
+}
+static void normal_invalid_next_size_huge(void)
+{
+    tcache_off();
+    void *b = malloc(200);
+    void *c = malloc(200);
+    guard();
+    require_adjacent(b, c);
+    *next_size_word(b) = ((size_t)1 << 40) | PM_PREV_INUSE;
+    death_expect_addr(b);
+    free(b);
+}
+
+/* a is free; its size is then changed (an underflow from the block before
+ * it), so b's prev_size no longer matches when b is freed and merges
+ * backwards. */
+static void prev_size_while_consolidating(void)
+{
+    tcache_off();
+    guard();
+    void *a = malloc(200);
+    void *b = malloc(200);
+    guard();
+    require_adjacent(a, b);
+    free(a);
+    *size_word(a) = 0x100 | PM_PREV_INUSE;
+    death_expect_addr(b);
+    free(b);
+}
+
+/* The same met by malloc_consolidate: a fast chunk whose prev_size (the
+ * last word of the free block before it) was overwritten.  glibc names
+ * this "corrupted size vs. prev_size in fastbins"; pmalloc's consolidation
+ * goes through the free path's check. */
+static void prev_size_in_fastbins(void)
+{
+    tcache_off();
+    guard();
+    void *a = malloc(200);
+    void *f = malloc(24);
+    guard();
+    require_adjacent(a, f);
+    memset(a, 0, 200);
+    free(a);
+    free(f);
+    *prev_size_word(f) = 0x50;
+    death_expect_addr(f);
+    (void)!malloc(2000); /* a large request consolidates the fast bins */
+}
+
+/* ---- unlink ---- */
+
+/* b is free between a and c; its boundary tag (c's prev_size, the last
+ * word of b's old user area) is overwritten; freeing a merges forwards and
+ * unlinks b. */
+static void unlink_size_vs_prev_size(void)
+{
+    tcache_off();
+    guard();
+    void *a = malloc(200);
+    void *b = malloc(200);
+    void *c = malloc(200);
+    guard();
+    require_adjacent(a, b);
+    require_adjacent(b, c);
+    free(b);
+    *next_prev_size_word(b) = 0x50;
+    death_expect_addr(hdr(b));
+    free(a);
+}
+
+/* b's fd and bk are overwritten after it was freed (the classic unlink
+ * attack); freeing a merges with b. */
+static void unlink_corrupted_list(void)
+{
+    tcache_off();
+    guard();
+    void *a = malloc(200);
+    void *b = malloc(200);
+    guard();
+    require_adjacent(a, b);
+    free(b);
+    *word(b, 0) = (size_t)fake();
+    *word(b, 1) = (size_t)fake();
+    death_expect_addr(hdr(b));
+    free(a);
+}
+
+/* The same reached by a bin removal: b sits in a small bin, its links
+ * forged; a smaller request splits it (binmap search, unlink). */
+static void unlink_corrupted_list_bin(void)
+{
+    tcache_off();
+    guard();
+    void *b = malloc(200);
+    guard();
+    free(b);
+    (void)!malloc(1000); /* sorts b into its small bin */
+    *word(b, 0) = (size_t)fake();
+    *word(b, 1) = (size_t)fake();
+    death_expect_addr(hdr(b));
+    (void)!malloc(40);
+}
+
+/* A large chunk in its sorted bin with a forged size skip-list link. */
+static void unlink_corrupted_nextsize(void)
+{
+    tcache_off();
+    guard();
+    void *a = malloc(200);
+    void *l = malloc(2000);
+    guard();
+    require_adjacent(a, l);
+    free(l);
+    (void)!malloc(3000); /* sorts l into its large bin */
+    REQUIRE(chunk_fd_nextsize(hdr(l)) == hdr(l));
+    *word(l, 2) = (size_t)fake(); /* fd_nextsize */
+    death_expect_addr(hdr(l));
+    free(a);
+}
+
+/* The unsorted bin's first chunk had its bk overwritten; the next chunk
+ * put in the unsorted bin by free finds the list broken. */
+static void free_corrupted_unsorted(void)
+{
+    tcache_off();
+    void *x = malloc(200);
+    guard();
+    void *y = malloc(200);
+    guard();
+    free(x);
+    *word(x, 1) = (size_t)fake();
+    death_expect_addr(hdr(y));
+    free(y);
+}
+
+/* ---- the thread cache ---- */
+
+static void tcache_double_free(void)
+{
+    void *a = malloc(24);
+    free(a);
+    death_expect_addr(a);
+    free(opaque(a));
+}
+
+/* The bin walk that confirms a double free runs longer than the bin's
+ * count: a's next was aimed at itself (the mask leaked from a's own stored
+ * NULL), and b carries a copy of the cache key. */
+static void tcache_too_many(void)
+{
+    void *a = malloc(24);
+    void *b = malloc(24);
+    free(a);
+    size_t mask = *word(a, 0); /* next == NULL: the stored word is the mask */
+    *word(a, 0) = mask ^ (size_t)a;
+    *word(b, 1) = *word(a, 1);
+    death_expect_addr(a);
+    free(b);
+}
+
+/* The walk meets a misaligned entry: c's next was aimed 8 bytes into a. */
+static void tcache_unaligned_in_walk(void)
+{
+    void *a = malloc(24);
+    void *c = malloc(24);
+    void *b = malloc(24);
+    free(a);
+    free(c);
+    size_t mask = *word(c, 0) ^ (size_t)a;
+    *word(c, 0) = mask ^ ((size_t)a + 8);
+    *word(b, 1) = *word(c, 1);
+    death_expect_addr((char *)a + 8);
+    free(b);
+}
+
+static const struct death_case cases[] = {
+    {"misaligned_tcache", misaligned_tcache, "free(): invalid pointer", NULL},
+    {"misaligned_arena", misaligned_arena, "free(): invalid pointer", NULL},
+    {"size_too_small", size_too_small, "free(): invalid size", NULL},
+    {"size_unaligned_arena", size_unaligned_arena, "free(): invalid size", NULL},
+    {"size_unaligned_tcache", size_unaligned_tcache, "free(): invalid size", NULL},
+    {"size_wraps", size_wraps, "free(): invalid pointer", NULL},
+    {"fasttop_double_free", fasttop_double_free, "double free or corruption (fasttop)", NULL},
+    {"fast_invalid_next_size", fast_invalid_next_size, "free(): invalid next size (fast)", NULL},
+    {"invalid_fastbin_entry", invalid_fastbin_entry, "invalid fastbin entry (free)", NULL},
+    {"free_of_top", free_of_top, "double free or corruption (top)", NULL},
+    {"next_past_top", next_past_top, "double free or corruption (out)", NULL},
+    {"double_free_prev", double_free_prev, "double free or corruption (!prev)", NULL},
+    {"double_free_prev_default", double_free_prev_default, "double free or corruption (!prev)", NULL},
+    {"double_free_prev_thread", double_free_prev_thread, "double free or corruption (!prev)", NULL},
+    {"normal_invalid_next_size", normal_invalid_next_size, "free(): invalid next size (normal)", NULL},
+    {"normal_invalid_next_size_huge", normal_invalid_next_size_huge, "free(): invalid next size (normal)", NULL},
+    {"prev_size_while_consolidating", prev_size_while_consolidating,
+     "corrupted size vs. prev_size while consolidating", NULL},
+    {"prev_size_in_fastbins", prev_size_in_fastbins, "corrupted size vs. prev_size while consolidating", NULL},
+    {"unlink_size_vs_prev_size", unlink_size_vs_prev_size, "corrupted size vs. prev_size", NULL},
+    {"unlink_corrupted_list", unlink_corrupted_list, "corrupted double-linked list", NULL},
+    {"unlink_corrupted_list_bin", unlink_corrupted_list_bin, "corrupted double-linked list", NULL},
+    {"unlink_corrupted_nextsize", unlink_corrupted_nextsize, "corrupted double-linked list (not small)", NULL},
+    {"free_corrupted_unsorted", free_corrupted_unsorted, "free(): corrupted unsorted chunks", NULL},
+    {"tcache_double_free", tcache_double_free, "free(): double free detected in tcache 2", NULL},
+    {"tcache_too_many", tcache_too_many, "free(): too many chunks detected in tcache", NULL},
+    {"tcache_unaligned_in_walk", tcache_unaligned_in_walk, "free(): unaligned chunk detected in tcache 2", NULL},
+};
+
+int main(int argc, char **argv)
+{
+    return death_main(argc, argv, cases, sizeof cases / sizeof cases[0], "test_death_free");
+}
