@@ -35,3 +35,37 @@ tests_threads_test_thread_churn_CFLAGS = $(TEST_THR_CFLAGS)
 tests_threads_test_thread_churn_LDADD = $(TEST_LDADD)
 tests_threads_test_thread_churn_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/threads/test_thread_churn
+
+# An emptied sub-heap is unmapped and RSS falls; malloc_trim in a thread
+# arena gives back the pages of free chunks inside a heap.
+check_PROGRAMS += tests/threads/test_heap_unmap
+tests_threads_test_heap_unmap_CFLAGS = $(TEST_THR_CFLAGS)
+tests_threads_test_heap_unmap_LDADD = $(TEST_LDADD)
+tests_threads_test_heap_unmap_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/threads/test_heap_unmap
+
+# Thread-cache bins, counts and limits, mallopt, calloc bypass, no chunk
+# handed out twice, cache lifetime, double-free detection.
+check_PROGRAMS += tests/threads/test_tcache
+tests_threads_test_tcache_CFLAGS = $(TEST_THR_CFLAGS)
+tests_threads_test_tcache_LDADD = $(TEST_LDADD)
+tests_threads_test_tcache_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/threads/test_tcache
+
+# Remote frees: the lock-free list of a busy arena, drained by the next
+# holder; a producer/consumer pair reuses its memory and leaks nothing.
+check_PROGRAMS += tests/threads/test_remote_free
+tests_threads_test_remote_free_CFLAGS = $(TEST_THR_CFLAGS)
+tests_threads_test_remote_free_LDADD = $(TEST_LDADD)
+tests_threads_test_remote_free_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/threads/test_remote_free
+
+# helgrind.sh runs helgrind_prog (dynamic, on the C library; the script
+# preloads libpmalloc.so) under valgrind's helgrind, with the intentional
+# lock-free accesses suppressed in helgrind.supp.  Skipped without valgrind.
+check_PROGRAMS += tests/threads/helgrind_prog
+tests_threads_helgrind_prog_CFLAGS = $(AM_CFLAGS)
+tests_threads_helgrind_prog_LDADD = -ldl
+tests_threads_helgrind_prog_LDFLAGS = -pthread
+TESTS += tests/threads/helgrind.sh
+EXTRA_DIST += tests/threads/helgrind.sh tests/threads/helgrind.supp

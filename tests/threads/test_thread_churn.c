@@ -40,7 +40,7 @@ static void *worker(void *arg)
         free(b), b = NULL;
     j->leftover = b ? b : malloc(500);
     j->arena = pm_thread_arena;
-    TCHECK(pm_tc != NULL);
+    TCHECK(pm_tcache_get() != NULL);
     if (j->n % 7 == 0)
         pthread_exit(NULL); /* the other way out */
     return NULL;

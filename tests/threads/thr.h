@@ -187,7 +187,7 @@ static inline void dump_inuse(struct pm_arena *a)
 static inline size_t own_cache_chunks_of_thread_arenas(void)
 {
     size_t n = 0;
-    struct pm_tcache *t = pm_tc;
+    struct pm_tcache *t = pm_tcache_get();
     if (t == NULL)
         return 0;
     for (unsigned i = 0; i < PM_TCACHE_BINS; i++)

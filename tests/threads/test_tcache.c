@@ -1,0 +1,406 @@
+/* The thread cache (facts §3): 64 bins for requests up to 1032 bytes, 7
+ * chunks per bin by default, PMALLOC_M_TCACHE_COUNT / PMALLOC_M_TCACHE_MAX
+ * (0 disables), calloc bypasses it, a cached chunk is never handed out
+ * twice, a thread's cache is made on its first call and given back when
+ * it exits, and a double free of a cached chunk aborts with glibc's
+ * message. */
+#include "thr.h"
+
+#include <sys/syscall.h>
+
+/* The calling thread's cache, or NULL if it has none (yet, or any more). */
+#define TC (pm_tcache_get())
+
+static unsigned idx_of(void *mem) { return tcache_index(chunk_size(mem_chunk(launder(mem)))); }
+
+static size_t cached_total(void)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < PM_TCACHE_BINS; i++)
+        n += TC->counts[i];
+    return n;
+}
+
+/* Walks bin idx of the calling thread's cache: its length, and whether
+ * it agrees with the count. */
+static size_t walk_bin(unsigned idx)
+{
+    size_t n = 0;
+    for (struct pm_tcache_entry *e = TC->entries[idx]; e != NULL && n < 100000;
+         e = tcache_link(&e->next, e->next, pm_global.secret))
+        n++;
+    return n;
+}
+
+static void test_defaults(void)
+{
+    CHECK_EQ_SIZE(pm_opt.tcache_count, 7);
+    CHECK_EQ_SIZE(pm_opt.tcache_max_bytes, 1032);
+    CHECK_EQ_SIZE(pm_global.tcache_request_limit, 1033);
+    CHECK_EQ_SIZE(pm_global.tcache_chunk_limit, 1040);
+    CHECK_EQ_SIZE(PM_TCACHE_BINS, 64);
+    CHECK_EQ_SIZE(PM_TCACHE_MAX_CHUNK, 1040);
+    CHECK_EQ_SIZE(sizeof(((struct pm_tcache *)0)->counts[0]), 2); /* up to 65535 */
+    REQUIRE(TC != NULL); /* main allocated before (stdio, harness) */
+}
+
+/* Every request size 1..1032 maps to the bin of its chunk size, and a
+ * freed chunk comes straight back (LIFO) for the same request. */
+static void test_bins_and_lifo(void)
+{
+    size_t bad_idx = 0, bad_lifo = 0;
+    for (size_t r = 1; r <= 1032; r++) {
+        void *p = malloc(r);
+        REQUIRE(p != NULL);
+        unsigned idx = idx_of(p);
+        if (idx != tcache_request_index(r) || idx >= PM_TCACHE_BINS)
+            bad_idx++;
+        unsigned before = TC->counts[idx];
+        free(p);
+        void *q = malloc(r);
+        /* with room in the bin, p went to its head and comes back first */
+        if (before < 7 && q != p)
+            bad_lifo++;
+        free(q);
+    }
+    CHECK_EQ_SIZE(bad_idx, 0);
+    CHECK_EQ_SIZE(bad_lifo, 0);
+
+    /* 1033 bytes: a 1056-byte chunk, beyond the last bin; not cached. */
+    void *big = malloc(1033);
+    REQUIRE(big != NULL);
+    CHECK_EQ_SIZE(chunk_size(mem_chunk(launder(big))), 1056);
+    size_t before = cached_total();
+    free(big);
+    CHECK_EQ_SIZE(cached_total(), before);
+    /* 1032 bytes: the last bin */
+    void *last = malloc(1032);
+    CHECK_EQ_SIZE(idx_of(last), 63);
+    unsigned c63 = TC->counts[63];
+    free(last);
+    CHECK(TC->counts[63] == c63 + 1 || c63 >= 7);
+}
+
+/* Freeing 20 chunks of one size leaves at most 7 in the bin, whatever
+ * the order; the bin's list always agrees with its count. */
+static void test_count_limit(size_t count)
+{
+    enum { N = 20 };
+    void *p[N];
+    for (size_t size = 16; size <= 1032; size += 88) {
+        for (int i = 0; i < N; i++)
+            p[i] = malloc(size);
+        unsigned idx = idx_of(p[0]);
+        size_t worst = 0;
+        for (int i = 0; i < N; i++) {
+            free(p[i]);
+            if (TC->counts[idx] > worst)
+                worst = TC->counts[idx];
+        }
+        if (worst > count)
+            fprintf(stderr, "size %zu: %zu chunks in bin %u (limit %zu)\n", size, worst, idx, count);
+        CHECK(worst <= count);
+        CHECK(count == 0 || TC->counts[idx] >= 1);
+        CHECK_EQ_SIZE(walk_bin(idx), TC->counts[idx]);
+    }
+}
+
+static void test_mallopt(void)
+{
+    /* out of range */
+    CHECK(mallopt(PMALLOC_M_TCACHE_COUNT, 65536) == 0);
+    CHECK(mallopt(PMALLOC_M_TCACHE_MAX, 1033) == 0);
+    CHECK_EQ_SIZE(pm_opt.tcache_count, 7);
+    CHECK_EQ_SIZE(pm_opt.tcache_max_bytes, 1032);
+
+    /* fewer per bin */
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 2) == 1);
+    CHECK_EQ_SIZE(pm_opt.tcache_count, 2);
+    test_count_limit(2);
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 7) == 1);
+    test_count_limit(7);
+    /* more per bin (up to 65535) */
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 100) == 1);
+    {
+        enum { N = 150 };
+        void *p[N];
+        for (int i = 0; i < N; i++)
+            p[i] = malloc(200);
+        unsigned idx = idx_of(p[0]);
+        size_t worst = 0;
+        for (int i = 0; i < N; i++) {
+            free(p[i]);
+            if (TC->counts[idx] > worst)
+                worst = TC->counts[idx];
+        }
+        CHECK(worst > 7 && worst <= 100);
+        CHECK_EQ_SIZE(walk_bin(idx), TC->counts[idx]);
+    }
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 7) == 1);
+
+    /* a smaller largest request: 100 bytes is cached, 101 and more not */
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 100) == 1);
+    CHECK_EQ_SIZE(pm_global.tcache_request_limit, 101);
+    {
+        void *a = malloc(100), *b = malloc(300), *c = malloc(1000);
+        REQUIRE(a && b && c);
+        unsigned ia = idx_of(a), ib = idx_of(b), ic = idx_of(c);
+        unsigned ca = TC->counts[ia], cb = TC->counts[ib], cc = TC->counts[ic];
+        free(a);
+        free(b);
+        free(c);
+        CHECK(TC->counts[ia] == ca + 1 || ca >= 7);
+        CHECK_EQ_SIZE(TC->counts[ib], cb);
+        CHECK_EQ_SIZE(TC->counts[ic], cc);
+        /* a request above the limit is not served from the cache even
+         * when the bin holds chunks from before */
+        if (cc > 0) {
+            void *old = TC->entries[ic];
+            void *d = malloc(1000);
+            CHECK(d != old);
+            CHECK_EQ_SIZE(TC->counts[ic], cc);
+            free(d);
+        }
+    }
+    /* 0 disables it: nothing is added */
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 0) == 1);
+    CHECK_EQ_SIZE(pm_global.tcache_request_limit, 0);
+    {
+        size_t before = cached_total();
+        void *p[16];
+        for (int i = 0; i < 16; i++)
+            p[i] = malloc((size_t)i * 60 + 10);
+        for (int i = 0; i < 16; i++)
+            free(p[i]);
+        CHECK_EQ_SIZE(cached_total(), before);
+    }
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 1032) == 1);
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 0) == 1);
+    CHECK_EQ_SIZE(pm_global.tcache_request_limit, 0);
+    {
+        size_t before = cached_total();
+        void *p[16];
+        for (int i = 0; i < 16; i++)
+            p[i] = malloc((size_t)i * 60 + 10);
+        for (int i = 0; i < 16; i++)
+            free(p[i]);
+        CHECK_EQ_SIZE(cached_total(), before);
+    }
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 7) == 1);
+    CHECK_EQ_SIZE(pm_global.tcache_request_limit, 1033);
+    CHECK_HEAP();
+}
+
+/* calloc takes nothing from the cache [2.36-2.40] and returns zeroes. */
+static void test_calloc_bypass(void)
+{
+    void *p = malloc(200);
+    memset(p, 0xee, 200);
+    unsigned idx = idx_of(p);
+    free(p);
+    unsigned c = TC->counts[idx];
+    REQUIRE(c >= 1);
+    unsigned char *q = calloc(1, 200);
+    REQUIRE(q != NULL);
+    CHECK(q != p);
+    CHECK_EQ_SIZE(TC->counts[idx], c);
+    CHECK(all_bytes(q, 200, 0));
+    free(q);
+}
+
+/* Allocation and free patterns through the cache, then many live blocks:
+ * no two overlap (a chunk handed out twice would). */
+struct span {
+    uintptr_t lo, hi;
+};
+static int by_lo(const void *a, const void *b)
+{
+    const struct span *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static size_t overlaps(void **p, size_t n)
+{
+    struct span *s = malloc(n * sizeof *s);
+    REQUIRE(s != NULL);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != NULL) {
+            s[k].lo = (uintptr_t)p[i];
+            s[k].hi = (uintptr_t)p[i] + malloc_usable_size(p[i]);
+            k++;
+        }
+    qsort(s, k, sizeof *s, by_lo);
+    size_t bad = 0;
+    for (size_t i = 1; i < k; i++)
+        if (s[i].lo < s[i - 1].hi)
+            bad++;
+    free(s);
+    return bad;
+}
+
+#define MANY 4000
+static void *pattern_worker(void *arg)
+{
+    uint64_t r = (uint64_t)(uintptr_t)arg * 7919 + 1;
+    void *live[MANY];
+    for (int round = 0; round < 200; round++) {
+        void *tmp[64];
+        size_t n = 1 + rng_below(&r, 64);
+        for (size_t i = 0; i < n; i++)
+            tmp[i] = malloc(1 + rng_below(&r, 1032));
+        /* free in a shuffled order, some twice as malloc again */
+        for (size_t i = n; i > 1; i--) {
+            size_t j = rng_below(&r, i);
+            void *t = tmp[i - 1];
+            tmp[i - 1] = tmp[j];
+            tmp[j] = t;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (rng_below(&r, 5) == 0) {
+                void *q = realloc(tmp[i], 1 + rng_below(&r, 1032));
+                free(q ? q : tmp[i]);
+            } else {
+                free(tmp[i]);
+            }
+        }
+    }
+    for (int i = 0; i < MANY; i++) {
+        live[i] = malloc(1 + rng_below(&r, 1032));
+        TCHECK(live[i] != NULL);
+        fill_words(live[i], malloc_usable_size(live[i]), (uint64_t)i);
+    }
+    size_t bad = overlaps(live, MANY);
+    TCHECK(bad == 0);
+    for (int i = 0; i < MANY; i++) {
+        if (!check_words(live[i], malloc_usable_size(live[i]), (uint64_t)i))
+            TCHECK(!"block overwritten: handed out twice?");
+        free(live[i]);
+    }
+    return NULL;
+}
+
+static void test_never_twice(void)
+{
+    pattern_worker((void *)1);
+    THR_COLLECT();
+    /* the same in four threads at once */
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        REQUIRE(pthread_create(&t[i], NULL, pattern_worker, (void *)(uintptr_t)(i + 2)) == 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    THR_COLLECT();
+    CHECK_HEAP();
+}
+
+/* A thread's cache: none before its first call, one on the list with its
+ * thread id after, off the list once it has exited. */
+static size_t list_len(void)
+{
+    size_t n = 0;
+    for (struct pm_tcache *t = pm_tcache_list.next; t != &pm_tcache_list; t = t->next)
+        n++;
+    return n;
+}
+
+static pthread_barrier_t life_barrier;
+static void *life_thread(void *arg)
+{
+    (void)arg;
+    TCHECK(TC == NULL);
+    void *p = malloc(40);
+    TCHECK(TC != NULL);
+    if (TC != NULL)
+        TCHECK(TC->tid == (pid_t)syscall(SYS_gettid));
+    free(p);
+    TCHECK(TC != NULL && TC->counts[idx_of(p)] == 1);
+    pthread_barrier_wait(&life_barrier); /* main looks at the list */
+    pthread_barrier_wait(&life_barrier);
+    return NULL;
+}
+
+static void test_lifetime(void)
+{
+    size_t before = list_len();
+    REQUIRE(pthread_barrier_init(&life_barrier, NULL, 2) == 0);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, life_thread, NULL) == 0);
+    pthread_barrier_wait(&life_barrier);
+    CHECK_EQ_SIZE(list_len(), before + 1);
+    CHECK(pm_tcache_bytes() >= 48);
+    pthread_barrier_wait(&life_barrier);
+    pthread_join(t, NULL);
+    THR_COLLECT();
+    CHECK_EQ_SIZE(list_len(), before);
+    pthread_barrier_destroy(&life_barrier);
+}
+
+/* ---- double free, in a child ---- */
+
+static void double_free_head(void *arg)
+{
+    (void)arg;
+    void *p = malloc(100);
+    free(p);
+    free(p);
+}
+
+static void double_free_deep(void *arg)
+{
+    (void)arg;
+    void *p[5];
+    for (int i = 0; i < 5; i++)
+        p[i] = malloc(300);
+    for (int i = 0; i < 5; i++)
+        free(p[i]);
+    free(p[1]); /* in the middle of the bin, not at its head */
+}
+
+static void *alloc_in_thread(void *arg)
+{
+    (void)arg;
+    return malloc(500);
+}
+
+static void double_free_other_thread_chunk(void *arg)
+{
+    (void)arg;
+    /* A chunk of another arena in this thread's cache. */
+    void *p = NULL;
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, alloc_in_thread, NULL) == 0);
+    pthread_join(t, &p);
+    free(p);
+    free(p);
+}
+
+static void expect_double_free(void (*fn)(void *), const char *what)
+{
+    char err[4096];
+    int status = run_in_child(fn, NULL, err, sizeof err);
+    bool aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+    bool message = strstr(err, "free(): double free detected in tcache 2") != NULL;
+    if (!aborted || !message)
+        fprintf(stderr, "%s: status 0x%x, stderr: %s\n", what, (unsigned)status, err);
+    CHECK(aborted);
+    CHECK(message);
+}
+
+int main(void)
+{
+    free(malloc(1)); /* main's cache */
+    test_defaults();
+    test_bins_and_lifo();
+    test_count_limit(7);
+    CHECK_HEAP();
+    test_mallopt();
+    test_calloc_bypass();
+    test_never_twice();
+    test_lifetime();
+    expect_double_free(double_free_head, "double free at the head of a bin");
+    expect_double_free(double_free_deep, "double free inside a bin");
+    expect_double_free(double_free_other_thread_chunk, "double free of another arena's chunk");
+    CHECK_HEAP();
+    return test_finish("test_tcache");
+}
