@@ -14,7 +14,8 @@ INTEGRATION_TESTS = \
 	tests/integration/sqlite.sh \
 	tests/integration/perl.sh \
 	tests/integration/sort_lines.sh \
-	tests/integration/bash_script.sh
+	tests/integration/bash_script.sh \
+	tests/integration/tunables.sh
 
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) \
