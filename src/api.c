@@ -25,7 +25,7 @@ static struct pm_tcache_entry *tcache_pop(struct pm_tcache *t, unsigned idx, str
 static void *malloc_core(size_t bytes)
 {
     size_t nb;
-    if (!checked_request_to_size(bytes, &nb)) {
+    if (!request_size(bytes, &nb)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -38,7 +38,7 @@ static void *malloc_core(size_t bytes)
     if (mem != NULL)
         pm_perturb_alloc(mem, bytes);
     debug_check();
-    return mem;
+    return new_block(mem);
 }
 
 __attribute__((noinline)) void *pm_malloc_slow(size_t bytes)
@@ -108,6 +108,8 @@ __attribute__((noinline)) void pm_free_slow(void *mem)
             pm_tcache_push(t, idx, e);
         else
             pm_tcache_spill(t, idx, mem);
+    } else if (pm_opt.hardened) {
+        pm_hardened_free(mem);
     } else {
         pm_free_chunk(mem);
         debug_check();
@@ -156,7 +158,7 @@ static size_t dirty_prefix(struct pm_arena *a, mchunk p, size_t usable)
 static void *calloc_core(size_t count, size_t size)
 {
     size_t bytes, nb;
-    if (__builtin_mul_overflow(count, size, &bytes) || !checked_request_to_size(bytes, &nb)) {
+    if (__builtin_mul_overflow(count, size, &bytes) || !request_size(bytes, &nb)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -164,7 +166,7 @@ static void *calloc_core(size_t count, size_t size)
         void *mem = pm_mmap_alloc(nb, 0);
         if (mem != NULL) {
             debug_check(); /* fresh mappings read as zero */
-            return mem;
+            return new_block(mem);
         }
     }
     struct pm_arena *a = pm_arena_for_thread();
@@ -185,7 +187,7 @@ static void *calloc_core(size_t count, size_t size)
     }
     memset(mem, 0, clear);
     debug_check();
-    return mem;
+    return new_block(mem);
 }
 
 PM_EXPORT void *calloc(size_t count, size_t size)
@@ -237,15 +239,17 @@ static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
     return mem;
 }
 
-/* Under valgrind a block always moves, so memcheck sees one block freed
- * and another made, with the contents copied. */
-static void *vg_realloc(void *oldmem, size_t bytes)
+/* Under valgrind, and in the hardened mode, a block always moves, so
+ * memcheck sees one block freed and another made, and the old block goes
+ * through the quarantine with its checks. */
+static void *moving_realloc(void *oldmem, size_t bytes)
 {
     void *mem = pm_malloc_slow(bytes);
     if (mem == NULL)
         return NULL;
     pm_vg_enter();
-    size_t old_usable = chunk_usable(mem_chunk(oldmem));
+    mchunk oldp = mem_chunk(oldmem);
+    size_t old_usable = pm_opt.hardened ? pm_hardened_usable(oldp) : chunk_usable(oldp);
     memcpy(mem, oldmem, old_usable < bytes ? old_usable : bytes);
     pm_vg_leave();
     pm_free_slow(oldmem);
@@ -262,12 +266,12 @@ PM_EXPORT void *realloc(void *oldmem, size_t bytes)
     }
     pm_ensure_init();
     size_t nb;
-    if (!checked_request_to_size(bytes, &nb)) {
+    if (!request_size(bytes, &nb)) {
         errno = ENOMEM;
         return NULL;
     }
-    if (PM_UNLIKELY(pm_vg()))
-        return vg_realloc(oldmem, bytes);
+    if (PM_UNLIKELY(pm_vg() || pm_opt.hardened))
+        return moving_realloc(oldmem, bytes);
     void *mem = realloc_chunk(oldmem, bytes, nb);
     if (mem == NULL)
         errno = ENOMEM;

@@ -17,7 +17,7 @@ static void *aligned_core(size_t alignment, size_t bytes)
     if (alignment < PM_MINSIZE)
         alignment = PM_MINSIZE;
     size_t nb;
-    if (bytes > PM_MAX_REQUEST - alignment - PM_MINSIZE || !checked_request_to_size(bytes, &nb)) {
+    if (bytes > PM_MAX_REQUEST - alignment - PM_MINSIZE || !request_size(bytes, &nb)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -36,7 +36,7 @@ static void *aligned_core(size_t alignment, size_t bytes)
     else
         pm_perturb_alloc(mem, bytes);
     debug_check();
-    return mem;
+    return new_block(mem);
 }
 
 static void *aligned_chunk(size_t alignment, size_t bytes)

@@ -15,6 +15,8 @@ PM_EXPORT size_t malloc_usable_size(void *mem)
     pm_vg_enter();
     mchunk p = mem_chunk(mem);
     size_t usable = chunk_is_mmapped(p) || chunk_inuse(p) ? chunk_usable(p) : 0;
+    if (pm_opt.hardened && usable != 0)
+        usable = pm_hardened_usable(p);
     pm_vg_leave();
     return usable;
 }

@@ -3,7 +3,8 @@
  * lock sane across fork.
  *
  * Lock order: pm_global.list_lock, then arena locks in list order, then
- * the mmapped-chunk list, then the thread-cache list.  No code takes the
+ * the mmapped-chunk list, then the thread-cache list, then the hardened
+ * mode's quarantine.  No code takes the
  * list lock while it holds an arena lock. */
 #include "internal.h"
 
@@ -38,12 +39,15 @@ void pm_arena_init(struct pm_arena *a)
 
 static size_t cpu_count(void)
 {
+    /* Two threads may both compute it; they find the same value. */
     static size_t cpus;
-    if (cpus == 0) {
-        int n = get_nprocs();
-        cpus = n > 0 ? (size_t)n : 1;
+    size_t n = __atomic_load_n(&cpus, __ATOMIC_RELAXED);
+    if (n == 0) {
+        int online = get_nprocs();
+        n = online > 0 ? (size_t)online : 1;
+        __atomic_store_n(&cpus, n, __ATOMIC_RELAXED);
     }
-    return cpus;
+    return n;
 }
 
 /* The model's rule: no limit while few arenas exist, then 8 per CPU,
@@ -182,10 +186,12 @@ void pm_fork_prepare(void)
     } while (a != &pm_main_arena);
     pm_mmap_lock_all();
     pm_tcache_lock_all();
+    pm_hardened_lock_all();
 }
 
 static void release_all(bool reinit)
 {
+    pm_hardened_unlock_all(reinit);
     pm_tcache_unlock_all(reinit);
     pm_mmap_unlock_all(reinit);
     struct pm_arena *a = &pm_main_arena;

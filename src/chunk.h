@@ -122,4 +122,12 @@ static inline size_t chunk_usable(mchunk p)
     return chunk_size(p) - PM_SIZE_SZ;
 }
 
+/* The hardened mode keeps a tag in the last word of a block's usable
+ * space (for a heap chunk, the successor's prev_size word, which an in-use
+ * chunk lends to its user). */
+static inline uintptr_t *chunk_tag_slot(mchunk p)
+{
+    return (uintptr_t *)((char *)chunk_mem(p) + chunk_usable(p) - PM_SIZE_SZ);
+}
+
 #endif

@@ -17,6 +17,26 @@ static inline bool mmap_allowed(size_t nb)
     return nb >= pm_opt.mmap_threshold && pm_global.n_mmaps < pm_opt.mmap_max;
 }
 
+/* Chunk size for a request, or false if it is too large.  The hardened
+ * mode adds a word for the block's tag. */
+static inline bool request_size(size_t bytes, size_t *nb)
+{
+    if (PM_UNLIKELY(pm_opt.hardened)) {
+        if (bytes > PM_MAX_REQUEST)
+            return false;
+        bytes += PM_SIZE_SZ;
+    }
+    return checked_request_to_size(bytes, nb);
+}
+
+/* A new block, before it is handed out: the hardened mode tags it. */
+static inline void *new_block(void *mem)
+{
+    if (PM_UNLIKELY(pm_opt.hardened) && mem != NULL)
+        pm_hardened_tag(mem);
+    return mem;
+}
+
 /* Locks an arena, first freeing what other threads left on its remote
  * list. */
 void pm_lock_arena(struct pm_arena *a);

@@ -121,6 +121,16 @@ static inline struct pm_arena *arena_next(struct pm_arena *a)
     return __atomic_load_n(&a->next, __ATOMIC_ACQUIRE);
 }
 
+/* The hardened mode (hardened.c). */
+void pm_hardened_tag(void *mem);
+size_t pm_hardened_usable(mchunk p);
+void pm_hardened_free(void *mem);
+bool pm_hardened_quarantined(void *mem);
+void pm_hardened_lock_all(void);
+void pm_hardened_unlock_all(bool reinit);
+/* True if p is the chunk of one of our live mappings (list lock taken). */
+bool pm_mmap_owns(mchunk p);
+
 /* M_PERTURB: new blocks are filled with the complement of the byte and
  * freed ones with the byte, so use of uninitialised or freed memory shows. */
 static inline void pm_perturb_alloc(void *mem, size_t n)

@@ -39,10 +39,17 @@ void *pm_mmap_alloc(size_t nb, size_t alignment)
         errno = ENOMEM;
         return NULL;
     }
+    /* The hardened mode puts an inaccessible page after the block, so an
+     * overrun faults at once. */
+    size_t guard = pm_opt.hardened ? PM_PAGE_SIZE : 0;
     size_t len = align_up(nb + slack, PM_PAGE_SIZE);
-    char *map = pm_os_map(len, false);
+    char *map = pm_os_map(len + guard, false);
     if (map == NULL)
         return NULL;
+    if (guard != 0 && !pm_os_protect(map + len, guard, false)) {
+        pm_os_unmap(map, len + guard);
+        return NULL;
+    }
     pm_vg_reserve(map, len);
     char *mem = (char *)align_up((uintptr_t)map + LINK_SIZE + PM_CHUNK_HDR, alignment);
     mchunk p = mem_chunk(mem);
@@ -52,12 +59,13 @@ void *pm_mmap_alloc(size_t nb, size_t alignment)
 
     struct pm_mmap_link *l = (struct pm_mmap_link *)map;
     l->chunk = p;
+    l->reserved = guard;
     pm_lock(&mmap_lock);
     l->next = pm_mmap_list.next;
     l->prev = &pm_mmap_list;
     pm_mmap_list.next->prev = l;
     pm_mmap_list.next = l;
-    account(1, (long)len);
+    account(1, (long)(len + guard));
     pm_unlock(&mmap_lock);
     return mem;
 }
@@ -78,10 +86,10 @@ static struct pm_mmap_link *checked_link(mchunk p, const char *check)
 
 void pm_mmap_free(mchunk p)
 {
-    size_t len = mapping_len(p);
     size_t size = chunk_size(p);
     pm_lock(&mmap_lock);
     struct pm_mmap_link *l = checked_link(p, "munmap_chunk(): invalid pointer");
+    size_t len = mapping_len(p) + l->reserved;
     l->prev->next = l->next;
     l->next->prev = l->prev;
     account(-1, -(long)len);
@@ -117,6 +125,11 @@ void *pm_mmap_realloc(mchunk p, size_t nb)
 
     pm_lock(&mmap_lock);
     struct pm_mmap_link *l = checked_link(p, "mremap_chunk(): invalid pointer");
+    if (l->reserved != 0) {
+        /* a guard page would not follow the block: move it instead */
+        pm_unlock(&mmap_lock);
+        return NULL;
+    }
     struct pm_mmap_link *moved = pm_os_remap(l, old_len, new_len, true);
     if (moved == NULL) {
         pm_unlock(&mmap_lock);
@@ -169,7 +182,7 @@ bool pm_mmap_check(pm_problem_fn report, void *ctx)
             ok = false;
             continue;
         }
-        bytes += mapping_len(p);
+        bytes += mapping_len(p) + l->reserved;
     }
     if (ok && (count != pm_global.n_mmaps || bytes != pm_global.mmapped_mem)) {
         report(ctx, "mmapped chunk totals disagree with the list", &pm_mmap_list);
@@ -177,6 +190,16 @@ bool pm_mmap_check(pm_problem_fn report, void *ctx)
     }
     pm_unlock(&mmap_lock);
     return ok;
+}
+
+bool pm_mmap_owns(mchunk p)
+{
+    bool found = false;
+    pm_lock(&mmap_lock);
+    for (struct pm_mmap_link *l = pm_mmap_list.next; l != &pm_mmap_list && !found; l = l->next)
+        found = l->chunk == p;
+    pm_unlock(&mmap_lock);
+    return found;
 }
 
 void pm_mmap_lock_all(void) { pm_lock(&mmap_lock); }

@@ -40,6 +40,11 @@ struct pm_options pm_opt = {
     .no_dyn_threshold = false,
     .stats_at_exit = false,
     .check_heap = false,
+#ifdef PMALLOC_HARDENED_DEFAULT
+    .hardened = true,
+#else
+    .hardened = false,
+#endif
 };
 
 /* A request of v bytes fits a chunk of (v + SIZE_SZ) rounded down to the
@@ -97,6 +102,7 @@ static void apply_tcache_count(uint64_t v) { pm_opt.tcache_count = (size_t)v; }
 static void apply_tcache_max(uint64_t v) { pm_opt.tcache_max_bytes = (size_t)v; }
 static void apply_stats(uint64_t v) { pm_opt.stats_at_exit = v != 0; }
 static void apply_check_heap(uint64_t v) { pm_opt.check_heap = v != 0; }
+static void apply_hardened(uint64_t v) { pm_opt.hardened = v != 0; }
 
 /* ---- the option table ---- */
 
@@ -156,6 +162,7 @@ static const struct option_desc option_table[] = {
      0, PM_DEFAULT_TCACHE_MAX_BYTES, false, apply_tcache_max},
     {"PMALLOC_STATS", NULL, NO_PARAM, VALUE_BOOL, 0, 1, false, apply_stats},
     {"PMALLOC_CHECK", NULL, NO_PARAM, VALUE_BOOL, 0, 1, false, apply_check_heap},
+    {"PMALLOC_HARDENED", NULL, NO_PARAM, VALUE_BOOL, 0, 1, false, apply_hardened},
 };
 
 #define OPTION_COUNT (sizeof option_table / sizeof option_table[0])

@@ -21,6 +21,7 @@ struct pm_options {
     bool no_dyn_threshold;    /* a threshold was set by hand: stop adapting it */
     bool stats_at_exit;
     bool check_heap;          /* walk every arena on every call (debug mode) */
+    bool hardened;            /* tagged chunks, quarantine, guard pages (hardened.c) */
 };
 
 extern struct pm_options pm_opt;

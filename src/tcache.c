@@ -27,10 +27,12 @@ void pm_tcache_refresh_limits(void)
     size_t max = pm_opt.tcache_max_bytes;
     if (max > PM_DEFAULT_TCACHE_MAX_BYTES)
         max = PM_DEFAULT_TCACHE_MAX_BYTES;
-    /* The debug mode walks the heap on every call, and memcheck must see
-     * every block come and go: the lock-free fast paths would skip both,
-     * so those run without the cache. */
-    bool off = max == 0 || pm_opt.tcache_count == 0 || pm_opt.check_heap || pm_global.on_valgrind;
+    /* The debug mode walks the heap on every call, memcheck must see every
+     * block come and go, and the hardened mode checks every free: the
+     * lock-free fast paths would skip all three, so those run without the
+     * cache. */
+    bool off = max == 0 || pm_opt.tcache_count == 0 || pm_opt.check_heap || pm_global.on_valgrind ||
+               pm_opt.hardened;
     pm_global.tcache_request_limit = off ? 0 : max + 1;
     pm_global.tcache_chunk_limit = off ? 0 : request_to_size(max);
     pm_global.tcache_bins = off ? 0 : tcache_index(request_to_size(max)) + 1;
