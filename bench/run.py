@@ -221,7 +221,7 @@ def parse_result(stdout):
 def run_macro_once(bindir, workload, threads, scale, preload, timeout):
     prog = os.path.join(bindir, "macro_" + workload)
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-        cmd = ["/usr/bin/time", "-f", "%e %M", "-o", tf.name, "env"]
+        cmd = ["/usr/bin/time", "-f", "%e %M %U %S", "-o", tf.name, "env"]
         if preload:
             cmd.append("LD_PRELOAD=" + preload)
         cmd += [prog, str(threads), str(scale)]
@@ -237,15 +237,15 @@ def run_macro_once(bindir, workload, threads, scale, preload, timeout):
         if r.returncode != 0 or not res or res.get("check") != "ok":
             err = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]
             return {"ok": False, "error": "exit %d: %s" % (r.returncode, err[:200])}
-        wall, rss = None, None
+        wall, rss, cpu = None, None, None
         try:
             parts = tf.read().split()
-            # time prints "Command exited with non-zero status" first on failure
-            wall, rss = float(parts[-2]), int(parts[-1])
+            wall, rss = float(parts[-4]), int(parts[-3])
+            cpu = float(parts[-2]) + float(parts[-1])
         except (ValueError, IndexError):
             rss = int(res.get("maxrss_kb", 0)) or None
         out = {"ok": True, "secs": float(res["secs"]), "ops": int(res["ops"]),
-               "wall": wall, "rss_kb": rss}
+               "wall": wall, "cpu": cpu, "rss_kb": rss}
         if "peak_live_kb" in res:
             out["peak_live_kb"] = int(res["peak_live_kb"])
         return out
@@ -273,6 +273,9 @@ def run_macros(bindir, allocs, configs, rounds, timeout):
             if good and not row["failures"]:
                 row["median_secs"] = median([r["secs"] for r in good])
                 row["median_rss_kb"] = median([r["rss_kb"] for r in good if r["rss_kb"]])
+                ts = [r["secs"] for r in good]
+                row["spread"] = (max(ts) - min(ts)) / row["median_secs"] if len(ts) > 1 else 0.0
+                row["median_cpu_secs"] = median([r["cpu"] for r in good if r["cpu"] is not None])
                 row["ops"] = good[0]["ops"]
                 row["ops_per_sec"] = row["ops"] / row["median_secs"]
                 if "peak_live_kb" in good[0]:
@@ -286,6 +289,8 @@ def run_macros(bindir, allocs, configs, rounds, timeout):
         g = by.get((r["workload"], r["threads"], "glibc"))
         if g and "median_secs" in g and "median_secs" in r:
             r["time_ratio"] = r["median_secs"] / g["median_secs"]
+            if g.get("median_cpu_secs") and r.get("median_cpu_secs"):
+                r["cpu_ratio"] = r["median_cpu_secs"] / g["median_cpu_secs"]
             if g.get("median_rss_kb") and r.get("median_rss_kb"):
                 r["rss_ratio"] = r["median_rss_kb"] / g["median_rss_kb"]
     return rows
@@ -417,6 +422,8 @@ def summarize(allocs, macro, micro, instr):
             "macro_geomean_time_ratio": geomean(ratios),
             "macro_measured": len(ratios), "macro_total": len(mr),
             "macro_geomean_rss_ratio": geomean(rss),
+            "macro_geomean_cpu_ratio": geomean([r["cpu_ratio"] for r in mr
+                                                if "cpu_ratio" in r]),
             "micro_geomean_time_ratio": geomean(mi),
             "instr_per_call": ins,
         }
@@ -533,6 +540,7 @@ def summary_rows(allocs, summ):
         rows.append([a, fmt(s["macro_geomean_time_ratio"]) +
                      ("" if s["macro_measured"] == s["macro_total"]
                       else " (%d/%d)" % (s["macro_measured"], s["macro_total"])),
+                     fmt(s["macro_geomean_cpu_ratio"]),
                      fmt(s["macro_geomean_rss_ratio"], ".2f"),
                      fmt(s["micro_geomean_time_ratio"]),
                      fmt(ins.get("pair16"), ".1f"), fmt(ins.get("pair64"), ".1f"),
@@ -540,7 +548,8 @@ def summary_rows(allocs, summ):
     return rows
 
 
-SUMMARY_HEADER = ["allocator", "macro time (geomean, x glibc)", "peak RSS (geomean, x glibc)",
+SUMMARY_HEADER = ["allocator", "macro time (geomean, x glibc)",
+                  "macro CPU time (geomean, x glibc)", "peak RSS (geomean, x glibc)",
                   "micro time (geomean, x glibc)", "instr/call pair16", "pair64",
                   "batch", "mixed"]
 
@@ -550,20 +559,21 @@ def macro_rows(allocs, macro):
     for r in macro:
         name = "%s t=%d" % (r["workload"], r["threads"])
         if "median_secs" not in r:
-            rows.append([name, r["allocator"], "FAILED", "", "", "", r.get("error", "")[:60]])
+            rows.append([name, r["allocator"], "FAILED", "", "", "", "", "", r.get("error", "")[:60]])
             continue
         extra = ""
         if "fragmentation" in r:
             extra = "RSS/live %.2f" % r["fragmentation"]
         rows.append([name, r["allocator"], "%.4f" % r["median_secs"],
-                     fmt(r.get("time_ratio")),
+                     "%.0f%%" % (100 * r.get("spread", 0)),
+                     fmt(r.get("time_ratio")), fmt(r.get("median_cpu_secs"), ".2f"),
                      "%.1f" % (r["median_rss_kb"] / 1024) if r.get("median_rss_kb") else "–",
                      fmt(r.get("rss_ratio"), ".2f"), extra])
     return rows
 
 
-MACRO_HEADER = ["workload", "allocator", "median s", "time x glibc", "peak RSS MiB",
-                "RSS x glibc", "note"]
+MACRO_HEADER = ["workload", "allocator", "median s", "spread", "time x glibc", "CPU s (process)",
+                "peak RSS MiB", "RSS x glibc", "note"]
 
 
 def micro_table(allocs, micro):
@@ -671,8 +681,9 @@ def write_plots(outdir, allocs, macro, micro, instr, title, notes):
             if r["case"] not in cases:
                 cases.append(r["case"])
         mby = {(r["case"], r["allocator"]): r for r in micro}
+        short = [c.replace("threads/", "").replace("/threads:", " t") for c in cases]
         histogram("micro_time", "time per iteration / glibc (log scale, lower is better)",
-                  cases, [[mby.get((c, a), {}).get("ratio") for a in names] for c in cases],
+                  short, [[mby.get((c, a), {}).get("ratio") for a in names] for c in cases],
                   logscale=True, ref=(1.0, "= glibc"))
     shutil.rmtree(tmp, ignore_errors=True)
     return made
@@ -683,8 +694,12 @@ def write_report(outdir, meta, allocs, macro, micro, instr, summ, targets, plots
     L.append("# pmalloc against glibc, jemalloc, tcmalloc and mimalloc")
     L.append("")
     L.append("Measured %s on %s." % (meta["date"], meta["machine"]["description"]))
-    L.append("Load average at start: %s. Command: `%s`." %
-             (" ".join(meta["machine"]["loadavg_at_start"] or []), meta["command"]))
+    L.append("Load average at start: %s, at the end: %s (the machine has %s CPUs; above "
+             "that, other work competes for them and times get noisy: see the spread "
+             "column, (max - min) / median over the rounds). Command: `%s`." %
+             (" ".join(meta["machine"]["loadavg_at_start"] or []),
+              " ".join(meta["machine"].get("loadavg_at_end") or []),
+              meta["machine"]["cpus"], meta["command"]))
     L.append("")
     L.append("%d round(s), allocators interleaved and rotated each round; times are medians. "
              "Ratios are to glibc in the same run (below 1 is faster / smaller). Peak RSS is "
@@ -717,7 +732,7 @@ def write_report(outdir, meta, allocs, macro, micro, instr, summ, targets, plots
     L.append("Work per thread is fixed, so more threads do more work; compare allocators "
              "within a row group, and thread counts through throughput (scaling below).")
     L.append("")
-    L.append(md_table(MACRO_HEADER, macro_rows(allocs, macro), left=(0, 1, 6)))
+    L.append(md_table(MACRO_HEADER, macro_rows(allocs, macro), left=(0, 1, 8)))
     L.append("")
     L.append("### Throughput at 2 threads over 1 thread")
     L.append("")
@@ -765,6 +780,9 @@ def main():
                     help="comma-separated subset of " + ",".join(ALL_ALLOCATORS))
     ap.add_argument("--pmalloc", help="libpmalloc.so to test "
                     "(default: $PMALLOC_LIB, else BINDIR/../.libs/libpmalloc.so)")
+    ap.add_argument("--pmalloc-version", default=None,
+                    help="how to describe the pmalloc build in the report "
+                    "(default: git describe of this tree)")
     ap.add_argument("--bindir", default=HERE, help="directory holding the built "
                     "benchmark programs (default: this script's directory)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"),
@@ -790,6 +808,10 @@ def main():
         names.insert(0, "glibc")
         notes.append("glibc added: every ratio is to glibc")
     allocs = resolve_allocators(names, pm, notes)
+    if "pmalloc" in allocs:
+        allocs["pmalloc"]["version"] = args.pmalloc_version or "git " + (run_quiet(
+            ["git", "-C", os.path.dirname(HERE), "describe", "--always", "--dirty"])
+            or "?")
     for n in notes:
         log("note: " + n)
 
@@ -801,9 +823,6 @@ def main():
         "command": " ".join(["bench/run.py"] + sys.argv[1:]),
         "macro_configs": MACRO_QUICK if quick else MACRO_FULL,
     }
-    if os.path.exists(pm):
-        meta["pmalloc_git"] = run_quiet(["git", "-C", os.path.dirname(HERE),
-                                         "describe", "--always", "--dirty"])
     macro = [] if "macro" in skip else run_macros(
         args.bindir, allocs, MACRO_QUICK if quick else MACRO_FULL, rounds,
         60 if quick else 300)
@@ -812,6 +831,15 @@ def main():
     instr = [] if "instr" in skip else run_instr(
         args.bindir, allocs, 20000 if quick else 200000, 600, args.jobs, notes)
 
+    if os.path.exists("/proc/loadavg"):
+        meta["machine"]["loadavg_at_end"] = open("/proc/loadavg").read().split()[:3]
+        busy = max(float(meta["machine"]["loadavg_at_start"][0]),
+                   float(meta["machine"]["loadavg_at_end"][0]))
+        if busy > 0.5 * (os.cpu_count() or 1):
+            notes.append("the machine was busy (load average up to %.1f on %d CPUs): times "
+                         "are noisy, and with fewer free cores than threads the 2-thread "
+                         "scaling targets cannot be met by any allocator; instruction "
+                         "counts and peak RSS are not affected" % (busy, os.cpu_count() or 1))
     summ = summarize(allocs, macro, micro, instr)
     targets = evaluate_targets(allocs, macro, micro, instr, summ)
     title = "pmalloc vs peers, %s, %s" % (meta["date"], meta["machine"]["description"])
@@ -823,7 +851,7 @@ def main():
     print("Machine: %s (%s)" % (meta["machine"]["description"], meta["date"]))
     print()
     if macro:
-        print(text_table(MACRO_HEADER, macro_rows(allocs, macro), left=(0, 1, 6)))
+        print(text_table(MACRO_HEADER, macro_rows(allocs, macro), left=(0, 1, 8)))
         print()
     print(text_table(SUMMARY_HEADER, summary_rows(allocs, summ)))
     print()
