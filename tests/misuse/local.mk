@@ -112,3 +112,21 @@ TESTS += tests/misuse/memcheck.sh tests/misuse/memcheck_client.sh
 # chunk's prev_size, so the arena's pointer to that chunk makes memcheck
 # call the block "possibly lost" (see the report in the commit message)
 XFAIL_TESTS += tests/misuse/memcheck_client.sh
+
+# The libFuzzer harness (tests/fuzz): built by the test script itself with
+# clang -fsanitize=fuzzer, skipped when clang cannot build one.
+EXTRA_DIST += tests/fuzz/fuzz_ops.c tests/fuzz/build.sh tests/fuzz/fuzz.sh \
+	tests/fuzz/run.sh tests/fuzz/make_corpus.py tests/fuzz/README.md \
+	tests/fuzz/corpus
+TESTS += tests/fuzz/fuzz.sh
+CLEANFILES += tests/fuzz/fuzz_ops
+clean-local: clean-local-fuzz
+clean-local-fuzz:
+	-rm -rf tests/fuzz/artifacts
+
+# UBSan and ASan builds of the allocator's code (the script explains how).
+EXTRA_DIST += tests/misuse/sanitizers.sh
+TESTS += tests/misuse/sanitizers.sh
+clean-local-fuzz: clean-local-san
+clean-local-san:
+	-rm -rf tests/misuse/san

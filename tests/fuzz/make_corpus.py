@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of fuzz_ops (tests/fuzz/corpus/): one small input
+per operation, and a few mixed ones.  Each operation is 5 bytes:
+op (low 4 bits; bit 4 = second thread), slot, size (u16 little-endian,
+top 2 bits = scale), arg.  See fuzz_ops.c."""
+import os, struct
+
+MALLOC, CALLOC, REALLOC, FREE, MEMALIGN, POSIX_MEMALIGN, ALIGNED_ALLOC, VALLOC, \
+    PVALLOC, USABLE, TRIM, MALLOPT, REALLOCARRAY, REALLOC0, FREEALL, MALLINFO = range(16)
+T2 = 16
+
+def size(scale, v):
+    return struct.pack('<H', (scale << 14) | v)
+
+def op(code, slot, scale, v, arg=0):
+    return bytes([code, slot]) + size(scale, v) + bytes([arg])
+
+seeds = {
+    'malloc_free': op(MALLOC, 0, 0, 24) + op(MALLOC, 1, 1, 1000) + op(FREE, 0, 0, 0)
+        + op(MALLOC, 2, 2, 100) + op(FREE, 1, 0, 0) + op(FREE, 2, 0, 0),
+    'calloc': op(CALLOC, 3, 1, 4000, 3) + op(CALLOC, 4, 3, 600, 7) + op(FREE, 3, 0, 0),
+    'realloc_grow_shrink': op(MALLOC, 5, 0, 40) + op(REALLOC, 5, 1, 3000) + op(REALLOC, 5, 2, 9000)
+        + op(REALLOC, 5, 0, 16) + op(REALLOC, 5, 3, 1000) + op(REALLOC, 5, 1, 100),
+    'memalign': op(MEMALIGN, 6, 1, 200, 6) + op(MEMALIGN, 7, 2, 50, 12) + op(MEMALIGN, 8, 0, 8, 0x85),
+    'posix_memalign': op(POSIX_MEMALIGN, 9, 0, 100, 5) + op(POSIX_MEMALIGN, 10, 1, 4000, 13)
+        + op(POSIX_MEMALIGN, 11, 0, 1, 2),
+    'aligned_alloc': op(ALIGNED_ALLOC, 12, 0, 64, 8) + op(ALIGNED_ALLOC, 13, 3, 700, 16),
+    'valloc_pvalloc': op(VALLOC, 14, 1, 10) + op(PVALLOC, 15, 1, 4097) + op(PVALLOC, 16, 0, 0),
+    'usable_trim': op(MALLOC, 17, 2, 5000) + op(USABLE, 17, 0, 0) + op(FREE, 17, 0, 0) + op(TRIM, 0, 0, 0, 0)
+        + op(TRIM, 0, 0, 0, 64),
+    'mallopt': b''.join(op(MALLOPT, k, 0, 0, a) for k, a in
+        [(0, 0), (1, 10), (2, 3), (3, 20), (4, 0xa5), (5, 0), (6, 10), (7, 0)])
+        + op(MALLOC, 18, 0, 100) + op(MALLOC, 19, 3, 100) + op(FREE, 18, 0, 0) + op(FREE, 19, 0, 0),
+    'reallocarray_realloc0': op(REALLOCARRAY, 20, 1, 800) + op(REALLOCARRAY, 20, 2, 800)
+        + op(REALLOC0, 20, 0, 0) + op(MALLINFO, 0, 0, 0),
+    'two_threads': op(MALLOC | T2, 21, 0, 24) + op(MALLOC | T2, 22, 1, 2000) + op(FREE, 21, 0, 0)
+        + op(REALLOC, 22, 2, 3000) + op(MALLOC, 23, 0, 50) + op(FREE | T2, 23, 0, 0)
+        + op(FREE | T2, 22, 0, 0),
+    'fast_and_small_churn': b''.join(op(MALLOC, i, 0, 16 + 8 * i) for i in range(16))
+        + b''.join(op(FREE, i, 0, 0) for i in range(0, 16, 2))
+        + b''.join(op(MALLOC, i, 0, 200 - 8 * i) for i in range(0, 16, 2)) + op(FREEALL, 0, 0, 0),
+    'large_mmap': op(MALLOC, 30, 3, 1000) + op(MALLOC, 31, 3, 16000) + op(FREE, 30, 0, 0)
+        + op(MALLOC, 30, 3, 1200) + op(REALLOC, 31, 3, 200) + op(FREEALL, 0, 0, 0) + op(TRIM, 0, 0, 0),
+    'tcache_fill_spill': b''.join(op(MALLOC, i, 0, 24) for i in range(12))
+        + b''.join(op(FREE, i, 0, 0) for i in range(12)) + b''.join(op(MALLOC, i, 0, 24) for i in range(12)),
+}
+
+here = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')
+os.makedirs(here, exist_ok=True)
+for name, data in seeds.items():
+    with open(os.path.join(here, name), 'wb') as f:
+        f.write(data)
+print(len(seeds), 'seeds in', here)
