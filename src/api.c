@@ -100,6 +100,7 @@ __attribute__((noinline)) void pm_free_slow(void *mem)
             pm_corruption("free(): invalid pointer", mem);
         if (PM_UNLIKELY(size < PM_MINSIZE || !size_aligned(size)))
             pm_corruption("free(): invalid size", mem);
+        pm_check_freed(p);
         struct pm_tcache_entry *e = mem;
         unsigned idx = tcache_index(size);
         if (e->key == pm_global.tcache_key && pm_tcache_holds(t, idx, e))
@@ -126,8 +127,10 @@ PM_EXPORT void free(void *mem)
     struct pm_tcache *t = pm_tc;
     /* A thread without a cache (and every thread under valgrind, where
      * memcheck must judge the pointer before anything reads its header)
-     * goes straight to the slow path. */
-    if (PM_LIKELY(t != &pm_tcache_none && mem != NULL && ptr_aligned(mem))) {
+     * goes straight to the slow path, and so does a pointer outside every
+     * heap (NULL among them), where the full checks catch a fake chunk. */
+    if (PM_LIKELY(t != &pm_tcache_none && (uintptr_t)mem >= pm_global.heap_lo &&
+                  (uintptr_t)mem < pm_global.heap_hi && ptr_aligned(mem))) {
         struct pm_tcache_entry *e = mem;
         size_t raw = chunk_raw_size(mem_chunk(mem));
         /* Sizes below MINSIZE wrap to a huge index; bit 3 set means a
@@ -135,7 +138,7 @@ PM_EXPORT void free(void *mem)
         size_t idx = (raw - PM_MINSIZE) >> 4;
         if (PM_LIKELY(idx < pm_global.tcache_bins && (raw & 8) == 0 &&
                       e->key != pm_global.tcache_key && t->counts[idx] < pm_global.tcache_count)) {
-            pm_tcache_push(t, (unsigned)idx, e);
+            pm_tcache_push(t, idx, e);
             return;
         }
     }
@@ -224,7 +227,7 @@ static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
         return mem;
     }
 
-    struct pm_arena *a = arena_of_chunk(oldp);
+    struct pm_arena *a = pm_arena_of_freed(oldp);
     pm_lock_arena(a);
     void *mem = pm_int_realloc(a, oldp, nb);
     pm_unlock(&a->lock);

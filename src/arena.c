@@ -8,7 +8,6 @@
  * list lock while it holds an arena lock. */
 #include "internal.h"
 
-#include <sys/sysinfo.h>
 #include "tcache.h"
 
 struct pm_arena pm_main_arena = {
@@ -20,6 +19,8 @@ struct pm_arena pm_main_arena = {
 struct pm_global pm_global = {
     .list_lock = PM_LOCK_INITIALIZER,
     .narenas = 1,
+    .heap_lo = UINTPTR_MAX,
+    .heap_hi = 0,
 };
 
 /* The arena this thread allocates from; NULL until its first call. */
@@ -37,19 +38,6 @@ void pm_arena_init(struct pm_arena *a)
     }
 }
 
-static size_t cpu_count(void)
-{
-    /* Two threads may both compute it; they find the same value. */
-    static size_t cpus;
-    size_t n = __atomic_load_n(&cpus, __ATOMIC_RELAXED);
-    if (n == 0) {
-        int online = get_nprocs();
-        n = online > 0 ? (size_t)online : 1;
-        __atomic_store_n(&cpus, n, __ATOMIC_RELAXED);
-    }
-    return n;
-}
-
 /* The model's rule: no limit while few arenas exist, then 8 per CPU,
  * unless M_ARENA_MAX says otherwise. */
 static bool may_create_arena(void)
@@ -59,7 +47,7 @@ static bool may_create_arena(void)
         return n < pm_opt.arena_max;
     if (n <= pm_opt.arena_test)
         return true;
-    return n < 8 * cpu_count();
+    return n < 8 * pm_global.ncpus;
 }
 
 /* A new arena lives at the start of its first sub-heap. */
@@ -115,7 +103,6 @@ static struct pm_arena *least_shared_arena(struct pm_arena *avoid)
 
 static struct pm_arena *choose_arena(void)
 {
-    cpu_count(); /* may read /proc files: outside the lock */
     pm_lock(&pm_global.list_lock);
     struct pm_arena *a = free_arenas;
     if (a != NULL)

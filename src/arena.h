@@ -96,6 +96,11 @@ struct pm_global {
     size_t tcache_count;         /* chunks per bin (pm_opt's, kept beside the rest) */
     size_t sbrk_base_mem;        /* where the program break stood at start */
     bool on_valgrind;            /* memcheck is watching: see memcheck.h */
+    /* Every heap of every arena lies within [heap_lo, heap_hi): the free
+     * fast path refuses anything outside before trusting a header. */
+    uintptr_t heap_lo;
+    uintptr_t heap_hi;
+    size_t ncpus;                /* online CPUs, read once at start-up */
 };
 extern struct pm_global pm_global;
 

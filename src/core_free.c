@@ -3,14 +3,25 @@
  * lock is held throughout. */
 #include "internal.h"
 
-static void check_freed_pointer(mchunk p, size_t size)
+static void check_freed_pointer(struct pm_arena *a, mchunk p, size_t size)
 {
-    /* A pointer whose size would wrap the address space, or that is not
-     * aligned, cannot be a chunk of ours. */
+    /* A pointer whose size would wrap the address space, that is not
+     * aligned, or that lies outside every heap of its arena, cannot be a
+     * chunk of ours (a fake chunk built in static or stack memory). */
     if (PM_UNLIKELY((uintptr_t)p > (uintptr_t)0 - size || !ptr_aligned(p)))
         pm_corruption("free(): invalid pointer", chunk_mem(p));
     if (PM_UNLIKELY(size < PM_MINSIZE || !size_aligned(size)))
         pm_corruption("free(): invalid size", chunk_mem(p));
+    if (PM_UNLIKELY(!pm_chunk_owned(a, p, a == &pm_main_arena ? PM_MINSIZE : size)))
+        pm_corruption("free(): invalid pointer", chunk_mem(p));
+}
+
+/* The main arena checks only that the header lies in one of its heaps:
+ * a size that runs past top is the "(out)" check's to report. */
+void pm_check_freed(mchunk p)
+{
+    struct pm_arena *a = pm_arena_of_freed(p);
+    check_freed_pointer(a, p, chunk_size(p));
 }
 
 static void push_fastbin(struct pm_arena *a, mchunk p, size_t size)
@@ -80,7 +91,7 @@ size_t pm_free_merge(struct pm_arena *a, mchunk p, size_t size)
 void pm_int_free(struct pm_arena *a, mchunk p)
 {
     size_t size = chunk_size(p);
-    check_freed_pointer(p, size);
+    check_freed_pointer(a, p, size);
     if (size <= pm_opt.max_fast) {
         push_fastbin(a, p, size);
         return;
@@ -104,7 +115,7 @@ void pm_int_free(struct pm_arena *a, mchunk p)
  * list at once, so no ABA problem can arise. */
 static void remote_push(struct pm_arena *a, mchunk p)
 {
-    check_freed_pointer(p, chunk_size(p));
+    check_freed_pointer(a, p, chunk_size(p));
     mchunk head = __atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED);
     do {
         chunk_set_fd(p, head);
@@ -122,9 +133,18 @@ void pm_drain_remote(struct pm_arena *a)
     }
 }
 
+/* The arena of a chunk being freed; a chunk that claims a thread arena
+ * must lie in a live sub-heap before that heap's record is read. */
+struct pm_arena *pm_arena_of_freed(mchunk p)
+{
+    if (PM_UNLIKELY(chunk_non_main(p) && !pm_subheap_known(p)))
+        pm_corruption("free(): invalid pointer", chunk_mem(p));
+    return arena_of_chunk(p);
+}
+
 void pm_free_batched(mchunk p, struct pm_arena **held)
 {
-    struct pm_arena *a = arena_of_chunk(p);
+    struct pm_arena *a = pm_arena_of_freed(p);
     if (*held != a) {
         pm_free_batch_end(held);
         if (a == pm_thread_arena) {

@@ -102,6 +102,12 @@ void pm_hardened_free(void *mem)
     if (PM_UNLIKELY(tag != tag_for(p, false)))
         pm_corruption("free(): block size or trailing tag corrupted (hardened)", mem);
 
+    /* A mapping given back faults on any later touch: better than
+     * poison, and it costs no copy of a large block. */
+    if (chunk_is_mmapped(p)) {
+        pm_free_chunk(mem);
+        return;
+    }
     size_t n = pm_hardened_usable(p);
     memset(mem, POISON_BYTE, n);
     *chunk_tag_slot(p) = tag_for(p, true);

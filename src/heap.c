@@ -7,6 +7,59 @@
 
 #include "os.h"
 
+/* One bit per 64 MiB slot of the address space says whether a live
+ * sub-heap starts there, so a pointer that claims to be in a thread arena
+ * is checked before its heap record is read.  The pages of this map that
+ * are never written cost nothing. */
+#define SLOT_BITS 47
+#define SLOT_COUNT ((size_t)1 << (SLOT_BITS - 26))
+static unsigned long subheap_map[SLOT_COUNT / (8 * sizeof(unsigned long))];
+
+static size_t slot_of(const void *p) { return (uintptr_t)p >> 26; }
+
+static void mark_subheap(struct pm_heap *h, bool live)
+{
+    size_t slot = slot_of(h);
+    if (slot >= SLOT_COUNT)
+        return;
+    unsigned long bit = 1UL << (slot % (8 * sizeof(unsigned long)));
+    unsigned long *word = &subheap_map[slot / (8 * sizeof(unsigned long))];
+    if (live)
+        __atomic_fetch_or(word, bit, __ATOMIC_RELEASE);
+    else
+        __atomic_fetch_and(word, ~bit, __ATOMIC_RELEASE);
+}
+
+bool pm_subheap_known(const void *p)
+{
+    size_t slot = slot_of(p);
+    if (slot >= SLOT_COUNT)
+        return false;
+    unsigned long word = __atomic_load_n(&subheap_map[slot / (8 * sizeof(unsigned long))], __ATOMIC_ACQUIRE);
+    return (word >> (slot % (8 * sizeof(unsigned long)))) & 1;
+}
+
+bool pm_chunk_owned(struct pm_arena *a, mchunk p, size_t size)
+{
+    if (a != &pm_main_arena) {
+        /* A thread arena's chunk lies in the sub-heap its address names. */
+        if (!pm_subheap_known(p))
+            return false;
+        struct pm_heap *h = heap_of_chunk(p);
+        char *hi = heap_end(h);
+        return h->arena == a && h->magic == PM_HEAP_MAGIC && (char *)p >= h->chunks_start &&
+               (char *)p < hi && size <= (size_t)(hi - (char *)p);
+    }
+    size_t guard = a->nheaps + 1;
+    for (struct pm_heap *h = __atomic_load_n(&a->heap, __ATOMIC_ACQUIRE); h != NULL && guard-- > 0;
+         h = h->prev) {
+        char *lo = h->chunks_start, *hi = heap_end(h);
+        if ((char *)p >= lo && (char *)p < hi && size <= (size_t)(hi - (char *)p))
+            return true;
+    }
+    return false;
+}
+
 /* When a reservation happens to come out aligned, its upper half is an
  * aligned region for free: it is kept here for the next heap. */
 static char *spare_region;
@@ -55,6 +108,7 @@ struct pm_heap *pm_heap_new(size_t commit, struct pm_arena *a)
     h->chunks_start = (char *)align_up((uintptr_t)(h + 1), PM_ALIGNMENT);
     h->kind = PM_HEAP_SUB;
     h->magic = PM_HEAP_MAGIC;
+    mark_subheap(h, true);
     return h;
 }
 
@@ -86,5 +140,6 @@ void pm_heap_unmap(struct pm_heap *h)
     /* Nothing can be done if the kernel refuses; the region stays ours
      * but unused, which wastes address space and no memory. */
     h->magic = 0;
+    mark_subheap(h, false);
     pm_os_unmap(h, h->reserved);
 }

@@ -6,6 +6,7 @@
 
 #include <malloc.h>
 #include <sched.h>
+#include <sys/sysinfo.h>
 #include <stdlib.h>
 #include <sys/random.h>
 #include <time.h>
@@ -42,6 +43,10 @@ void pm_init_slow(void)
     pm_global.secret = make_secret();
     pm_global.tcache_key = make_secret();
     pm_global.on_valgrind = pm_vg_detect_memcheck();
+    /* Read once, before any thread can race for it; it reads a /sys file
+     * into a buffer on the stack, never through malloc. */
+    int cpus = get_nprocs();
+    pm_global.ncpus = cpus > 0 ? (size_t)cpus : 1;
     pm_tcache_refresh_limits();
     pm_arena_init(&pm_main_arena);
     pm_thread_arena = &pm_main_arena;

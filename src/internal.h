@@ -59,6 +59,12 @@ void *pm_int_take_exact(struct pm_arena *a, size_t nb);
  * pm_free_batch_end releases it. */
 void pm_free_batched(mchunk p, struct pm_arena **held);
 void pm_free_batch_end(struct pm_arena **held);
+/* The arena of a chunk the program hands back, after checking that a
+ * thread arena it claims really exists. */
+struct pm_arena *pm_arena_of_freed(mchunk p);
+/* Every check a chunk handed back must pass before anything trusts it
+ * (the thread cache's slow path runs it before caching the chunk). */
+void pm_check_freed(mchunk p);
 /* Frees the chunks other threads left on the arena's remote list. */
 void pm_drain_remote(struct pm_arena *a);
 /* Resizes a heap chunk in place when it can, else moves it within the
@@ -83,6 +89,11 @@ struct pm_heap *pm_heap_new(size_t commit, struct pm_arena *a);
 bool pm_heap_grow(struct pm_heap *h, size_t diff);
 bool pm_heap_shrink(struct pm_heap *h, size_t diff);
 void pm_heap_unmap(struct pm_heap *h);
+/* True if a live sub-heap holds the 64 MiB slot of p. */
+bool pm_subheap_known(const void *p);
+/* True if the chunk [p, p+size) lies inside one of the arena's heaps (for
+ * a thread arena, inside the heap its address names). */
+bool pm_chunk_owned(struct pm_arena *a, mchunk p, size_t size);
 
 /* Discards the whole pages inside free chunks (malloc_trim); returns true
  * if any were given back. */

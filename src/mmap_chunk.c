@@ -79,7 +79,7 @@ static struct pm_mmap_link *checked_link(mchunk p, const char *check)
                     chunk_prev_size(p) < LINK_SIZE))
         pm_corruption(check, chunk_mem(p));
     struct pm_mmap_link *l = (struct pm_mmap_link *)map;
-    if (PM_UNLIKELY(l->chunk != p || l->next->prev != l || l->prev->next != l))
+    if (PM_UNLIKELY(l->chunk != p || l->next == l || l->next->prev != l || l->prev->next != l))
         pm_corruption(check, chunk_mem(p));
     return l;
 }

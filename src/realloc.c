@@ -28,6 +28,8 @@ void *pm_int_realloc(struct pm_arena *a, mchunk oldp, size_t nb)
     size_t oldsize = chunk_size(oldp);
     if (PM_UNLIKELY(chunk_raw_size(oldp) <= PM_CHUNK_HDR || oldsize >= a->system_mem))
         pm_corruption("realloc(): invalid old size", chunk_mem(oldp));
+    if (PM_UNLIKELY(!pm_chunk_owned(a, oldp, oldsize)))
+        pm_corruption("realloc(): invalid pointer", chunk_mem(oldp));
     mchunk next = chunk_at(oldp, oldsize);
     size_t nextsize = chunk_size(next);
     if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || nextsize >= a->system_mem))

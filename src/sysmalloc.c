@@ -54,10 +54,26 @@ static void close_heap(struct pm_arena *a)
     }
 }
 
+/* Widens the range every heap lies in (heaps of different arenas are
+ * made under different locks, so the bounds only ever move outwards, by
+ * compare-and-swap). */
+static void widen_heap_range(uintptr_t lo, uintptr_t hi)
+{
+    uintptr_t cur = __atomic_load_n(&pm_global.heap_lo, __ATOMIC_RELAXED);
+    while (lo < cur && !__atomic_compare_exchange_n(&pm_global.heap_lo, &cur, lo, true, __ATOMIC_RELAXED,
+                                                    __ATOMIC_RELAXED))
+        ;
+    cur = __atomic_load_n(&pm_global.heap_hi, __ATOMIC_RELAXED);
+    while (hi > cur && !__atomic_compare_exchange_n(&pm_global.heap_hi, &cur, hi, true, __ATOMIC_RELAXED,
+                                                    __ATOMIC_RELAXED))
+        ;
+}
+
 /* Makes an initialised heap record the arena's newest heap, with all its
  * space in a new top; the old top's heap is closed. */
 void pm_install_heap(struct pm_arena *a, struct pm_heap *h)
 {
+    widen_heap_range((uintptr_t)h, (uintptr_t)h + (h->kind == PM_HEAP_SUB ? PM_HEAP_MAX_SIZE : h->size));
     h->prev = a->heap;
     if (a->top != NULL)
         close_heap(a);
@@ -89,6 +105,7 @@ static void open_heap(struct pm_arena *a, char *base, size_t len, enum pm_heap_k
 /* The heap record already counts incr more bytes: give them to top. */
 static void grow_top_in_place(struct pm_arena *a, size_t incr)
 {
+    widen_heap_range((uintptr_t)a->heap, (uintptr_t)heap_end(a->heap));
     a->system_mem += incr;
     if (a->system_mem > a->max_system_mem)
         a->max_system_mem = a->system_mem;
@@ -175,8 +192,27 @@ static bool grow_sub_arena(struct pm_arena *a, size_t want)
     return true;
 }
 
+/* Before the heap grows under top, top must still end where its heap
+ * ends, and the program break must not have been pulled back into a brk
+ * heap: either means the heap's bookkeeping was overwritten or bypassed. */
+static void check_before_growth(struct pm_arena *a)
+{
+    struct pm_heap *h = a->heap;
+    if (h == NULL)
+        return;
+    char *end = (char *)align_down((uintptr_t)heap_end(h), PM_ALIGNMENT);
+    if (PM_UNLIKELY(a->top == NULL || (char *)a->top + top_size(a) != end))
+        pm_corruption("malloc(): corrupted top size", a->top);
+    if (h->kind == PM_HEAP_BRK) {
+        char *brk_now = pm_os_sbrk(0);
+        if (PM_UNLIKELY(brk_now >= (char *)h && brk_now < heap_end(h)))
+            pm_corruption("break adjusted to free malloc space", brk_now);
+    }
+}
+
 void *pm_sysmalloc(struct pm_arena *a, size_t nb)
 {
+    check_before_growth(a);
     /* The pad is a hint: a huge one (M_TOP_PAD of -1) must not make
      * every request fail. */
     size_t want;

@@ -63,7 +63,7 @@ static inline struct pm_tcache_entry *tcache_link(struct pm_tcache_entry **slot,
     return (struct pm_tcache_entry *)((((uintptr_t)slot) >> 12) ^ secret ^ (uintptr_t)p);
 }
 
-static inline void pm_tcache_push(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *e)
+static inline void pm_tcache_push(struct pm_tcache *t, size_t idx, struct pm_tcache_entry *e)
 {
     e->next = tcache_link(&e->next, t->entries[idx], pm_global.secret);
     e->key = pm_global.tcache_key;

@@ -91,7 +91,9 @@ static void top_size_shrunk(void)
     REQUIRE(chunk_at(hdr(b), csize(b)) == MAIN->top);
     death_expect_addr(MAIN->top);
     *next_size_word(b) = 0x40 | PM_PREV_INUSE;
-    void *q = malloc(200000 - 4096); /* below the mmap threshold */
+    /* below the mmap threshold, above what the forged top holds: the
+     * heap must grow, and growth checks top first */
+    void *q = malloc(100000);
     death_note("malloc returned %p; walker: %zu problem(s)\n", q, pmalloc_check());
 }
 
@@ -108,9 +110,13 @@ static void break_adjusted(void)
     REQUIRE(MAIN->heap->kind == PM_HEAP_BRK && sbrk(0) == heap_end(MAIN->heap));
     REQUIRE(top_size(MAIN) > 64 * KiB);
     REQUIRE(sbrk(-(intptr_t)(32 * KiB)) != (void *)-1);
-    void *q = malloc(120000);
+    /* more than top holds, served from the heap: the heap must grow, and
+     * growth looks at the break first */
+    REQUIRE(mallopt(M_MMAP_THRESHOLD, 4 * MiB) == 1);
+    size_t want = top_size(MAIN) + 64 * KiB;
+    void *q = malloc(want);
     if (q != NULL)
-        memset(q, 0x55, 120000);
+        memset(q, 0x55, want);
     death_note("malloc returned %p; walker: %zu problem(s)\n", q, pmalloc_check());
 }
 
