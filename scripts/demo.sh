@@ -3,7 +3,9 @@
 # then runs real programs on it through LD_PRELOAD with PMALLOC_STATS=1,
 # so that each prints pmalloc's statistics when it exits:
 #   1. python3 building a dict of 200,000 strings and sorting them;
-#   2. sqlite3 inserting and querying 200,000 rows.
+#   2. sqlite3 inserting and querying 200,000 rows;
+# then draws the heap of a threaded python3 with heapviz, as text and as
+# an HTML page (build/demo/heap.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -68,11 +70,39 @@ SELECT 'rows', count(*), count(DISTINCT grp), min(name), max(name) FROM t;
 SELECT 'largest groups', grp, count(*) FROM t GROUP BY grp ORDER BY count(*) DESC, grp LIMIT 3;
 SQL
 
-# ---------------------------------------------------------------------
-# HEAPVIZ: a picture of pmalloc's heap goes here (to be added by the
-# heapviz owner, tools/heapviz).  The build is in $PM_BUILD_DIR, the
-# library in $lib, and $work is a scratch directory removed at exit.
-# ---------------------------------------------------------------------
+# The heap picture: python3 runs once more on pmalloc, with threads (so
+# there are thread arenas and caches to see), and writes a snapshot of
+# its whole heap as it exits; heapviz draws it as text here and as a
+# self-contained HTML page that stays in the build directory.
+heapviz="$PM_BUILD_DIR/tools/heapviz/heapviz"
+[[ -x "$heapviz" ]] || pm_die "$heapviz was not built"
+picture_dir="$PM_BUILD_DIR/demo"
+mkdir -p "$picture_dir" || pm_die "cannot create $picture_dir"
+cat >"$work/threads.py" <<'PY'
+import threading
+table = {"key-%d" % i: "v" * (i % 300) for i in range(50_000)}
+def work(n):
+    return sum(len(str(i) * (i % 7)) for i in range(n))
+threads = [threading.Thread(target=work, args=(20_000,)) for _ in range(3)]
+for t in threads: t.start()
+for t in threads: t.join()
+for key in list(table)[::3]:
+    del table[key]
+print("python3 with 3 threads: %d keys left" % len(table))
+PY
+echo
+echo "=== heapviz: the heap of python3 as it exits"
+echo "\$ PMALLOC_SNAPSHOT_AT_EXIT=$picture_dir/heap.json LD_PRELOAD=$lib $python $work/threads.py"
+rm -f "$picture_dir/heap.json"
+PMALLOC_SNAPSHOT_AT_EXIT="$picture_dir/heap.json" LD_PRELOAD="$lib${LD_PRELOAD:+ $LD_PRELOAD}" \
+    "$python" "$work/threads.py" || pm_die "python3 failed on pmalloc"
+[[ -s "$picture_dir/heap.json" ]] || pm_die "no heap snapshot was written"
+echo "\$ heapviz $picture_dir/heap.json"
+"$heapviz" --max-glyphs 320 "$picture_dir/heap.json" || pm_die "heapviz could not read the snapshot"
+"$heapviz" "$picture_dir/heap.json" --html "$picture_dir/heap.html" ||
+    pm_die "heapviz could not draw the HTML page"
+echo
+echo "the same heap as a picture: $(cd "$picture_dir" && pwd)/heap.html (open it in a browser)"
 
 echo
-echo "demo finished: both programs ran on pmalloc ($lib)"
+echo "demo finished: every program ran on pmalloc ($lib)"
