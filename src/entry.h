@@ -4,6 +4,7 @@
 #define PMALLOC_ENTRY_H
 
 #include "internal.h"
+#include "memcheck.h"
 
 /* The debug mode (PMALLOC_CHECK=1) walks every arena after every call. */
 static inline void debug_check(void)
@@ -21,10 +22,15 @@ static inline bool mmap_allowed(size_t nb)
  * mode adds a word for the block's tag. */
 static inline bool request_size(size_t bytes, size_t *nb)
 {
-    if (PM_UNLIKELY(pm_opt.hardened)) {
+    size_t extra = 0;
+    if (PM_UNLIKELY(pm_opt.hardened))
+        extra += PM_SIZE_SZ;
+    if (PM_UNLIKELY(pm_global.on_valgrind))
+        extra += PM_VG_REDZONE;
+    if (PM_UNLIKELY(extra != 0)) {
         if (bytes > PM_MAX_REQUEST)
             return false;
-        bytes += PM_SIZE_SZ;
+        bytes += extra;
     }
     return checked_request_to_size(bytes, nb);
 }

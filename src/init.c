@@ -5,7 +5,9 @@
 #include "internal.h"
 
 #include <malloc.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <unistd.h>
 #include <sys/sysinfo.h>
 #include <stdlib.h>
 #include <sys/random.h>
@@ -14,6 +16,7 @@
 #include "memcheck.h"
 
 int pm_init_state;
+static int stats_fd = -1;
 
 static uintptr_t make_secret(void)
 {
@@ -52,6 +55,11 @@ void pm_init_slow(void)
     pm_thread_arena = &pm_main_arena;
     __atomic_store_n(&pm_init_state, 2, __ATOMIC_RELEASE);
 
+    /* Many programs (coreutils among them) close standard error before
+     * they exit: keep a copy for the report PMALLOC_STATS asks for. */
+    if (pm_opt.stats_at_exit)
+        stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+
     /* Registering may allocate; the allocator is ready for that now. */
     pthread_atfork(pm_fork_prepare, pm_fork_parent, pm_fork_child);
     pm_thread_init();
@@ -67,5 +75,5 @@ __attribute__((constructor)) static void init_at_load(void)
 __attribute__((destructor)) static void report_at_exit(void)
 {
     if (pm_opt.stats_at_exit)
-        malloc_stats();
+        pm_stats_print(stats_fd >= 0 ? stats_fd : STDERR_FILENO);
 }

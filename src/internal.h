@@ -132,6 +132,9 @@ static inline struct pm_arena *arena_next(struct pm_arena *a)
     return __atomic_load_n(&a->next, __ATOMIC_ACQUIRE);
 }
 
+/* malloc_stats's report, written to fd (stats.c). */
+void pm_stats_print(int fd);
+
 /* The hardened mode (hardened.c). */
 void pm_hardened_tag(void *mem);
 size_t pm_hardened_usable(mchunk p);

@@ -42,6 +42,12 @@ static inline bool pm_vg_detect_memcheck(void)
     return VALGRIND_GET_VBITS(&probe, &vbits, 1) == 1;
 }
 
+/* Under memcheck every block is followed by this many inaccessible bytes
+ * of its own chunk, so an overrun is reported against the right block and
+ * the arena's pointers to the next chunk are not taken for pointers into
+ * this one. */
+#define PM_VG_REDZONE 16
+
 static inline bool pm_vg(void) { return __builtin_expect(pm_global.on_valgrind, 0); }
 
 static inline void pm_vg_enter(void)
@@ -59,14 +65,14 @@ static inline void pm_vg_leave(void)
 static inline void pm_vg_block(void *mem, size_t n, bool zeroed)
 {
     if (pm_vg() && mem != NULL) {
-        VALGRIND_MALLOCLIKE_BLOCK(mem, n, 0, zeroed);
+        VALGRIND_MALLOCLIKE_BLOCK(mem, n, PM_VG_REDZONE, zeroed);
         VALGRIND_MAKE_MEM_DEFINED((char *)mem - sizeof(size_t), sizeof(size_t));
     }
 }
 static inline void pm_vg_unblock(void *mem)
 {
     if (pm_vg() && mem != NULL)
-        VALGRIND_FREELIKE_BLOCK(mem, 0);
+        VALGRIND_FREELIKE_BLOCK(mem, PM_VG_REDZONE);
 }
 /* Memory the allocator has just obtained belongs to no block yet. */
 static inline void pm_vg_reserve(void *addr, size_t len)

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "log.h"
@@ -224,9 +225,8 @@ static void stats_line(struct pm_buf *b, const char *label, uint64_t value)
 }
 
 /* glibc's layout, but with full 64-bit numbers: its %10u wraps at 4 GiB. */
-PM_EXPORT void malloc_stats(void)
+void pm_stats_print(int fd)
 {
-    pm_ensure_init();
     /* write(2) is a cancellation point; malloc_stats must not be one
      * (a cancelled thread would leave the report half written). */
     int old_cancel_state;
@@ -248,7 +248,7 @@ PM_EXPORT void malloc_stats(void)
         pm_buf_str(&b, ":\n");
         stats_line(&b, "system bytes     = ", st.system_mem);
         stats_line(&b, "in use bytes     = ", arena_used_bytes(&st));
-        pm_buf_flush(&b, 2);
+        pm_buf_flush(&b, fd);
         system_total += st.system_mem;
         in_use_total += arena_used_bytes(&st);
     }
@@ -259,10 +259,16 @@ PM_EXPORT void malloc_stats(void)
     stats_line(&b, "in use bytes     = ", in_use_total);
     stats_line(&b, "max mmap regions = ", load_global(&pm_global.n_mmaps_max));
     stats_line(&b, "max mmap bytes   = ", load_global(&pm_global.max_mmapped_mem));
-    pm_buf_flush(&b, 2);
+    pm_buf_flush(&b, fd);
 
     errno = saved_errno;
     pthread_setcancelstate(old_cancel_state, NULL);
+}
+
+PM_EXPORT void malloc_stats(void)
+{
+    pm_ensure_init();
+    pm_stats_print(STDERR_FILENO);
 }
 
 /* Running totals over every arena, for the closing elements. */

@@ -103,7 +103,6 @@ TESTS += tests/misuse/memcheck.sh tests/misuse/memcheck_client.sh
 # pmalloc's own heap under memcheck: a leaked block's last word is the next
 # chunk's prev_size, so the arena's pointer to that chunk makes memcheck
 # call the block "possibly lost" (see the report in the commit message)
-XFAIL_TESTS += tests/misuse/memcheck_client.sh
 
 # The libFuzzer harness (tests/fuzz): built by the test script itself with
 # clang -fsanitize=fuzzer, skipped when clang cannot build one.
