@@ -46,7 +46,7 @@ while IFS= read -r -d '' trs; do
     if ((bad)); then
         failed_logs+=("${trs%.trs}.log")
     fi
-done < <(find "$build" -name '*.trs' -type f -print0 | sort -z)
+done < <(find "$build" -path "$build/pmalloc-*" -prune -o -name '*.trs' -type f -print0 | sort -z)
 
 for log in "${failed_logs[@]}"; do
     echo

@@ -25,7 +25,7 @@ if ! pm_build; then
 fi
 
 # Results of an earlier run must not be counted again.
-find "$PM_BUILD_DIR" -name '*.trs' -type f -delete
+find "$PM_BUILD_DIR" -path "$PM_BUILD_DIR/pmalloc-*" -prune -o -name '*.trs' -type f -delete
 
 pm_note "make -j$PM_JOBS check"
 check_rc=0
@@ -44,8 +44,17 @@ if ((check_rc != 0)); then
     fi
 fi
 
+# The release tarball must build and pass the same suite on its own:
+# counted as one more test, with its log beside the others.
+pm_note "make distcheck"
+distcheck_result=PASS
+(cd "$PM_BUILD_DIR" && pm_logged distcheck.log make -j"$PM_JOBS" distcheck) >/dev/null 2>&1 ||
+    distcheck_result=FAIL
+printf ':test-result: %s\n' "$distcheck_result" >"$PM_BUILD_DIR/distcheck.trs"
+pm_note "make distcheck: $distcheck_result"
+
 summary_rc=0
 bash scripts/summary.sh "$PM_BUILD_DIR" "${extra[@]}" || summary_rc=$?
-if ((check_rc != 0 || summary_rc != 0)); then
+if ((check_rc != 0 || summary_rc != 0)) || [[ $distcheck_result != PASS ]]; then
     exit 1
 fi

@@ -12,16 +12,6 @@
 #include "memcheck.h"
 #include "entry.h"
 
-static struct pm_tcache_entry *tcache_pop(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *e)
-{
-    if (PM_UNLIKELY(!ptr_aligned(e)))
-        pm_corruption("malloc(): unaligned tcache chunk detected", e);
-    t->entries[idx] = tcache_link(&e->next, e->next, pm_global.secret);
-    t->counts[idx]--;
-    e->key = 0;
-    return e;
-}
-
 static void *malloc_core(size_t bytes)
 {
     size_t nb;
@@ -32,7 +22,7 @@ static void *malloc_core(size_t bytes)
     if (pm_tcache_get() == NULL && nb <= pm_global.tcache_chunk_limit) {
         struct pm_tcache *t = pm_tcache_create();
         if (t != NULL && t->entries[tcache_index(nb)] != NULL)
-            return tcache_pop(t, tcache_index(nb), t->entries[tcache_index(nb)]);
+            return pm_tcache_pop(t, tcache_index(nb), t->entries[tcache_index(nb)]);
     }
     void *mem = pm_alloc_chunk(nb);
     if (mem != NULL)
@@ -61,7 +51,7 @@ PM_EXPORT void *malloc(size_t bytes)
         unsigned idx = pm_tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
         if (PM_LIKELY(e != NULL))
-            return tcache_pop(t, idx, e);
+            return pm_tcache_pop(t, idx, e);
     }
     return pm_malloc_slow(bytes);
 }
@@ -125,12 +115,13 @@ __attribute__((noinline)) void pm_free_slow(void *mem)
 PM_EXPORT void free(void *mem)
 {
     struct pm_tcache *t = pm_tc;
-    /* A thread without a cache (and every thread under valgrind, where
-     * memcheck must judge the pointer before anything reads its header)
-     * goes straight to the slow path, and so does a pointer outside every
-     * heap (NULL among them), where the full checks catch a fake chunk. */
-    if (PM_LIKELY(t != &pm_tcache_none && (uintptr_t)mem >= pm_global.heap_lo &&
-                  (uintptr_t)mem < pm_global.heap_hi && ptr_aligned(mem))) {
+    /* A pointer outside every heap (NULL among them) goes straight to the
+     * slow path, where the full checks catch a fake chunk; under memcheck
+     * the range stays empty, so memcheck judges every pointer before
+     * anything reads its header.  A thread without a cache has one whose
+     * bins are all full. */
+    if (PM_LIKELY((uintptr_t)mem >= pm_global.heap_lo && (uintptr_t)mem < pm_global.heap_hi &&
+                  ptr_aligned(mem))) {
         struct pm_tcache_entry *e = mem;
         size_t raw = chunk_raw_size(mem_chunk(mem));
         /* Sizes below MINSIZE wrap to a huge index; bit 3 set means a

@@ -56,9 +56,11 @@ static void close_heap(struct pm_arena *a)
 
 /* Widens the range every heap lies in (heaps of different arenas are
  * made under different locks, so the bounds only ever move outwards, by
- * compare-and-swap). */
+ * compare-and-swap).  Under memcheck it stays empty: see free(). */
 static void widen_heap_range(uintptr_t lo, uintptr_t hi)
 {
+    if (pm_global.on_valgrind)
+        return;
     uintptr_t cur = __atomic_load_n(&pm_global.heap_lo, __ATOMIC_RELAXED);
     while (lo < cur && !__atomic_compare_exchange_n(&pm_global.heap_lo, &cur, lo, true, __ATOMIC_RELAXED,
                                                     __ATOMIC_RELAXED))

@@ -76,13 +76,7 @@ void pm_tcache_stash(struct pm_arena *a, struct pm_tcache *t, size_t nb)
 
 static struct pm_tcache_entry *pop(struct pm_tcache *t, unsigned idx)
 {
-    struct pm_tcache_entry *e = t->entries[idx];
-    if (PM_UNLIKELY(!ptr_aligned(e)))
-        pm_corruption("malloc(): unaligned tcache chunk detected", e);
-    t->entries[idx] = tcache_link(&e->next, e->next, pm_global.secret);
-    t->counts[idx]--;
-    e->key = 0;
-    return e;
+    return pm_tcache_pop(t, idx, t->entries[idx]);
 }
 
 void pm_tcache_spill(struct pm_tcache *t, unsigned idx, void *extra)

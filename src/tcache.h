@@ -8,6 +8,7 @@
 #include "chunk.h"
 #include "arena.h"
 #include "options.h"
+#include "check.h"
 
 #define PM_TCACHE_BINS 64
 /* Bin i holds chunks of size 32 + 16 i: 32..1040 (requests up to 1032). */
@@ -69,6 +70,18 @@ static inline void pm_tcache_push(struct pm_tcache *t, size_t idx, struct pm_tca
     e->key = pm_global.tcache_key;
     t->entries[idx] = e;
     t->counts[idx]++;
+}
+
+/* Takes e, the first entry of bin idx (the caller has read it), off the
+ * cache. */
+static inline struct pm_tcache_entry *pm_tcache_pop(struct pm_tcache *t, size_t idx, struct pm_tcache_entry *e)
+{
+    if (__builtin_expect(!ptr_aligned(e), 0))
+        pm_corruption("malloc(): unaligned tcache chunk detected", e);
+    t->entries[idx] = tcache_link(&e->next, e->next, pm_global.secret);
+    t->counts[idx]--;
+    e->key = 0;
+    return e;
 }
 
 /* tcache.c */
