@@ -25,7 +25,7 @@ if ! pm_build; then
 fi
 
 # Results of an earlier run must not be counted again.
-find "$PM_BUILD_DIR" -path "$PM_BUILD_DIR/pmalloc-*" -prune -o -name '*.trs' -type f -delete
+find "$PM_BUILD_DIR" -path "$PM_BUILD_DIR/pmalloc-*" -prune -o -name '*.trs' -type f -exec rm -f {} +
 
 pm_note "make -j$PM_JOBS check"
 check_rc=0
