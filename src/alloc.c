@@ -76,8 +76,8 @@ void pm_free_chunk(void *mem)
     }
     if (PM_UNLIKELY(!ptr_aligned(mem)))
         pm_corruption("free(): invalid pointer", mem);
-    struct pm_arena *held = NULL;
-    pm_free_batched(p, &held);
-    pm_free_batch_end(&held);
+    struct pm_free_batch batch = PM_FREE_BATCH_INIT;
+    pm_free_batched(p, &batch);
+    pm_free_batch_end(&batch);
 }
 

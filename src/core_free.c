@@ -109,18 +109,36 @@ void pm_int_free(struct pm_arena *a, mchunk p)
     }
 }
 
-/* A chunk freed into an arena whose lock another thread holds waits on a
- * lock-free list instead of blocking the freeing thread; whoever next
- * holds the lock frees it.  Pushes only, and the drain takes the whole
+/* A chunk freed by a thread other than its arena's owner never waits for
+ * that arena's lock: it joins a lock-free list that the arena's next
+ * holder frees.  Chunks bound for one arena are chained first and pushed
+ * with one compare-and-swap.  Pushes only, and the drain takes the whole
  * list at once, so no ABA problem can arise. */
-static void remote_push(struct pm_arena *a, mchunk p)
+static void remote_flush(struct pm_free_batch *b)
+{
+    if (b->head == NULL)
+        return;
+    struct pm_arena *a = b->remote;
+    mchunk old = __atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED);
+    do {
+        chunk_set_fd(b->tail, old);
+    } while (!__atomic_compare_exchange_n(&a->remote_frees, &old, b->head, true, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+    b->head = b->tail = NULL;
+    b->remote = NULL;
+}
+
+static void remote_add(struct pm_free_batch *b, struct pm_arena *a, mchunk p)
 {
     check_freed_pointer(a, p, chunk_size(p));
-    mchunk head = __atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED);
-    do {
-        chunk_set_fd(p, head);
-    } while (!__atomic_compare_exchange_n(&a->remote_frees, &head, p, true, __ATOMIC_RELEASE,
-                                          __ATOMIC_RELAXED));
+    if (b->remote != a) {
+        remote_flush(b);
+        b->remote = a;
+    }
+    chunk_set_fd(p, b->head);
+    b->head = p;
+    if (b->tail == NULL)
+        b->tail = p;
 }
 
 void pm_drain_remote(struct pm_arena *a)
@@ -142,28 +160,32 @@ struct pm_arena *pm_arena_of_freed(mchunk p)
     return arena_of_chunk(p);
 }
 
-void pm_free_batched(mchunk p, struct pm_arena **held)
+void pm_free_batched(mchunk p, struct pm_free_batch *b)
 {
     struct pm_arena *a = pm_arena_of_freed(p);
-    if (*held != a) {
-        pm_free_batch_end(held);
-        if (a == pm_thread_arena) {
-            pm_lock(&a->lock);
-        } else if (pm_trylock(&a->lock) != 0) {
-            remote_push(a, p);
+    if (b->held != a) {
+        /* Another thread's arena: leave the chunk for its owner.  An arena
+         * no thread uses any more has no owner to come by, so its lock is
+         * simply taken (the count is a hint, read without the list lock). */
+        if (a != pm_thread_arena && __atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED) != 0) {
+            remote_add(b, a, p);
             return;
         }
-        *held = a;
+        if (b->held != NULL)
+            pm_unlock(&b->held->lock);
+        pm_lock(&a->lock);
+        b->held = a;
         if (__atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED) != NULL)
             pm_drain_remote(a);
     }
     pm_int_free(a, p);
 }
 
-void pm_free_batch_end(struct pm_arena **held)
+void pm_free_batch_end(struct pm_free_batch *b)
 {
-    if (*held != NULL) {
-        pm_unlock(&(*held)->lock);
-        *held = NULL;
+    remote_flush(b);
+    if (b->held != NULL) {
+        pm_unlock(&b->held->lock);
+        b->held = NULL;
     }
 }

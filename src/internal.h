@@ -54,11 +54,18 @@ void pm_int_free(struct pm_arena *a, mchunk p);
 void pm_consolidate(struct pm_arena *a);
 /* An exact-size chunk from a fast bin or small bin, or NULL. */
 void *pm_int_take_exact(struct pm_arena *a, size_t nb);
-/* Frees p into its own arena.  *held is the arena whose lock the caller
- * holds, switched as needed so a batch of frees takes each lock once;
- * pm_free_batch_end releases it. */
-void pm_free_batched(mchunk p, struct pm_arena **held);
-void pm_free_batch_end(struct pm_arena **held);
+/* Frees p into its own arena.  A batch of frees takes each arena's lock
+ * once (held), and chunks of arenas that other threads own are chained
+ * and handed to those arenas' remote lists in one step each;
+ * pm_free_batch_end finishes the batch. */
+struct pm_free_batch {
+    struct pm_arena *held;   /* the arena whose lock is held, if any */
+    struct pm_arena *remote; /* where the chain head..tail goes */
+    mchunk head, tail;
+};
+#define PM_FREE_BATCH_INIT {NULL, NULL, NULL, NULL}
+void pm_free_batched(mchunk p, struct pm_free_batch *b);
+void pm_free_batch_end(struct pm_free_batch *b);
 /* The arena of a chunk the program hands back, after checking that a
  * thread arena it claims really exists. */
 struct pm_arena *pm_arena_of_freed(mchunk p);

@@ -81,13 +81,13 @@ static struct pm_tcache_entry *pop(struct pm_tcache *t, unsigned idx)
 
 void pm_tcache_spill(struct pm_tcache *t, unsigned idx, void *extra)
 {
-    struct pm_arena *held = NULL;
+    struct pm_free_batch batch = PM_FREE_BATCH_INIT;
     unsigned keep = t->counts[idx] / 2;
     while (t->counts[idx] > keep)
-        pm_free_batched(mem_chunk(pop(t, idx)), &held);
+        pm_free_batched(mem_chunk(pop(t, idx)), &batch);
     if (extra != NULL)
-        pm_free_batched(mem_chunk(extra), &held);
-    pm_free_batch_end(&held);
+        pm_free_batched(mem_chunk(extra), &batch);
+    pm_free_batch_end(&batch);
 }
 
 bool pm_tcache_holds(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *e)
@@ -119,12 +119,12 @@ static void unlist(struct pm_tcache *t)
 /* Gives every cached chunk and the cache itself back to the arenas. */
 static void flush(struct pm_tcache *t)
 {
-    struct pm_arena *held = NULL;
+    struct pm_free_batch batch = PM_FREE_BATCH_INIT;
     for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
         while (t->entries[idx] != NULL)
-            pm_free_batched(mem_chunk(pop(t, idx)), &held);
-    pm_free_batched(mem_chunk(t), &held);
-    pm_free_batch_end(&held);
+            pm_free_batched(mem_chunk(pop(t, idx)), &batch);
+    pm_free_batched(mem_chunk(t), &batch);
+    pm_free_batch_end(&batch);
 }
 
 void pm_tcache_thread_exit(void)

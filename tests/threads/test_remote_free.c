@@ -1,6 +1,6 @@
-/* Remote frees: a chunk freed by a thread of another arena while that
- * arena's lock is busy waits on the arena's lock-free list, and whoever
- * next holds the lock frees it.  Nothing may be lost: a producer that
+/* Remote frees: a chunk freed by a thread other than the one that owns
+ * its arena never waits for that arena's lock: it goes on the arena's
+ * lock-free list, and whoever next holds the lock frees it.  Nothing may be lost: a producer that
  * keeps allocating while a consumer frees everything it makes must keep
  * reusing the same memory, and once both are done (and malloc_trim has
  * drained the lists) the producer's arena has no chunk in use.
@@ -180,12 +180,18 @@ static void test_deterministic(void)
 }
 
 /* A freed-remotely chunk left on the list of an arena whose threads have
- * all gone is not lost: malloc_trim drains every arena's list. */
+ * all gone is not lost: malloc_trim drains every arena's list.  The chunks
+ * are freed while the arena's thread still lives (so they go to the list,
+ * not through the lock), and the thread exits before anyone drains it. */
+static pthread_barrier_t owner_step;
+
 static void *alloc_many(void *arg)
 {
     void **out = arg;
     for (int i = 0; i < 64; i++)
         out[i] = malloc(3000);
+    pthread_barrier_wait(&owner_step); /* 1: main may free them */
+    pthread_barrier_wait(&owner_step); /* 2: main has freed them */
     return pm_thread_arena;
 }
 
@@ -193,17 +199,19 @@ static void test_orphaned_list(void)
 {
     void *mem[64];
     pthread_t t;
+    REQUIRE(pthread_barrier_init(&owner_step, NULL, 2) == 0);
     REQUIRE(pthread_create(&t, NULL, alloc_many, mem) == 0);
-    void *ar = NULL;
-    pthread_join(t, &ar);
-    struct pm_arena *a = ar;
-    REQUIRE(a != NULL && a != &pm_main_arena);
-    /* the arena is free now; make its lock look busy while main frees */
-    pm_lock(&a->lock);
+    pthread_barrier_wait(&owner_step); /* 1 */
+    struct pm_arena *a = arena_of_chunk(hdr(mem[0]));
+    REQUIRE(a != &pm_main_arena);
     for (int i = 0; i < 64; i++)
         free(mem[i]);
     CHECK(a->remote_frees != NULL);
-    pm_unlock(&a->lock);
+    pthread_barrier_wait(&owner_step); /* 2 */
+    void *ar = NULL;
+    pthread_join(t, &ar);
+    pthread_barrier_destroy(&owner_step);
+    CHECK(ar == a);
     struct arena_tally before = tally_arena(a);
     CHECK(before.inuse_chunks >= 64);
     malloc_trim(0);
