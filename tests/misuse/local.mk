@@ -121,3 +121,10 @@ TESTS += tests/misuse/sanitizers.sh
 clean-local-fuzz: clean-local-san
 clean-local-san:
 	-rm -rf tests/misuse/san
+
+# The hardened mode: its checks, the guard page, and ordinary work with it on.
+check_PROGRAMS += tests/misuse/test_hardened
+tests_misuse_test_hardened_CFLAGS = $(MISUSE_CFLAGS)
+tests_misuse_test_hardened_LDADD = $(TEST_LDADD)
+tests_misuse_test_hardened_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/misuse/test_hardened
