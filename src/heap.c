@@ -1,8 +1,8 @@
 /* Sub-heaps of the thread arenas: 64 MiB regions aligned to their size,
  * so the heap record of any chunk is found by masking its address.  The
  * whole region is reserved with no access and committed page by page as
- * the heap grows; a shrinking heap gives its pages back but keeps them
- * accessible, so growing again costs no system call. */
+ * the heap grows; a shrinking heap gives its pages back and makes them
+ * inaccessible again. */
 #include "internal.h"
 
 #include "os.h"
@@ -129,9 +129,15 @@ bool pm_heap_grow(struct pm_heap *h, size_t diff)
 
 bool pm_heap_shrink(struct pm_heap *h, size_t diff)
 {
-    if (!pm_os_discard((char *)h + h->size - diff, diff))
+    char *tail = (char *)h + h->size - diff;
+    if (!pm_os_discard(tail, diff))
         return false;
     h->size -= diff;
+    /* Back to reserved-only, as it was before it grew: a stray access to
+     * it faults.  If the kernel refuses, the pages are given back all the
+     * same and simply stay accessible. */
+    if (h->mprotect_size > h->size && pm_os_protect(tail, h->mprotect_size - h->size, false))
+        h->mprotect_size = h->size;
     return true;
 }
 

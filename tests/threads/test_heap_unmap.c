@@ -53,6 +53,9 @@ static void *unmap_thread(void *arg)
     /* Most of it is gone: at most 8 MiB stays resident. */
     TCHECK(rss_freed < rss0 + 8 * MiB);
     TCHECK(a->system_mem < 8 * MiB);
+    /* The remaining heap shrank the way it grew: what it no longer uses
+     * is reserved-only again (inaccessible). */
+    TCHECK(a->heap->mprotect_size == a->heap->size);
     problems = pmalloc_check();
     TCHECK(problems == 0);
 
