@@ -248,4 +248,9 @@ void pm_snap_tcaches(struct pm_snap_walker *w);
  * filling w->lists and writing "bins" and "remote_frees". */
 void pm_snap_arena_lists(struct pm_snap_walker *w, uint64_t arena);
 
+/* snapshot_header.c: the members before the arenas. */
+void pm_snap_emit_header(struct pm_snap_walker *w);
+void pm_snap_emit_options(struct pm_snap_walker *w);
+void pm_snap_emit_global(struct pm_snap_walker *w);
+
 #endif

@@ -16,6 +16,7 @@ tools_heapviz_heapviz_SOURCES = \
 	tools/heapviz/analysis.c \
 	src/snapshot.h \
 	src/snapshot_walk.c \
+	src/snapshot_header.c \
 	src/snapshot_lists.c \
 	src/snapshot_os.c \
 	src/json_out.c
