@@ -24,7 +24,7 @@ void *pm_with_arena(pm_arena_op op, size_t arg1, size_t arg2)
     pm_lock_arena(a);
     void *mem = op(a, arg1, arg2);
     pm_unlock(&a->lock);
-    if (mem == NULL && (a = pm_arena_retry(a, arg1)) != NULL) {
+    if (mem == NULL && (a = pm_arena_retry(a)) != NULL) {
         mem = op(a, arg1, arg2);
         pm_unlock(&a->lock);
     }

@@ -139,9 +139,8 @@ void pm_arena_detach(void)
     pm_unlock(&pm_global.list_lock);
 }
 
-struct pm_arena *pm_arena_retry(struct pm_arena *failed, size_t nb)
+struct pm_arena *pm_arena_retry(struct pm_arena *failed)
 {
-    (void)nb;
     struct pm_arena *a;
     if (failed != &pm_main_arena) {
         /* A full sub-heap space: the main arena can still use brk. */

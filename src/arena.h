@@ -136,7 +136,7 @@ static inline char *heap_end(const struct pm_heap *h) { return (char *)h + h->si
 void pm_arena_init(struct pm_arena *a);
 /* Another arena to try when `failed` could not satisfy a request; NULL if
  * none.  The returned arena is locked. */
-struct pm_arena *pm_arena_retry(struct pm_arena *failed, size_t nb);
+struct pm_arena *pm_arena_retry(struct pm_arena *failed);
 void pm_fork_prepare(void);
 void pm_fork_parent(void);
 void pm_fork_child(void);

@@ -137,12 +137,6 @@ void pm_hardened_free(void *mem)
         evict(evicted[i]);
 }
 
-bool pm_hardened_quarantined(void *mem)
-{
-    mchunk p = mem_chunk(mem);
-    return *chunk_tag_slot(p) == tag_for(p, true);
-}
-
 void pm_hardened_lock_all(void) { pm_lock(&quarantine_lock); }
 
 void pm_hardened_unlock_all(bool reinit)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <sys/random.h>
 #include <time.h>
+#include "os.h"
 #include "tcache.h"
 #include "memcheck.h"
 
@@ -52,6 +53,7 @@ void pm_init_slow(void)
     pm_global.ncpus = cpus > 0 ? (size_t)cpus : 1;
     pm_tcache_refresh_limits();
     pm_arena_init(&pm_main_arena);
+    pm_global.sbrk_base_mem = (size_t)pm_os_sbrk(0);
     pm_thread_arena = &pm_main_arena;
     __atomic_store_n(&pm_init_state, 2, __ATOMIC_RELEASE);
 

@@ -125,8 +125,6 @@ void *pm_mmap_alloc(size_t nb, size_t alignment);
 void pm_mmap_free(mchunk p);
 /* Grows or shrinks an mmapped chunk (mremap); NULL if it cannot. */
 void *pm_mmap_realloc(mchunk p, size_t nb);
-/* Calls fn for every mmapped chunk under the list lock. */
-void pm_mmap_foreach(void (*fn)(void *ctx, mchunk p, size_t map_len), void *ctx);
 bool pm_mmap_check(pm_problem_fn report, void *ctx);
 void pm_mmap_lock_all(void);
 void pm_mmap_unlock_all(bool reinit);
@@ -146,7 +144,6 @@ void pm_stats_print(int fd);
 void pm_hardened_tag(void *mem);
 size_t pm_hardened_usable(mchunk p);
 void pm_hardened_free(void *mem);
-bool pm_hardened_quarantined(void *mem);
 void pm_hardened_lock_all(void);
 void pm_hardened_unlock_all(bool reinit);
 /* True if p is the chunk of one of our live mappings (list lock taken). */

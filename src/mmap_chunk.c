@@ -145,14 +145,6 @@ void *pm_mmap_realloc(mchunk p, size_t nb)
     return chunk_mem(np);
 }
 
-void pm_mmap_foreach(void (*fn)(void *ctx, mchunk p, size_t map_len), void *ctx)
-{
-    pm_lock(&mmap_lock);
-    for (struct pm_mmap_link *l = pm_mmap_list.next; l != &pm_mmap_list; l = l->next)
-        fn(ctx, l->chunk, mapping_len(l->chunk));
-    pm_unlock(&mmap_lock);
-}
-
 bool pm_mmap_check(pm_problem_fn report, void *ctx)
 {
     size_t count = 0, bytes = 0;
