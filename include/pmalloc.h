@@ -21,7 +21,7 @@ extern "C" {
 #define PMALLOC_VERSION_PATCH 0
 
 /* mallopt parameters of pmalloc's own (glibc's M_ constants work too). */
-#define PMALLOC_M_TCACHE_COUNT (-100) /* chunks per thread-cache bin, 0..65535; 0 disables */
+#define PMALLOC_M_TCACHE_COUNT (-100) /* chunks per thread-cache bin, 0..65535; 0 disables; other threads follow at their next cache miss or full bin */
 #define PMALLOC_M_TCACHE_MAX   (-101) /* largest request the thread cache keeps, 0..1032 */
 
 /* "MAJOR.MINOR.PATCH" of the library actually loaded. */

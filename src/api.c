@@ -19,8 +19,11 @@ static void *malloc_core(size_t bytes)
         errno = ENOMEM;
         return NULL;
     }
-    if (pm_tcache_get() == NULL && nb <= pm_global.tcache_chunk_limit) {
-        struct pm_tcache *t = pm_tcache_create();
+    struct pm_tcache *t = pm_tcache_get();
+    if (t != NULL) {
+        pm_tcache_follow_limit(t);
+    } else if (nb <= pm_global.tcache_chunk_limit) {
+        t = pm_tcache_create();
         if (t != NULL && t->entries[tcache_index(nb)] != NULL)
             return pm_tcache_pop(t, tcache_index(nb), t->entries[tcache_index(nb)]);
     }
@@ -48,7 +51,7 @@ PM_EXPORT void *malloc(size_t bytes)
 {
     struct pm_tcache *t = pm_tc;
     if (PM_LIKELY(bytes < pm_global.tcache_request_limit)) {
-        unsigned idx = pm_tcache_class[bytes];
+        size_t idx = pm_global.tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
         if (PM_LIKELY(e != NULL))
             return pm_tcache_pop(t, idx, e);
@@ -85,6 +88,8 @@ __attribute__((noinline)) void pm_free_slow(void *mem)
     mchunk p = mem_chunk(mem);
     size_t size = chunk_size(p);
     struct pm_tcache *t = pm_tcache_get();
+    if (t != NULL)
+        pm_tcache_follow_limit(t);
     if (t != NULL && size <= pm_global.tcache_chunk_limit && !chunk_is_mmapped(p)) {
         if (PM_UNLIKELY(!ptr_aligned(mem)))
             pm_corruption("free(): invalid pointer", mem);
@@ -95,7 +100,7 @@ __attribute__((noinline)) void pm_free_slow(void *mem)
         unsigned idx = tcache_index(size);
         if (e->key == pm_global.tcache_key && pm_tcache_holds(t, idx, e))
             pm_tcache_double_free(mem);
-        if (t->counts[idx] < pm_global.tcache_count)
+        if (pm_tcache_has_room(t, idx))
             pm_tcache_push(t, idx, e);
         else
             pm_tcache_spill(t, idx, mem);
@@ -123,12 +128,12 @@ PM_EXPORT void free(void *mem)
     if (PM_LIKELY((uintptr_t)mem >= pm_global.heap_lo && (uintptr_t)mem < pm_global.heap_hi &&
                   ptr_aligned(mem))) {
         struct pm_tcache_entry *e = mem;
-        size_t raw = chunk_raw_size(mem_chunk(mem));
-        /* Sizes below MINSIZE wrap to a huge index; bit 3 set means a
-         * size that is not a multiple of 16. */
-        size_t idx = (raw - PM_MINSIZE) >> 4;
-        if (PM_LIKELY(idx < pm_global.tcache_bins && (raw & 8) == 0 &&
-                      e->key != pm_global.tcache_key && t->counts[idx] < pm_global.tcache_count)) {
+        /* Rotating moves a size's bit 3 (a size that is not a multiple of
+         * 16) to the top, so such sizes, like those below MINSIZE, give a
+         * huge index and fail the one bound test. */
+        size_t off = chunk_size(mem_chunk(mem)) - PM_MINSIZE;
+        size_t idx = off >> 4 | off << 60;
+        if (PM_LIKELY(idx < pm_global.tcache_bins && pm_tcache_has_room(t, idx) && e->key != pm_global.tcache_key)) {
             pm_tcache_push(t, idx, e);
             return;
         }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include "chunk.h"
 #include "lock.h"
+#include "options.h"
 
 #define PM_NBINS        128
 #define PM_NSMALLBINS   64
@@ -101,6 +102,9 @@ struct pm_global {
     uintptr_t heap_lo;
     uintptr_t heap_hi;
     size_t ncpus;                /* online CPUs, read once at start-up */
+    /* Thread-cache bin of each request size it can hold, so the malloc
+     * fast path looks it up, from the base register it already has. */
+    uint8_t tcache_class[PM_DEFAULT_TCACHE_MAX_BYTES + 1];
 };
 extern struct pm_global pm_global;
 

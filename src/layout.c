@@ -112,8 +112,8 @@ PM_EXPORT const struct pm_layout_desc pmalloc_layout = {
     .mlink_chunk = OFF(struct pm_mmap_link, chunk),
 
     .tcache_sizeof = sizeof(struct pm_tcache),
-    .tcache_counts = OFF(struct pm_tcache, counts),
-    .tcache_counts_elem = sizeof(((struct pm_tcache *)0)->counts[0]),
+    .tcache_room = OFF(struct pm_tcache, room),
+    .tcache_limit = OFF(struct pm_tcache, limit),
     .tcache_entries = OFF(struct pm_tcache, entries),
     .tcache_next = OFF(struct pm_tcache, next),
     .tcache_prev = OFF(struct pm_tcache, prev),

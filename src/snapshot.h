@@ -22,7 +22,7 @@
 /* ---- the layout descriptor (exported as pmalloc_layout) ---- */
 
 #define PM_LAYOUT_MAGIC   0x54554f59414c4d50ull /* "PMLAYOUT" little-endian */
-#define PM_LAYOUT_VERSION 1u
+#define PM_LAYOUT_VERSION 2u
 /* the thread-cache list is a circular list through a sentinel record */
 #define PM_LAYOUT_F_TCACHE_SENTINEL 0x1u
 
@@ -80,9 +80,10 @@ struct pm_layout_desc {
     /* struct pm_mmap_link */
     uint32_t mlink_sizeof, mlink_next, mlink_prev, mlink_chunk;
 
-    /* struct pm_tcache; tcache_entry_next is the offset of the safe-linked
-     * next pointer in a cached chunk's user area */
-    uint32_t tcache_sizeof, tcache_counts, tcache_counts_elem, tcache_entries;
+    /* struct pm_tcache; a bin holds limit - room[i] chunks (room is an
+     * int32_t array, limit a uint32_t); tcache_entry_next is the offset of
+     * the safe-linked next pointer in a cached chunk's user area */
+    uint32_t tcache_sizeof, tcache_room, tcache_limit, tcache_entries;
     uint32_t tcache_next, tcache_prev, tcache_tid, tcache_entry_next;
 };
 

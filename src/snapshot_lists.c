@@ -353,14 +353,17 @@ static void one_tcache(struct pm_snap_walker *w, uint64_t t, uint64_t bound)
     pm_json_key(w->j, "bins");
     pm_json_begin_arr(w->j);
     uint64_t total_n = 0, total_bytes = 0;
+    uint32_t limit = 0;
     for (unsigned i = 0; i < w->d.tcache_bins; i++) {
-        uint16_t count = 0;
+        int32_t room = 0;
         uint64_t e;
-        if (pm_snap_read(w, t + w->d.tcache_counts + (uint64_t)w->d.tcache_counts_elem * i, &count, sizeof count) != 0 ||
+        if (pm_snap_read(w, t + w->d.tcache_limit, &limit, sizeof limit) != 0 ||
+            pm_snap_read(w, t + w->d.tcache_room + 4u * i, &room, sizeof room) != 0 ||
             pm_snap_word(w, t + w->d.tcache_entries + 8u * i, &e) != 0) {
             pm_snap_stop(w, "cannot read a thread cache", t);
             break;
         }
+        int64_t count = (int64_t)limit - room;
         if (e == 0 && count == 0)
             continue;
         uint64_t size = w->d.min_size + (uint64_t)w->d.alignment * i, n = 0;
@@ -371,7 +374,7 @@ static void one_tcache(struct pm_snap_walker *w, uint64_t t, uint64_t bound)
         pm_json_begin_arr(w->j);
         while (e != 0) {
             uint64_t chunk = e - w->d.chunk_hdr, stored;
-            if (++n > (uint64_t)count + 1 || n > bound) {
+            if (++n > (uint64_t)(count < 0 ? 0 : count) + 1 || n > bound) {
                 pm_snap_problem(w, "thread cache bin longer than its count", t);
                 break;
             }
@@ -390,7 +393,7 @@ static void one_tcache(struct pm_snap_walker *w, uint64_t t, uint64_t bound)
             e = reveal(w, e + w->d.tcache_entry_next, stored);
         }
         pm_json_end_arr(w->j);
-        if (n != count)
+        if ((int64_t)n != count)
             pm_snap_problem(w, "thread cache bin count disagrees with its list", t);
         pm_json_kv_u64(w->j, "count", n);
         pm_json_end_obj(w->j);

@@ -10,7 +10,6 @@
 
 struct pm_tcache pm_tcache_none;
 __thread struct pm_tcache *pm_tc __attribute__((tls_model("initial-exec"))) = &pm_tcache_none;
-uint8_t pm_tcache_class[PM_DEFAULT_TCACHE_MAX_BYTES + 1];
 /* Set once the thread's cache is gone, so frees from later thread-exit
  * code do not build a new one. */
 static __thread bool tcache_shut __attribute__((tls_model("initial-exec")));
@@ -20,10 +19,8 @@ static pm_lock_t tcache_list_lock = PM_LOCK_INITIALIZER;
 
 void pm_tcache_refresh_limits(void)
 {
-    for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
-        pm_tcache_none.counts[idx] = UINT16_MAX;
     for (size_t bytes = 0; bytes <= PM_DEFAULT_TCACHE_MAX_BYTES; bytes++)
-        pm_tcache_class[bytes] = (uint8_t)tcache_request_index(bytes);
+        pm_global.tcache_class[bytes] = (uint8_t)tcache_request_index(bytes);
     size_t max = pm_opt.tcache_max_bytes;
     if (max > PM_DEFAULT_TCACHE_MAX_BYTES)
         max = PM_DEFAULT_TCACHE_MAX_BYTES;
@@ -37,6 +34,19 @@ void pm_tcache_refresh_limits(void)
     pm_global.tcache_chunk_limit = off ? 0 : request_to_size(max);
     pm_global.tcache_bins = off ? 0 : tcache_index(request_to_size(max)) + 1;
     pm_global.tcache_count = pm_opt.tcache_count;
+    /* The caller's cache follows at once; other threads' at their next
+     * slow call (only the owner may touch a cache). */
+    struct pm_tcache *t = pm_tcache_get();
+    if (t != NULL)
+        pm_tcache_follow_limit(t);
+}
+
+void pm_tcache_rebase(struct pm_tcache *t)
+{
+    int64_t change = (int64_t)pm_global.tcache_count - t->limit;
+    for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
+        t->room[idx] += (int32_t)change;
+    t->limit = (uint32_t)pm_global.tcache_count;
 }
 
 struct pm_tcache *pm_tcache_create(void)
@@ -51,6 +61,7 @@ struct pm_tcache *pm_tcache_create(void)
     if (t == NULL)
         return NULL;
     __builtin_memset(t, 0, sizeof *t);
+    pm_tcache_rebase(t);
     t->tid = (pid_t)syscall(SYS_gettid);
     pm_lock(&tcache_list_lock);
     t->next = pm_tcache_list.next;
@@ -66,7 +77,7 @@ struct pm_tcache *pm_tcache_create(void)
 void pm_tcache_stash(struct pm_arena *a, struct pm_tcache *t, size_t nb)
 {
     unsigned idx = tcache_index(nb);
-    while (t->counts[idx] < pm_global.tcache_count) {
+    while (pm_tcache_has_room(t, idx)) {
         struct pm_tcache_entry *e = pm_int_take_exact(a, nb);
         if (e == NULL)
             break;
@@ -82,8 +93,9 @@ static struct pm_tcache_entry *pop(struct pm_tcache *t, unsigned idx)
 void pm_tcache_spill(struct pm_tcache *t, unsigned idx, void *extra)
 {
     struct pm_free_batch batch = PM_FREE_BATCH_INIT;
-    unsigned keep = t->counts[idx] / 2;
-    while (t->counts[idx] > keep)
+    size_t count = pm_tcache_count(t, idx);
+    size_t keep = (count < t->limit ? count : t->limit) / 2;
+    while (pm_tcache_count(t, idx) > keep)
         pm_free_batched(mem_chunk(pop(t, idx)), &batch);
     if (extra != NULL)
         pm_free_batched(mem_chunk(extra), &batch);
@@ -95,7 +107,7 @@ bool pm_tcache_holds(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *
     unsigned seen = 0;
     for (struct pm_tcache_entry *p = t->entries[idx]; p != NULL;
          p = tcache_link(&p->next, p->next, pm_global.secret)) {
-        if (PM_UNLIKELY(++seen > t->counts[idx]))
+        if (PM_UNLIKELY(++seen > pm_tcache_count(t, idx)))
             pm_corruption("free(): too many chunks detected in tcache", p);
         if (PM_UNLIKELY(!ptr_aligned(p)))
             pm_corruption("free(): unaligned chunk detected in tcache 2", p);
@@ -146,7 +158,7 @@ size_t pm_tcache_bytes(void)
     pm_lock(&tcache_list_lock);
     for (struct pm_tcache *t = pm_tcache_list.next; t != &pm_tcache_list; t = t->next)
         for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
-            bytes += (size_t)t->counts[idx] * tcache_bin_size(idx);
+            bytes += pm_tcache_count(t, idx) * tcache_bin_size(idx);
     pm_unlock(&tcache_list_lock);
     return bytes;
 }

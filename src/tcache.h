@@ -22,8 +22,15 @@ struct pm_tcache_entry {
 };
 
 struct pm_tcache {
-    uint16_t counts[PM_TCACHE_BINS];
+    /* Free places per bin, limit minus the bin's length: the free fast
+     * path then needs one test against zero instead of a load of the
+     * global limit and a compare.  Negative after the limit was lowered
+     * below a bin's length. */
+    int32_t room[PM_TCACHE_BINS];
     struct pm_tcache_entry *entries[PM_TCACHE_BINS];
+    /* The chunks-per-bin limit `room` counts against; it follows
+     * pm_global.tcache_count at the thread's next slow call. */
+    uint32_t limit;
     /* Every live thread cache is on one list (under pm_tcache_list_lock)
      * so statistics and heapviz can see the chunks parked in them. */
     struct pm_tcache *next;
@@ -37,9 +44,20 @@ struct pm_tcache {
 extern __thread struct pm_tcache *pm_tc __attribute__((tls_model("initial-exec")));
 extern struct pm_tcache pm_tcache_none;
 extern struct pm_tcache pm_tcache_list;
-/* Bin index of each request size the cache can hold, so the malloc fast
- * path looks it up instead of computing it. */
-extern uint8_t pm_tcache_class[PM_DEFAULT_TCACHE_MAX_BYTES + 1];
+
+static inline size_t pm_tcache_count(const struct pm_tcache *t, unsigned idx)
+{
+    return (size_t)((int64_t)t->limit - t->room[idx]);
+}
+
+/* Read as an atomic (only the owner thread ever touches it) so that the
+ * free fast path tests the counter in memory and later decrements it
+ * there, instead of keeping it in a register to store it back: one
+ * instruction fewer. */
+static inline bool pm_tcache_has_room(const struct pm_tcache *t, size_t idx)
+{
+    return __atomic_load_n(&t->room[idx], __ATOMIC_RELAXED) > 0;
+}
 
 static inline struct pm_tcache *pm_tcache_get(void)
 {
@@ -69,7 +87,7 @@ static inline void pm_tcache_push(struct pm_tcache *t, size_t idx, struct pm_tca
     e->next = tcache_link(&e->next, t->entries[idx], pm_global.secret);
     e->key = pm_global.tcache_key;
     t->entries[idx] = e;
-    t->counts[idx]++;
+    t->room[idx]--;
 }
 
 /* Takes e, the first entry of bin idx (the caller has read it), off the
@@ -79,7 +97,7 @@ static inline struct pm_tcache_entry *pm_tcache_pop(struct pm_tcache *t, size_t 
     if (__builtin_expect(!ptr_aligned(e), 0))
         pm_corruption("malloc(): unaligned tcache chunk detected", e);
     t->entries[idx] = tcache_link(&e->next, e->next, pm_global.secret);
-    t->counts[idx]--;
+    t->room[idx]++;
     e->key = 0;
     return e;
 }
@@ -95,6 +113,13 @@ __attribute__((noreturn, cold)) void pm_tcache_double_free(void *mem);
 bool pm_tcache_holds(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *e);
 void pm_tcache_thread_exit(void);
 void pm_tcache_refresh_limits(void);
+/* Recounts t's room against a changed pm_global.tcache_count. */
+void pm_tcache_rebase(struct pm_tcache *t);
+static inline void pm_tcache_follow_limit(struct pm_tcache *t)
+{
+    if (__builtin_expect(t->limit != pm_global.tcache_count, 0))
+        pm_tcache_rebase(t);
+}
 void pm_tcache_lock_all(void);
 void pm_tcache_unlock_all(bool reinit);
 void pm_tcache_adopt_orphans(void);

@@ -17,7 +17,7 @@ static size_t cached_total(void)
 {
     size_t n = 0;
     for (unsigned i = 0; i < PM_TCACHE_BINS; i++)
-        n += TC->counts[i];
+        n += pm_tcache_count(TC, i);
     return n;
 }
 
@@ -40,8 +40,8 @@ static void test_defaults(void)
     CHECK_EQ_SIZE(pm_global.tcache_chunk_limit, 1040);
     CHECK_EQ_SIZE(PM_TCACHE_BINS, 64);
     CHECK_EQ_SIZE(PM_TCACHE_MAX_CHUNK, 1040);
-    CHECK_EQ_SIZE(sizeof(((struct pm_tcache *)0)->counts[0]), 2); /* up to 65535 */
     REQUIRE(TC != NULL); /* main allocated before (stdio, harness) */
+    CHECK_EQ_SIZE(TC->limit, 7);
 }
 
 /* Every request size 1..1032 maps to the bin of its chunk size, and a
@@ -55,7 +55,7 @@ static void test_bins_and_lifo(void)
         unsigned idx = idx_of(p);
         if (idx != tcache_request_index(r) || idx >= PM_TCACHE_BINS)
             bad_idx++;
-        unsigned before = TC->counts[idx];
+        unsigned before = pm_tcache_count(TC, idx);
         free(p);
         void *q = malloc(r);
         /* with room in the bin, p went to its head and comes back first */
@@ -76,9 +76,9 @@ static void test_bins_and_lifo(void)
     /* 1032 bytes: the last bin */
     void *last = malloc(1032);
     CHECK_EQ_SIZE(idx_of(last), 63);
-    unsigned c63 = TC->counts[63];
+    unsigned c63 = pm_tcache_count(TC, 63);
     free(last);
-    CHECK(TC->counts[63] == c63 + 1 || c63 >= 7);
+    CHECK(pm_tcache_count(TC, 63) == c63 + 1 || c63 >= 7);
 }
 
 /* Freeing 20 chunks of one size leaves at most 7 in the bin, whatever
@@ -94,14 +94,14 @@ static void test_count_limit(size_t count)
         size_t worst = 0;
         for (int i = 0; i < N; i++) {
             free(p[i]);
-            if (TC->counts[idx] > worst)
-                worst = TC->counts[idx];
+            if (pm_tcache_count(TC, idx) > worst)
+                worst = pm_tcache_count(TC, idx);
         }
         if (worst > count)
             fprintf(stderr, "size %zu: %zu chunks in bin %u (limit %zu)\n", size, worst, idx, count);
         CHECK(worst <= count);
-        CHECK(count == 0 || TC->counts[idx] >= 1);
-        CHECK_EQ_SIZE(walk_bin(idx), TC->counts[idx]);
+        CHECK(count == 0 || pm_tcache_count(TC, idx) >= 1);
+        CHECK_EQ_SIZE(walk_bin(idx), pm_tcache_count(TC, idx));
     }
 }
 
@@ -130,11 +130,11 @@ static void test_mallopt(void)
         size_t worst = 0;
         for (int i = 0; i < N; i++) {
             free(p[i]);
-            if (TC->counts[idx] > worst)
-                worst = TC->counts[idx];
+            if (pm_tcache_count(TC, idx) > worst)
+                worst = pm_tcache_count(TC, idx);
         }
         CHECK(worst > 7 && worst <= 100);
-        CHECK_EQ_SIZE(walk_bin(idx), TC->counts[idx]);
+        CHECK_EQ_SIZE(walk_bin(idx), pm_tcache_count(TC, idx));
     }
     REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 7) == 1);
 
@@ -145,20 +145,20 @@ static void test_mallopt(void)
         void *a = malloc(100), *b = malloc(300), *c = malloc(1000);
         REQUIRE(a && b && c);
         unsigned ia = idx_of(a), ib = idx_of(b), ic = idx_of(c);
-        unsigned ca = TC->counts[ia], cb = TC->counts[ib], cc = TC->counts[ic];
+        unsigned ca = pm_tcache_count(TC, ia), cb = pm_tcache_count(TC, ib), cc = pm_tcache_count(TC, ic);
         free(a);
         free(b);
         free(c);
-        CHECK(TC->counts[ia] == ca + 1 || ca >= 7);
-        CHECK_EQ_SIZE(TC->counts[ib], cb);
-        CHECK_EQ_SIZE(TC->counts[ic], cc);
+        CHECK(pm_tcache_count(TC, ia) == ca + 1 || ca >= 7);
+        CHECK_EQ_SIZE(pm_tcache_count(TC, ib), cb);
+        CHECK_EQ_SIZE(pm_tcache_count(TC, ic), cc);
         /* a request above the limit is not served from the cache even
          * when the bin holds chunks from before */
         if (cc > 0) {
             void *old = TC->entries[ic];
             void *d = malloc(1000);
             CHECK(d != old);
-            CHECK_EQ_SIZE(TC->counts[ic], cc);
+            CHECK_EQ_SIZE(pm_tcache_count(TC, ic), cc);
             free(d);
         }
     }
@@ -198,12 +198,12 @@ static void test_calloc_bypass(void)
     memset(p, 0xee, 200);
     unsigned idx = idx_of(p);
     free(p);
-    unsigned c = TC->counts[idx];
+    unsigned c = pm_tcache_count(TC, idx);
     REQUIRE(c >= 1);
     unsigned char *q = calloc(1, 200);
     REQUIRE(q != NULL);
     CHECK(q != p);
-    CHECK_EQ_SIZE(TC->counts[idx], c);
+    CHECK_EQ_SIZE(pm_tcache_count(TC, idx), c);
     CHECK(all_bytes(q, 200, 0));
     free(q);
 }
@@ -316,12 +316,12 @@ static void *life_thread(void *arg)
     /* The malloc may also have stashed ready chunks of this size from a
      * reused arena's bins: the free adds exactly one, unless that filled
      * the bin, when the free spills half of it. */
-    unsigned before = TC != NULL ? TC->counts[idx_of(p)] : 0;
+    unsigned before = TC != NULL ? pm_tcache_count(TC, idx_of(p)) : 0;
     free(p);
     if (before < pm_global.tcache_count)
-        TCHECK(TC != NULL && TC->counts[idx_of(p)] == before + 1);
+        TCHECK(TC != NULL && pm_tcache_count(TC, idx_of(p)) == before + 1);
     else
-        TCHECK(TC != NULL && TC->counts[idx_of(p)] < before);
+        TCHECK(TC != NULL && pm_tcache_count(TC, idx_of(p)) < before);
     pthread_barrier_wait(&life_barrier); /* main looks at the list */
     pthread_barrier_wait(&life_barrier);
     return NULL;
@@ -341,6 +341,63 @@ static void test_lifetime(void)
     THR_COLLECT();
     CHECK_EQ_SIZE(list_len(), before);
     pthread_barrier_destroy(&life_barrier);
+}
+
+/* A limit changed by another thread: this thread's cache follows it at
+ * its next call that fills a bin, and from then on holds no more. */
+static pthread_barrier_t follow_barrier;
+static void *follow_thread(void *arg)
+{
+    (void)arg;
+    enum { N = 20 };
+    void *p[N];
+    free(malloc(600)); /* the thread's cache, at the old limit */
+    TCHECK(TC != NULL && TC->limit == 7);
+    for (int i = 0; i < N; i++)
+        p[i] = malloc(600);
+    unsigned idx = idx_of(p[0]);
+    pthread_barrier_wait(&follow_barrier); /* main lowers the limit to 3 */
+    pthread_barrier_wait(&follow_barrier);
+    size_t worst_after_follow = 0;
+    for (int i = 0; i < N; i++) {
+        free(p[i]);
+        if (TC->limit == 3 && pm_tcache_count(TC, idx) > worst_after_follow)
+            worst_after_follow = pm_tcache_count(TC, idx);
+    }
+    TCHECK(TC->limit == 3);
+    TCHECK(worst_after_follow <= 3);
+    TCHECK(walk_bin(idx) == pm_tcache_count(TC, idx));
+    /* raised again: the bin takes more without spilling */
+    pthread_barrier_wait(&follow_barrier); /* main raises it to 10 */
+    pthread_barrier_wait(&follow_barrier);
+    for (int i = 0; i < N; i++)
+        p[i] = malloc(600);
+    for (int i = 0; i < N; i++)
+        free(p[i]);
+    TCHECK(TC->limit == 10);
+    TCHECK(pm_tcache_count(TC, idx) >= 4 && pm_tcache_count(TC, idx) <= 10);
+    TCHECK(walk_bin(idx) == pm_tcache_count(TC, idx));
+    return NULL;
+}
+
+static void test_other_thread_follows_limit(void)
+{
+    REQUIRE(pthread_barrier_init(&follow_barrier, NULL, 2) == 0);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, follow_thread, NULL) == 0);
+    pthread_barrier_wait(&follow_barrier);
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 3) == 1);
+    CHECK(TC->limit == 3); /* the caller's own cache follows at once */
+    pthread_barrier_wait(&follow_barrier);
+    pthread_barrier_wait(&follow_barrier);
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 10) == 1);
+    pthread_barrier_wait(&follow_barrier);
+    pthread_join(t, NULL);
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 7) == 1);
+    CHECK(TC->limit == 7);
+    THR_COLLECT();
+    CHECK_HEAP();
+    pthread_barrier_destroy(&follow_barrier);
 }
 
 /* ---- double free, in a child ---- */
@@ -405,6 +462,7 @@ int main(void)
     test_calloc_bypass();
     test_never_twice();
     test_lifetime();
+    test_other_thread_follows_limit();
     expect_double_free(double_free_head, "double free at the head of a bin");
     expect_double_free(double_free_deep, "double free inside a bin");
     expect_double_free(double_free_other_thread_chunk, "double free of another arena's chunk");
