@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
@@ -43,6 +44,8 @@ void pm_init_slow(void)
             sched_yield();
         return;
     }
+    /* Before the first lock: helgrind must see every acquisition. */
+    pm_lock_detect_checker();
     pm_options_from_env();
     pm_global.secret = make_secret();
     pm_global.tcache_key = make_secret();

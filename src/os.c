@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct fault {
@@ -113,4 +115,16 @@ bool pm_os_discard(void *addr, size_t len)
     if (inject(PM_OS_MADVISE))
         return false;
     return madvise(addr, len, MADV_DONTNEED) == 0;
+}
+
+void pm_os_futex_wait(int *word, int expected)
+{
+    int saved_errno = errno; /* EAGAIN or EINTR must not reach the caller */
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+    errno = saved_errno;
+}
+
+void pm_os_futex_wake(int *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }

@@ -32,6 +32,10 @@ bool pm_os_protect(void *addr, size_t len, bool accessible);
 /* Gives the pages back; their contents read as zero afterwards. */
 bool pm_os_discard(void *addr, size_t len);
 
+/* Sleeps while *word == expected (or until woken); wakes one sleeper. */
+void pm_os_futex_wait(int *word, int expected);
+void pm_os_futex_wake(int *word);
+
 /* Fault injection for tests: the call of kind `call` fails from its
  * `after`-th next use on, for `count` uses (count < 0: until cleared). */
 void pm_os_fault(enum pm_os_call call, long after, long count);

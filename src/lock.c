@@ -1,0 +1,78 @@
+/* The slow halves of the locks in lock.h. */
+#include "internal.h"
+
+#include "os.h"
+
+#ifdef HAVE_VALGRIND_HELGRIND_H
+#include <valgrind/helgrind.h>
+#endif
+
+bool pm_lock_announce;
+
+/* Only helgrind needs the announcements; callgrind, counting the
+ * instructions of the real locks, must not pay for them.  Helgrind is the
+ * one tool that answers this request, with the number of addressable
+ * bytes (the others leave its default, -2, truncated to 32 bits). */
+void pm_lock_detect_checker(void)
+{
+#ifdef HAVE_VALGRIND_HELGRIND_H
+    char probe = 0;
+    pm_lock_announce = RUNNING_ON_VALGRIND && VALGRIND_HG_GET_ABITS(&probe, NULL, 1) == 1;
+#endif
+}
+
+/* Spinning pays while the holder runs on another CPU and its critical
+ * section is short; beyond this the waiter sleeps. */
+#define SPINS 100
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#else
+    __asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+void pm_lock_wait(pm_lock_t *l)
+{
+    for (int i = 0; i < SPINS; i++) {
+        cpu_relax();
+        if (__atomic_load_n(&l->state, __ATOMIC_RELAXED) == PM_LOCK_FREE && pm_lock_try_fast(l))
+            return;
+    }
+    /* Marking the lock contended before sleeping makes its holder wake
+     * someone on release; whoever takes it this way keeps it marked,
+     * since others may still sleep. */
+    while (__atomic_exchange_n(&l->state, PM_LOCK_CONTENDED, __ATOMIC_ACQUIRE) != PM_LOCK_FREE)
+        pm_os_futex_wait(&l->state, PM_LOCK_CONTENDED);
+}
+
+void pm_lock_wake(pm_lock_t *l) { pm_os_futex_wake(&l->state); }
+
+void pm_lock_announce_pre(pm_lock_t *l, bool try_lock)
+{
+#ifdef HAVE_VALGRIND_HELGRIND_H
+    VALGRIND_HG_MUTEX_LOCK_PRE(l, try_lock);
+#else
+    (void)l;
+    (void)try_lock;
+#endif
+}
+
+void pm_lock_announce_post(pm_lock_t *l, bool acquired)
+{
+#ifdef HAVE_VALGRIND_HELGRIND_H
+    if (acquired) {
+        VALGRIND_HG_MUTEX_LOCK_POST(l);
+    } else {
+        VALGRIND_HG_MUTEX_UNLOCK_PRE(l);
+        VALGRIND_HG_MUTEX_UNLOCK_POST(l);
+    }
+#else
+    (void)l;
+    (void)acquired;
+#endif
+}
