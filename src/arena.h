@@ -11,7 +11,9 @@
 
 #define PM_NBINS        128
 #define PM_NSMALLBINS   64
-#define PM_NFASTBINS    10
+/* Fast bins for every chunk size the thread cache holds (32..1040): see
+ * fastbin_limit() in internal.h. */
+#define PM_NFASTBINS    64
 #define PM_BINMAP_SHIFT 5
 #define PM_BITS_PER_MAP (1U << PM_BINMAP_SHIFT)
 #define PM_BINMAP_SIZE  (PM_NBINS / PM_BITS_PER_MAP)

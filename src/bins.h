@@ -53,7 +53,7 @@ static inline void binmap_mark(struct pm_arena *a, unsigned i) { a->binmap[binma
 static inline void binmap_unmark(struct pm_arena *a, unsigned i) { a->binmap[binmap_word(i)] &= ~binmap_bit(i); }
 static inline bool binmap_get(struct pm_arena *a, unsigned i) { return (a->binmap[binmap_word(i)] & binmap_bit(i)) != 0; }
 
-/* Fast bins hold chunks of 32..160 bytes, one bin per 16. */
+/* Fast bins hold chunks of 32..1040 bytes, one bin per 16. */
 static inline unsigned fastbin_index(size_t sz) { return (unsigned)(sz >> 4) - 2; }
 
 /* Safe-linking: a single-linked next pointer is stored mixed with the
@@ -67,6 +67,24 @@ static inline mchunk link_protect(mchunk *slot, mchunk ptr)
 static inline mchunk link_reveal(mchunk *slot, mchunk stored)
 {
     return (mchunk)((((uintptr_t)slot) >> 12) ^ pm_global.secret ^ (uintptr_t)stored);
+}
+
+/* Takes the first chunk of nb's fast bin, or NULL when it is empty. */
+static inline void *fastbin_pop(struct pm_arena *a, size_t nb)
+{
+    unsigned idx = fastbin_index(nb);
+    mchunk victim = a->fastbins[idx];
+    if (victim == NULL)
+        return NULL;
+    if (__builtin_expect(!ptr_aligned(victim), 0))
+        pm_corruption("malloc(): unaligned fastbin chunk detected 2", victim);
+    mchunk next = link_reveal(chunk_fd_slot(victim), chunk_fd(victim));
+    if (__builtin_expect(next != NULL && !ptr_aligned(next), 0))
+        pm_corruption("malloc(): unaligned fastbin chunk detected", next);
+    if (__builtin_expect(fastbin_index(chunk_size(victim)) != idx, 0))
+        pm_corruption("malloc(): memory corruption (fast)", victim);
+    a->fastbins[idx] = next;
+    return chunk_mem(victim);
 }
 
 /* Inserts p between two neighbours of a double-linked list. */

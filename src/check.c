@@ -184,7 +184,7 @@ static size_t walk_fastbins(struct walk *w, size_t bound)
                 problem(w, "fast bin holds a pointer outside the arena's heaps", p);
                 break;
             }
-            if (fastbin_index(chunk_size(p)) != i || chunk_size(p) > pm_opt.max_fast)
+            if (fastbin_index(chunk_size(p)) != i || chunk_size(p) > fastbin_limit())
                 problem(w, "chunk filed in the wrong fast bin", p);
             if (!chunk_prev_inuse(chunk_at(p, chunk_size(p))))
                 problem(w, "fast bin chunk is not marked in use", p);

@@ -92,7 +92,7 @@ void pm_int_free(struct pm_arena *a, mchunk p)
 {
     size_t size = chunk_size(p);
     check_freed_pointer(a, p, size);
-    if (size <= pm_opt.max_fast) {
+    if (size <= fastbin_limit()) {
         push_fastbin(a, p, size);
         return;
     }

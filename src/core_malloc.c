@@ -90,23 +90,6 @@ static void *split_free_chunk(struct pm_arena *a, mchunk victim, size_t nb, bool
     return chunk_mem(victim);
 }
 
-static void *from_fastbin(struct pm_arena *a, size_t nb)
-{
-    unsigned idx = fastbin_index(nb);
-    mchunk victim = a->fastbins[idx];
-    if (victim == NULL)
-        return NULL;
-    if (PM_UNLIKELY(!ptr_aligned(victim)))
-        pm_corruption("malloc(): unaligned fastbin chunk detected 2", victim);
-    mchunk next = link_reveal(chunk_fd_slot(victim), chunk_fd(victim));
-    if (PM_UNLIKELY(next != NULL && !ptr_aligned(next)))
-        pm_corruption("malloc(): unaligned fastbin chunk detected", next);
-    if (PM_UNLIKELY(fastbin_index(chunk_size(victim)) != idx))
-        pm_corruption("malloc(): memory corruption (fast)", victim);
-    a->fastbins[idx] = next;
-    return chunk_mem(victim);
-}
-
 static void *from_smallbin(struct pm_arena *a, size_t nb)
 {
     mchunk bin = bin_at(a, smallbin_index(nb));
@@ -218,25 +201,21 @@ static void *from_larger_bin(struct pm_arena *a, size_t nb)
     return NULL;
 }
 
-void *pm_int_take_exact(struct pm_arena *a, size_t nb)
+void *pm_int_take_small(struct pm_arena *a, size_t nb)
 {
-    void *mem = NULL;
-    if (nb <= pm_opt.max_fast)
-        mem = from_fastbin(a, nb);
-    if (mem == NULL && in_smallbin_range(nb))
-        mem = from_smallbin(a, nb);
-    return mem;
+    return in_smallbin_range(nb) ? from_smallbin(a, nb) : NULL;
 }
 
 void *pm_int_malloc(struct pm_arena *a, size_t nb)
 {
     void *mem;
-    if (nb <= pm_opt.max_fast && (mem = from_fastbin(a, nb)) != NULL)
+    size_t fast_limit = fastbin_limit();
+    if (nb <= fast_limit && (mem = fastbin_pop(a, nb)) != NULL)
         return mem;
     if (in_smallbin_range(nb)) {
         if ((mem = from_smallbin(a, nb)) != NULL)
             return mem;
-    } else if (a->have_fastchunks) {
+    } else if (a->have_fastchunks && nb > fast_limit) {
         /* Merging small free chunks first keeps a large request from
          * fragmenting the heap around them. */
         pm_consolidate(a);

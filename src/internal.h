@@ -52,8 +52,8 @@ static inline struct pm_arena *pm_arena_for_thread(void)
 void *pm_int_malloc(struct pm_arena *a, size_t nb);
 void pm_int_free(struct pm_arena *a, mchunk p);
 void pm_consolidate(struct pm_arena *a);
-/* An exact-size chunk from a fast bin or small bin, or NULL. */
-void *pm_int_take_exact(struct pm_arena *a, size_t nb);
+/* An exact-size chunk from a small bin, or NULL. */
+void *pm_int_take_small(struct pm_arena *a, size_t nb);
 /* Frees p into its own arena.  A batch of frees takes each arena's lock
  * once (held), and chunks of arenas that other threads own are chained
  * and handed to those arenas' remote lists in one step each;
@@ -80,6 +80,21 @@ void *pm_int_realloc(struct pm_arena *a, mchunk oldp, size_t nb);
 void *pm_int_memalign(struct pm_arena *a, size_t alignment, size_t nb);
 /* Fast-bin chunks are merged on free once a merged chunk reaches this. */
 #define PM_FASTBIN_CONSOLIDATION_THRESHOLD ((size_t)65536)
+
+/* The largest chunk a free files in a fast bin, unmerged (0: none).
+ * Beyond the model's M_MXFAST, every size the thread cache holds: chunks
+ * a cache spills are usually wanted by a cache again soon, and merging
+ * them with their neighbours only to cut them out again was most of what
+ * a cache miss cost.  They are merged when a request no bin can serve
+ * needs the space (pm_consolidate), as fast chunks always are.
+ * M_MXFAST=0 still turns fast bins off altogether. */
+static inline size_t fastbin_limit(void)
+{
+    size_t cached = pm_global.tcache_chunk_limit;
+    if (pm_opt.max_fast == 0)
+        return 0;
+    return cached > pm_opt.max_fast ? cached : pm_opt.max_fast;
+}
 
 /* The top chunk and the system (sysmalloc.c). */
 void *pm_sysmalloc(struct pm_arena *a, size_t nb);

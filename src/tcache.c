@@ -74,11 +74,23 @@ struct pm_tcache *pm_tcache_create(void)
     return t;
 }
 
+/* A refill stops at half the limit, where a spill stops too: a bin then
+ * starts in the middle after either, and a run of frees or of mallocs of
+ * one size must be half a limit long before it reaches the arena again.
+ * Filled to the limit, the next free of the size would spill at once. */
 void pm_tcache_stash(struct pm_arena *a, struct pm_tcache *t, size_t nb)
 {
     unsigned idx = tcache_index(nb);
-    while (pm_tcache_has_room(t, idx)) {
-        struct pm_tcache_entry *e = pm_int_take_exact(a, nb);
+    size_t half = (t->limit + 1) / 2;
+    if (nb <= fastbin_limit())
+        while (pm_tcache_count(t, idx) < half) {
+            struct pm_tcache_entry *e = fastbin_pop(a, nb);
+            if (e == NULL)
+                break;
+            pm_tcache_push(t, idx, e);
+        }
+    while (pm_tcache_count(t, idx) < half) {
+        struct pm_tcache_entry *e = pm_int_take_small(a, nb);
         if (e == NULL)
             break;
         pm_tcache_push(t, idx, e);

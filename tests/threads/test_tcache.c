@@ -135,8 +135,15 @@ static void test_mallopt(void)
         }
         CHECK(worst > 7 && worst <= 100);
         CHECK_EQ_SIZE(walk_bin(idx), pm_tcache_count(TC, idx));
+        /* lowered again: the overfull bin keeps its chunks until its next
+         * free, which spills it down to no more than the new limit */
+        REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 7) == 1);
+        CHECK(pm_tcache_count(TC, idx) > 7);
+        void *one = malloc(200);
+        free(one);
+        CHECK(pm_tcache_count(TC, idx) <= 7);
+        CHECK_EQ_SIZE(walk_bin(idx), pm_tcache_count(TC, idx));
     }
-    REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 7) == 1);
 
     /* a smaller largest request: 100 bytes is cached, 101 and more not */
     REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 100) == 1);
@@ -197,15 +204,23 @@ static void test_calloc_bypass(void)
     void *p = malloc(200);
     memset(p, 0xee, 200);
     unsigned idx = idx_of(p);
+    /* empty the bin first, so p is sure to stay in it */
+    void *hold[8];
+    size_t held = pm_tcache_count(TC, idx);
+    REQUIRE(held <= 8);
+    for (size_t i = 0; i < held; i++)
+        hold[i] = malloc(200);
     free(p);
     unsigned c = pm_tcache_count(TC, idx);
-    REQUIRE(c >= 1);
+    REQUIRE(c == 1 && TC->entries[idx] == p);
     unsigned char *q = calloc(1, 200);
     REQUIRE(q != NULL);
     CHECK(q != p);
     CHECK_EQ_SIZE(pm_tcache_count(TC, idx), c);
     CHECK(all_bytes(q, 200, 0));
     free(q);
+    for (size_t i = 0; i < held; i++)
+        free(hold[i]);
 }
 
 /* Allocation and free patterns through the cache, then many live blocks:
