@@ -95,15 +95,17 @@ __attribute__((noinline)) void pm_free_slow(void *mem)
             pm_corruption("free(): invalid pointer", mem);
         if (PM_UNLIKELY(size < PM_MINSIZE || !size_aligned(size)))
             pm_corruption("free(): invalid size", mem);
-        pm_check_freed(p);
         struct pm_tcache_entry *e = mem;
         unsigned idx = tcache_index(size);
         if (e->key == pm_global.tcache_key && pm_tcache_holds(t, idx, e))
             pm_tcache_double_free(mem);
-        if (pm_tcache_has_room(t, idx))
+        if (pm_tcache_has_room(t, idx)) {
+            pm_check_freed(p);
             pm_tcache_push(t, idx, e);
-        else
+        } else {
+            /* The spill frees mem into its arena, which checks it. */
             pm_tcache_spill(t, idx, mem);
+        }
     } else if (pm_opt.hardened) {
         pm_hardened_free(mem);
     } else {

@@ -3,7 +3,7 @@
  * lock is held throughout. */
 #include "internal.h"
 
-static void check_freed_pointer(struct pm_arena *a, mchunk p, size_t size)
+static inline __attribute__((always_inline)) void check_freed_pointer(struct pm_arena *a, mchunk p, size_t size)
 {
     /* A pointer whose size would wrap the address space, that is not
      * aligned, or that lies outside every heap of its arena, cannot be a
