@@ -55,6 +55,7 @@ struct pm_arena {
     unsigned flags;
     unsigned index;              /* 0 for the main arena */
     int have_fastchunks;
+    size_t fast_bytes;           /* bytes in the fast bins */
     mchunk fastbins[PM_NFASTBINS];
     mchunk top;
     mchunk last_remainder;

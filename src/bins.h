@@ -84,6 +84,7 @@ static inline void *fastbin_pop(struct pm_arena *a, size_t nb)
     if (__builtin_expect(fastbin_index(chunk_size(victim)) != idx, 0))
         pm_corruption("malloc(): memory corruption (fast)", victim);
     a->fastbins[idx] = next;
+    a->fast_bytes -= nb;
     return chunk_mem(victim);
 }
 

@@ -172,7 +172,7 @@ static size_t walk_bin(struct walk *w, unsigned idx, size_t bound, size_t *bytes
 static size_t walk_fastbins(struct walk *w, size_t bound)
 {
     struct pm_arena *a = w->a;
-    size_t n = 0;
+    size_t n = 0, bytes = 0;
     for (unsigned i = 0; i < PM_NFASTBINS; i++) {
         size_t in_bin = 0;
         for (mchunk p = a->fastbins[i]; p != NULL; p = link_reveal(chunk_fd_slot(p), chunk_fd(p))) {
@@ -188,11 +188,14 @@ static size_t walk_fastbins(struct walk *w, size_t bound)
                 problem(w, "chunk filed in the wrong fast bin", p);
             if (!chunk_prev_inuse(chunk_at(p, chunk_size(p))))
                 problem(w, "fast bin chunk is not marked in use", p);
+            bytes += chunk_size(p);
         }
         n += in_bin;
     }
     if (n > 0 && !a->have_fastchunks)
         problem(w, "fast chunks present but the arena says none", a);
+    if (bytes != a->fast_bytes)
+        problem(w, "fast bin byte count disagrees with the fast bins", a);
     return n;
 }
 

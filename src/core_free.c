@@ -42,6 +42,7 @@ static void push_fastbin(struct pm_arena *a, mchunk p, size_t size)
     chunk_set_fd(p, link_protect(chunk_fd_slot(p), old));
     a->fastbins[idx] = p;
     a->have_fastchunks = 1;
+    a->fast_bytes += size;
 }
 
 size_t pm_free_merge(struct pm_arena *a, mchunk p, size_t size)

@@ -201,6 +201,19 @@ static void *from_larger_bin(struct pm_arena *a, size_t nb)
     return NULL;
 }
 
+void *pm_int_take_remainder(struct pm_arena *a, size_t nb)
+{
+    mchunk unsorted = unsorted_bin(a);
+    mchunk victim = bin_last(unsorted);
+    if (victim == unsorted || victim != a->last_remainder || chunk_bk(victim) != unsorted ||
+        !in_smallbin_range(nb) || chunk_size(victim) <= nb + PM_MINSIZE)
+        return NULL;
+    check_unsorted_victim(a, victim, unsorted);
+    chunk_set_bk(unsorted, unsorted);
+    chunk_set_fd(unsorted, unsorted);
+    return split_free_chunk(a, victim, nb, true);
+}
+
 void *pm_int_take_small(struct pm_arena *a, size_t nb)
 {
     return in_smallbin_range(nb) ? from_smallbin(a, nb) : NULL;
@@ -215,9 +228,15 @@ void *pm_int_malloc(struct pm_arena *a, size_t nb)
     if (in_smallbin_range(nb)) {
         if ((mem = from_smallbin(a, nb)) != NULL)
             return mem;
-    } else if (a->have_fastchunks && nb > fast_limit) {
+    } else if (a->have_fastchunks && nb > fast_limit &&
+               (fast_limit == pm_opt.max_fast || a->fast_bytes >= PM_FASTBIN_CONSOLIDATION_THRESHOLD)) {
         /* Merging small free chunks first keeps a large request from
-         * fragmenting the heap around them. */
+         * fragmenting the heap around them.  When the fast bins also hold
+         * what the thread caches gave back, only once they hold enough to
+         * matter: a program mixing blocks just above the cache's sizes
+         * with small ones would otherwise merge every chunk the caches
+         * spilled, each time, only for the next misses to cut them out
+         * again (a producer/consumer pair spent a third of its time so). */
         pm_consolidate(a);
     }
 
@@ -245,6 +264,7 @@ void *pm_int_malloc(struct pm_arena *a, size_t nb)
 void pm_consolidate(struct pm_arena *a)
 {
     a->have_fastchunks = 0;
+    a->fast_bytes = 0;
     for (unsigned i = 0; i < PM_NFASTBINS; i++) {
         mchunk p = a->fastbins[i];
         a->fastbins[i] = NULL;

@@ -54,6 +54,9 @@ void pm_int_free(struct pm_arena *a, mchunk p);
 void pm_consolidate(struct pm_arena *a);
 /* An exact-size chunk from a small bin, or NULL. */
 void *pm_int_take_small(struct pm_arena *a, size_t nb);
+/* A chunk of nb cut from the last remainder when it is all the unsorted
+ * bin holds (the run a small request just came from), or NULL. */
+void *pm_int_take_remainder(struct pm_arena *a, size_t nb);
 /* Frees p into its own arena.  A batch of frees takes each arena's lock
  * once (held), and chunks of arenas that other threads own are chained
  * and handed to those arenas' remote lists in one step each;

@@ -95,6 +95,15 @@ void pm_tcache_stash(struct pm_arena *a, struct pm_tcache *t, size_t nb)
             break;
         pm_tcache_push(t, idx, e);
     }
+    /* When the request was cut from a larger free chunk, cut the rest of
+     * the half bin from it too: the next misses would do just that, one
+     * lock each. */
+    while (pm_tcache_count(t, idx) < half) {
+        struct pm_tcache_entry *e = pm_int_take_remainder(a, nb);
+        if (e == NULL)
+            break;
+        pm_tcache_push(t, idx, e);
+    }
 }
 
 static struct pm_tcache_entry *pop(struct pm_tcache *t, unsigned idx)

@@ -61,3 +61,11 @@ tests_unit_test_perturb_LDADD = $(TEST_LDADD)
 tests_unit_test_perturb_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_perturb
 
+
+# The thread cache and its arena: spills into fast bins above M_MXFAST,
+# half-bin refills, merging before a large request at 64 KiB.
+check_PROGRAMS += tests/unit/test_cache_arena
+tests_unit_test_cache_arena_CFLAGS = $(TEST_WB_CFLAGS)
+tests_unit_test_cache_arena_LDADD = $(TEST_LDADD)
+tests_unit_test_cache_arena_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_cache_arena
