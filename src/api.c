@@ -90,6 +90,11 @@ __attribute__((noinline)) void pm_free_slow(void *mem)
     struct pm_tcache *t = pm_tcache_get();
     if (t != NULL)
         pm_tcache_follow_limit(t);
+    else if (size <= pm_global.tcache_chunk_limit && !chunk_is_mmapped(p))
+        /* A thread that only frees (a consumer) gets a cache too: its
+         * frees then reach other threads' arenas in chains, half a bin
+         * at a time, instead of one atomic push each. */
+        t = pm_tcache_create();
     if (t != NULL && size <= pm_global.tcache_chunk_limit && !chunk_is_mmapped(p)) {
         if (PM_UNLIKELY(!ptr_aligned(mem)))
             pm_corruption("free(): invalid pointer", mem);

@@ -358,6 +358,33 @@ static void test_lifetime(void)
     pthread_barrier_destroy(&life_barrier);
 }
 
+/* A thread whose first call is a free (a consumer) gets a cache then,
+ * and the chunk it frees waits in it. */
+static void *free_only_thread(void *arg)
+{
+    TCHECK(TC == NULL);
+    free(arg);
+    TCHECK(TC != NULL);
+    if (TC != NULL) {
+        unsigned idx = idx_of(arg);
+        TCHECK(pm_tcache_count(TC, idx) == 1 && TC->entries[idx] == arg);
+    }
+    return NULL;
+}
+
+static void test_free_only_thread(void)
+{
+    size_t before = list_len();
+    void *p = malloc(700);
+    REQUIRE(p != NULL);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, free_only_thread, p) == 0);
+    pthread_join(t, NULL);
+    THR_COLLECT();
+    CHECK_EQ_SIZE(list_len(), before); /* and gave it back at exit */
+    CHECK_HEAP();
+}
+
 /* A limit changed by another thread: this thread's cache follows it at
  * its next call that fills a bin, and from then on holds no more. */
 static pthread_barrier_t follow_barrier;
@@ -478,6 +505,7 @@ int main(void)
     test_never_twice();
     test_lifetime();
     test_other_thread_follows_limit();
+    test_free_only_thread();
     expect_double_free(double_free_head, "double free at the head of a bin");
     expect_double_free(double_free_deep, "double free inside a bin");
     expect_double_free(double_free_other_thread_chunk, "double free of another arena's chunk");
