@@ -22,12 +22,12 @@ struct pm_tcache_entry {
 };
 
 struct pm_tcache {
+    struct pm_tcache_entry *entries[PM_TCACHE_BINS];
     /* Free places per bin, limit minus the bin's length: the free fast
      * path then needs one test against zero instead of a load of the
      * global limit and a compare.  Negative after the limit was lowered
      * below a bin's length. */
     int32_t room[PM_TCACHE_BINS];
-    struct pm_tcache_entry *entries[PM_TCACHE_BINS];
     /* The chunks-per-bin limit `room` counts against; it follows
      * pm_global.tcache_count at the thread's next slow call. */
     uint32_t limit;
@@ -50,14 +50,7 @@ static inline size_t pm_tcache_count(const struct pm_tcache *t, unsigned idx)
     return (size_t)((int64_t)t->limit - t->room[idx]);
 }
 
-/* Read as an atomic (only the owner thread ever touches it) so that the
- * free fast path tests the counter in memory and later decrements it
- * there, instead of keeping it in a register to store it back: one
- * instruction fewer. */
-static inline bool pm_tcache_has_room(const struct pm_tcache *t, size_t idx)
-{
-    return __atomic_load_n(&t->room[idx], __ATOMIC_RELAXED) > 0;
-}
+static inline bool pm_tcache_has_room(const struct pm_tcache *t, size_t idx) { return t->room[idx] > 0; }
 
 static inline struct pm_tcache *pm_tcache_get(void)
 {
