@@ -89,14 +89,10 @@ size_t pm_free_merge(struct pm_arena *a, mchunk p, size_t size)
     return size;
 }
 
-void pm_int_free(struct pm_arena *a, mchunk p)
+/* What a free into an arena does beyond filing a fast chunk: merging,
+ * and the tidying a large free region is worth. */
+static __attribute__((noinline)) void free_merging(struct pm_arena *a, mchunk p, size_t size)
 {
-    size_t size = chunk_size(p);
-    check_freed_pointer(a, p, size);
-    if (size <= fastbin_limit()) {
-        push_fastbin(a, p, size);
-        return;
-    }
     size = pm_free_merge(a, p, size);
     /* A large free region is worth tidying: fold the fast bins into it and
      * give the excess top back, but not on every small free. */
@@ -109,6 +105,20 @@ void pm_int_free(struct pm_arena *a, mchunk p)
             pm_systrim(a, pm_opt.top_pad);
     }
 }
+
+/* Inlined where a thread cache's spills come through (pm_free_batched):
+ * the fast-bin case is most of what they do. */
+static inline __attribute__((always_inline)) void int_free(struct pm_arena *a, mchunk p)
+{
+    size_t size = chunk_size(p);
+    check_freed_pointer(a, p, size);
+    if (size <= fastbin_limit())
+        push_fastbin(a, p, size);
+    else
+        free_merging(a, p, size);
+}
+
+void pm_int_free(struct pm_arena *a, mchunk p) { int_free(a, p); }
 
 /* A chunk freed by a thread other than its arena's owner never waits for
  * that arena's lock: it joins a lock-free list that the arena's next
@@ -182,7 +192,7 @@ void pm_free_batched(mchunk p, struct pm_free_batch *b)
         if (__atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED) != NULL)
             pm_drain_remote(a);
     }
-    pm_int_free(a, p);
+    int_free(a, p);
 }
 
 void pm_free_batch_end(struct pm_free_batch *b)
