@@ -17,8 +17,9 @@ void pm_lock_arena(struct pm_arena *a)
 }
 
 /* Runs an arena operation, retrying once in another arena when the
- * thread's own cannot satisfy it. */
-void *pm_with_arena(pm_arena_op op, size_t arg1, size_t arg2)
+ * thread's own cannot satisfy it.  Inlined into pm_with_arena and
+ * pm_alloc_chunk, so the operation is a direct call on the malloc path. */
+static inline __attribute__((always_inline)) void *with_arena(pm_arena_op op, size_t arg1, size_t arg2)
 {
     struct pm_arena *a = pm_arena_for_thread();
     pm_lock_arena(a);
@@ -30,6 +31,8 @@ void *pm_with_arena(pm_arena_op op, size_t arg1, size_t arg2)
     }
     return mem;
 }
+
+void *pm_with_arena(pm_arena_op op, size_t arg1, size_t arg2) { return with_arena(op, arg1, arg2); }
 
 void *pm_op_malloc(struct pm_arena *a, size_t nb, size_t unused)
 {
@@ -59,7 +62,7 @@ void *pm_alloc_chunk(size_t nb)
             return mem;
         tried_mmap = true;
     }
-    void *mem = pm_with_arena(pm_op_malloc, nb, 0);
+    void *mem = with_arena(pm_op_malloc, nb, 0);
     if (mem == NULL && !tried_mmap && pm_global.n_mmaps < pm_opt.mmap_max)
         mem = pm_mmap_alloc(nb, 0);
     if (mem == NULL)
@@ -76,8 +79,6 @@ void pm_free_chunk(void *mem)
     }
     if (PM_UNLIKELY(!ptr_aligned(mem)))
         pm_corruption("free(): invalid pointer", mem);
-    struct pm_free_batch batch = PM_FREE_BATCH_INIT;
-    pm_free_batched(p, &batch);
-    pm_free_batch_end(&batch);
+    pm_free_one(p);
 }
 

@@ -101,7 +101,7 @@ static __attribute__((noinline)) void free_merging(struct pm_arena *a, mchunk p,
             pm_consolidate(a);
         if (a != &pm_main_arena)
             pm_unmap_empty_heaps(a);
-        if (top_size(a) >= pm_opt.trim_threshold)
+        if (top_size(a) >= pm_opt.trim_threshold && pm_systrim_worth(a, pm_opt.top_pad))
             pm_systrim(a, pm_opt.top_pad);
     }
 }
@@ -174,25 +174,42 @@ struct pm_arena *pm_arena_of_freed(mchunk p)
     return arena_of_chunk(p);
 }
 
+/* Another thread's arena: its chunks are left for the owner.  An arena no
+ * thread uses any more has no owner to come by, so its lock is simply
+ * taken (the count is a hint, read without the list lock). */
+static inline bool owned_by_other_thread(struct pm_arena *a)
+{
+    return a != pm_thread_arena && __atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED) != 0;
+}
+
 void pm_free_batched(mchunk p, struct pm_free_batch *b)
 {
     struct pm_arena *a = pm_arena_of_freed(p);
     if (b->held != a) {
-        /* Another thread's arena: leave the chunk for its owner.  An arena
-         * no thread uses any more has no owner to come by, so its lock is
-         * simply taken (the count is a hint, read without the list lock). */
-        if (a != pm_thread_arena && __atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED) != 0) {
+        if (owned_by_other_thread(a)) {
             remote_add(b, a, p);
             return;
         }
         if (b->held != NULL)
             pm_unlock(&b->held->lock);
-        pm_lock(&a->lock);
+        pm_lock_arena(a);
         b->held = a;
-        if (__atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED) != NULL)
-            pm_drain_remote(a);
     }
     int_free(a, p);
+}
+
+void pm_free_one(mchunk p)
+{
+    struct pm_arena *a = pm_arena_of_freed(p);
+    if (owned_by_other_thread(a)) {
+        struct pm_free_batch b = PM_FREE_BATCH_INIT;
+        remote_add(&b, a, p);
+        remote_flush(&b);
+        return;
+    }
+    pm_lock_arena(a);
+    int_free(a, p);
+    pm_unlock(&a->lock);
 }
 
 void pm_free_batch_end(struct pm_free_batch *b)

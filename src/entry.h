@@ -43,9 +43,6 @@ static inline void *new_block(void *mem)
     return mem;
 }
 
-/* Locks an arena, first freeing what other threads left on its remote
- * list. */
-void pm_lock_arena(struct pm_arena *a);
 
 /* Runs an arena operation in the thread's arena, retrying once in another
  * when that one is out of memory. */

@@ -10,6 +10,7 @@
 #include "arena.h"
 #include "bins.h"
 #include "options.h"
+#include "os.h"
 
 /* Marks the malloc family and the pmalloc_ API; everything else is hidden. */
 #define PM_EXPORT __attribute__((visibility("default")))
@@ -69,6 +70,8 @@ struct pm_free_batch {
 #define PM_FREE_BATCH_INIT {NULL, NULL, NULL, NULL}
 void pm_free_batched(mchunk p, struct pm_free_batch *b);
 void pm_free_batch_end(struct pm_free_batch *b);
+/* Frees one chunk the same way, without a batch. */
+void pm_free_one(mchunk p);
 /* The arena of a chunk the program hands back, after checking that a
  * thread arena it claims really exists. */
 struct pm_arena *pm_arena_of_freed(mchunk p);
@@ -77,6 +80,9 @@ struct pm_arena *pm_arena_of_freed(mchunk p);
 void pm_check_freed(mchunk p);
 /* Frees the chunks other threads left on the arena's remote list. */
 void pm_drain_remote(struct pm_arena *a);
+/* Locks an arena, first freeing what other threads left on its remote
+ * list (alloc.c). */
+void pm_lock_arena(struct pm_arena *a);
 /* Resizes a heap chunk in place when it can, else moves it within the
  * arena.  Returns the user pointer, or NULL (old chunk untouched). */
 void *pm_int_realloc(struct pm_arena *a, mchunk oldp, size_t nb);
@@ -103,6 +109,13 @@ static inline size_t fastbin_limit(void)
 void *pm_sysmalloc(struct pm_arena *a, size_t nb);
 /* Gives back the top's excess above pad; true if anything was released. */
 bool pm_systrim(struct pm_arena *a, size_t pad);
+/* Whether top holds a whole page beyond pad (and a minimal top), the
+ * least pm_systrim can give back: checked first on every large free. */
+static inline bool pm_systrim_worth(const struct pm_arena *a, size_t pad)
+{
+    size_t tsize = top_size(a);
+    return tsize > PM_MINSIZE && tsize - PM_MINSIZE > pad && tsize - PM_MINSIZE - pad > PM_PAGE_SIZE;
+}
 /* Makes an initialised heap record the arena's newest heap (sysmalloc.c). */
 void pm_install_heap(struct pm_arena *a, struct pm_heap *h);
 /* Unmaps the newest sub-heaps of a thread arena while they hold nothing
