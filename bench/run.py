@@ -724,6 +724,13 @@ def write_report(outdir, meta, allocs, macro, micro, instr, summ, targets, plots
                       [[t["target"], "**%s**" % t["status"], t["detail"]] for t in targets],
                       left=(0, 1, 2)))
     L.append("")
+    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ANALYSIS.md")
+    if os.path.exists(analysis):
+        L.append("### Where the misses come from")
+        L.append("")
+        with open(analysis) as f:
+            L.append(f.read().strip())
+        L.append("")
     for p in plots:
         L.append("![%s](%s)" % (p[:-4], p))
         L.append("")
