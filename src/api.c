@@ -153,7 +153,7 @@ PM_EXPORT void free(void *mem)
          * 16) to the top, so such sizes, like those below MINSIZE, give a
          * huge index and fail the one bound test. */
         size_t off = chunk_size(mem_chunk(mem)) - PM_MINSIZE;
-        size_t idx = off >> 4 | off << 60;
+        size_t idx = off >> 4 | off << (sizeof off * 8 - 4);
         if (PM_LIKELY(idx < pm_global.tcache_bins && e->key != pm_global.tcache_key)) {
             GOTO_UNLESS_ROOM(t, idx, slow);
             pm_tcache_push(t, idx, e);

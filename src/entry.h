@@ -43,7 +43,6 @@ static inline void *new_block(void *mem)
     return mem;
 }
 
-
 /* Runs an arena operation in the thread's arena, retrying once in another
  * when that one is out of memory. */
 typedef void *(*pm_arena_op)(struct pm_arena *a, size_t arg1, size_t arg2);
