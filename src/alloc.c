@@ -7,15 +7,6 @@
 #include "tcache.h"
 #include "entry.h"
 
-/* Locks an arena for an operation, first freeing what other threads left
- * on its remote list. */
-void pm_lock_arena(struct pm_arena *a)
-{
-    pm_lock(&a->lock);
-    if (PM_UNLIKELY(__atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED) != NULL))
-        pm_drain_remote(a);
-}
-
 /* Runs an arena operation, retrying once in another arena when the
  * thread's own cannot satisfy it.  Inlined into pm_with_arena and
  * pm_alloc_chunk, so the operation is a direct call on the malloc path. */

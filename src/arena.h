@@ -98,6 +98,7 @@ struct pm_global {
     size_t tcache_chunk_limit;   /* chunks up to this size may be cached; 0: off */
     size_t tcache_bins;          /* bins in use: chunk sizes below 32 + 16 * this */
     size_t tcache_count;         /* chunks per bin (pm_opt's, kept beside the rest) */
+    size_t fastbin_limit;        /* largest chunk a free files in a fast bin */
     size_t sbrk_base_mem;        /* where the program break stood at start */
     bool on_valgrind;            /* memcheck is watching: see memcheck.h */
     /* Every heap of every arena lies within [heap_lo, heap_hi): the free

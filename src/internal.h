@@ -81,8 +81,13 @@ void pm_check_freed(mchunk p);
 /* Frees the chunks other threads left on the arena's remote list. */
 void pm_drain_remote(struct pm_arena *a);
 /* Locks an arena, first freeing what other threads left on its remote
- * list (alloc.c). */
-void pm_lock_arena(struct pm_arena *a);
+ * list. */
+static inline void pm_lock_arena(struct pm_arena *a)
+{
+    pm_lock(&a->lock);
+    if (PM_UNLIKELY(__atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED) != NULL))
+        pm_drain_remote(a);
+}
 /* Resizes a heap chunk in place when it can, else moves it within the
  * arena.  Returns the user pointer, or NULL (old chunk untouched). */
 void *pm_int_realloc(struct pm_arena *a, mchunk oldp, size_t nb);
@@ -97,13 +102,15 @@ void *pm_int_memalign(struct pm_arena *a, size_t alignment, size_t nb);
  * a cache miss cost.  They are merged when a request no bin can serve
  * needs the space (pm_consolidate), as fast chunks always are.
  * M_MXFAST=0 still turns fast bins off altogether. */
-static inline size_t fastbin_limit(void)
+static inline size_t fastbin_limit_for(size_t max_fast, size_t cached)
 {
-    size_t cached = pm_global.tcache_chunk_limit;
-    if (pm_opt.max_fast == 0)
+    if (max_fast == 0)
         return 0;
-    return cached > pm_opt.max_fast ? cached : pm_opt.max_fast;
+    return cached > max_fast ? cached : max_fast;
 }
+/* Kept in pm_global by pm_tcache_refresh_limits, which runs whenever an
+ * option changes. */
+static inline size_t fastbin_limit(void) { return pm_global.fastbin_limit; }
 
 /* The top chunk and the system (sysmalloc.c). */
 void *pm_sysmalloc(struct pm_arena *a, size_t nb);

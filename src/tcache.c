@@ -34,6 +34,7 @@ void pm_tcache_refresh_limits(void)
     pm_global.tcache_chunk_limit = off ? 0 : request_to_size(max);
     pm_global.tcache_bins = off ? 0 : tcache_index(request_to_size(max)) + 1;
     pm_global.tcache_count = pm_opt.tcache_count;
+    pm_global.fastbin_limit = fastbin_limit_for(pm_opt.max_fast, pm_global.tcache_chunk_limit);
     /* The caller's cache follows at once; other threads' at their next
      * slow call (only the owner may touch a cache). */
     struct pm_tcache *t = pm_tcache_get();
