@@ -12,7 +12,8 @@ static inline __attribute__((always_inline)) void check_freed_pointer(struct pm_
         pm_corruption("free(): invalid pointer", chunk_mem(p));
     if (PM_UNLIKELY(size < PM_MINSIZE || !size_aligned(size)))
         pm_corruption("free(): invalid size", chunk_mem(p));
-    if (PM_UNLIKELY(!pm_chunk_owned(a, p, a == &pm_main_arena ? PM_MINSIZE : size)))
+    size_t need = a == &pm_main_arena ? PM_MINSIZE : size;
+    if (PM_UNLIKELY(!in_newest_heap(a, p, need) && !pm_chunk_owned(a, p, need)))
         pm_corruption("free(): invalid pointer", chunk_mem(p));
 }
 
@@ -24,7 +25,7 @@ void pm_check_freed(mchunk p)
     check_freed_pointer(a, p, chunk_size(p));
 }
 
-static void push_fastbin(struct pm_arena *a, mchunk p, size_t size)
+static inline __attribute__((always_inline)) void push_fastbin(struct pm_arena *a, mchunk p, size_t size)
 {
     mchunk next = chunk_at(p, size);
     if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || chunk_size(next) >= a->system_mem))

@@ -139,6 +139,17 @@ bool pm_subheap_known(const void *p);
 /* True if the chunk [p, p+size) lies inside one of the arena's heaps (for
  * a thread arena, inside the heap its address names). */
 bool pm_chunk_owned(struct pm_arena *a, mchunk p, size_t size);
+/* The common case of pm_chunk_owned, inline: [p, p+size) lies in the
+ * arena's newest heap (for a thread arena, that is the sub-heap p's
+ * address names, so the full test would pass too). */
+static inline bool in_newest_heap(const struct pm_arena *a, mchunk p, size_t size)
+{
+    const struct pm_heap *h = a->heap;
+    if (h == NULL)
+        return false;
+    char *hi = heap_end(h);
+    return (char *)p >= h->chunks_start && (char *)p < hi && size <= (size_t)(hi - (char *)p);
+}
 
 /* Discards the whole pages inside free chunks (malloc_trim); returns true
  * if any were given back. */
