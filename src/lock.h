@@ -13,6 +13,9 @@
 #define PMALLOC_LOCK_H
 
 #include <stdbool.h>
+#ifdef HAVE_SYS_SINGLE_THREADED_H
+#include <sys/single_threaded.h>
+#endif
 
 typedef struct {
     int state; /* PM_LOCK_FREE, PM_LOCK_HELD or PM_LOCK_CONTENDED */
@@ -30,6 +33,22 @@ void pm_lock_wake(pm_lock_t *l);
 void pm_lock_announce_pre(pm_lock_t *l, bool try_lock);
 void pm_lock_announce_post(pm_lock_t *l, bool acquired);
 
+/* True while the process has never had a second thread (glibc clears it
+ * for good at the first pthread_create, and sets it again in a fork
+ * child).  Then no other thread can hold or want a lock, and taking one
+ * is a plain store: the atomic instructions cost a single-threaded
+ * program more than the rest of a lock/unlock pair (glibc's own malloc
+ * skips its locks the same way).  No lock is held across a thread's
+ * creation, so a lock taken one way is always released the same way. */
+static inline bool pm_lock_single_threaded(void)
+{
+#ifdef HAVE_SYS_SINGLE_THREADED_H
+    return __builtin_expect(__libc_single_threaded != 0, 1);
+#else
+    return false;
+#endif
+}
+
 static inline bool pm_lock_try_fast(pm_lock_t *l)
 {
     int expected = PM_LOCK_FREE;
@@ -41,7 +60,9 @@ static inline void pm_lock(pm_lock_t *l)
 {
     if (__builtin_expect(pm_lock_announce, 0))
         pm_lock_announce_pre(l, false);
-    if (__builtin_expect(!pm_lock_try_fast(l), 0))
+    if (pm_lock_single_threaded())
+        __atomic_store_n(&l->state, PM_LOCK_HELD, __ATOMIC_RELAXED);
+    else if (__builtin_expect(!pm_lock_try_fast(l), 0))
         pm_lock_wait(l);
     if (__builtin_expect(pm_lock_announce, 0))
         pm_lock_announce_post(l, true);
@@ -62,7 +83,9 @@ static inline void pm_unlock(pm_lock_t *l)
 {
     if (__builtin_expect(pm_lock_announce, 0))
         pm_lock_announce_post(l, false);
-    if (__builtin_expect(__atomic_exchange_n(&l->state, PM_LOCK_FREE, __ATOMIC_RELEASE) == PM_LOCK_CONTENDED, 0))
+    if (pm_lock_single_threaded())
+        __atomic_store_n(&l->state, PM_LOCK_FREE, __ATOMIC_RELAXED);
+    else if (__builtin_expect(__atomic_exchange_n(&l->state, PM_LOCK_FREE, __ATOMIC_RELEASE) == PM_LOCK_CONTENDED, 0))
         pm_lock_wake(l);
 }
 

@@ -69,3 +69,11 @@ tests_threads_helgrind_prog_LDADD = -ldl
 tests_threads_helgrind_prog_LDFLAGS = -pthread
 TESTS += tests/threads/helgrind.sh
 EXTRA_DIST += tests/threads/helgrind.sh tests/threads/helgrind.supp
+
+# The arena lock itself: plain stores while single-threaded, mutual
+# exclusion once threads contend.
+check_PROGRAMS += tests/threads/test_lock
+tests_threads_test_lock_CFLAGS = $(TEST_THR_CFLAGS)
+tests_threads_test_lock_LDADD = $(TEST_LDADD)
+tests_threads_test_lock_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/threads/test_lock
