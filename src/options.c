@@ -45,6 +45,7 @@ struct pm_options pm_opt = {
 #else
     .hardened = false,
 #endif
+    .snapshot_path = "",
 };
 
 /* A request of v bytes fits a chunk of (v + SIZE_SZ) rounded down to the
@@ -103,6 +104,14 @@ static void apply_tcache_max(uint64_t v) { pm_opt.tcache_max_bytes = (size_t)v; 
 static void apply_stats(uint64_t v) { pm_opt.stats_at_exit = v != 0; }
 static void apply_check_heap(uint64_t v) { pm_opt.check_heap = v != 0; }
 static void apply_hardened(uint64_t v) { pm_opt.hardened = v != 0; }
+/* A path arrives as the address of its text, which env_value has
+ * checked fits. */
+static void apply_snapshot_path(uint64_t v)
+{
+    const char *text = (const char *)(uintptr_t)v;
+    size_t n = strlen(text);
+    memcpy(pm_opt.snapshot_path, text, n + 1);
+}
 
 /* ---- the option table ---- */
 
@@ -116,6 +125,9 @@ enum value_kind {
     VALUE_INT,
     /* An on/off switch: 1/0, true/false, yes/no, on/off. */
     VALUE_BOOL,
+    /* A file name (environment only), passed to the applier as the
+     * address of its text; at most PM_OPTION_PATH_MAX - 1 bytes. */
+    VALUE_PATH,
 };
 
 /* Not a mallopt parameter: environment only. */
@@ -163,6 +175,8 @@ static const struct option_desc option_table[] = {
     {"PMALLOC_STATS", NULL, NO_PARAM, VALUE_BOOL, 0, 1, false, apply_stats},
     {"PMALLOC_CHECK", NULL, NO_PARAM, VALUE_BOOL, 0, 1, false, apply_check_heap},
     {"PMALLOC_HARDENED", NULL, NO_PARAM, VALUE_BOOL, 0, 1, false, apply_hardened},
+    {"PMALLOC_SNAPSHOT_AT_EXIT", NULL, NO_PARAM, VALUE_PATH,
+     1, PM_OPTION_PATH_MAX - 1, false, apply_snapshot_path},
 };
 
 #define OPTION_COUNT (sizeof option_table / sizeof option_table[0])
@@ -269,6 +283,15 @@ static const char *parse_number(const char *s, uint64_t *magnitude, bool *negati
  * option's applier takes, or returns why it cannot be used. */
 static const char *env_value(const struct option_desc *d, const char *text, uint64_t *out)
 {
+    if (d->kind == VALUE_PATH) {
+        size_t n = strnlen(text, d->max + 1);
+        if (n < d->min)
+            return "empty value";
+        if (n > d->max)
+            return "path too long";
+        *out = (uint64_t)(uintptr_t)text;
+        return NULL;
+    }
     if (d->kind == VALUE_BOOL) {
         static const char *const truths[] = {"1", "true", "yes", "on"};
         static const char *const falsehoods[] = {"0", "false", "no", "off"};

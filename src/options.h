@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <pmalloc.h>
 
+/* Longest path an option can hold, its terminating NUL included. */
+#define PM_OPTION_PATH_MAX 4096
+
 struct pm_options {
     size_t max_fast;          /* largest chunk size kept in fast bins; 0 disables them */
     size_t trim_threshold;
@@ -22,6 +25,10 @@ struct pm_options {
     bool stats_at_exit;
     bool check_heap;          /* walk every arena on every call (debug mode) */
     bool hardened;            /* tagged chunks, quarantine, guard pages (hardened.c) */
+    /* PMALLOC_SNAPSHOT_AT_EXIT: where the at-exit snapshot goes ("%p" is
+     * the process id), or "" for none.  A copy: the program may reuse its
+     * environment strings (a process title, say) before it exits. */
+    char snapshot_path[PM_OPTION_PATH_MAX];
 };
 
 extern struct pm_options pm_opt;

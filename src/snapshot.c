@@ -194,17 +194,6 @@ PM_EXPORT int pmalloc_snapshot(int fd)
 
 /* ---- at exit ---- */
 
-extern char **environ;
-
-static const char *env_text(const char *name)
-{
-    size_t n = strlen(name);
-    for (char **e = environ; e != NULL && *e != NULL; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-            return *e + n + 1;
-    return NULL;
-}
-
 /* Copies the path, replacing %p with the process id (a program that forks
  * or runs others under LD_PRELOAD gets one file per process); false if it
  * does not fit. */
@@ -230,31 +219,54 @@ static bool expand_path(char *out, size_t size, const char *path)
     return len > 0;
 }
 
+static void report_snapshot_failure(const char *file, int err)
+{
+    struct pm_buf b = {.len = 0};
+    pm_buf_str(&b, "pmalloc: PMALLOC_SNAPSHOT_AT_EXIT: cannot write ");
+    pm_buf_str(&b, file);
+    pm_buf_str(&b, ": ");
+    /* glibc's untranslated table: no locale data, no allocation */
+    const char *desc = strerrordesc_np(err);
+    const char *name = strerrorname_np(err);
+    pm_buf_str(&b, desc != NULL ? desc : "unknown error");
+    pm_buf_str(&b, " (");
+    if (name != NULL)
+        pm_buf_str(&b, name);
+    else
+        pm_buf_dec(&b, (uint64_t)err);
+    pm_buf_str(&b, ")");
+    if (err == EEXIST)
+        pm_buf_str(&b, "; an existing file is never overwritten");
+    if (b.len >= sizeof b.text)
+        b.len = sizeof b.text - 1;
+    pm_buf_str(&b, "\n");
+    pm_buf_flush(&b, STDERR_FILENO);
+}
+
 void pm_snapshot_at_exit(void);
 void pm_snapshot_at_exit(void)
 {
     static int done;
     if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
         return;
-    const char *path = env_text("PMALLOC_SNAPSHOT_AT_EXIT");
-    if (path == NULL || *path == 0 || __atomic_load_n(&pm_init_state, __ATOMIC_ACQUIRE) != 2)
+    /* The path comes only from the option table, which reads nothing in a
+     * set-user-ID program (AT_SECURE). */
+    const char *path = pm_opt.snapshot_path;
+    if (*path == 0 || __atomic_load_n(&pm_init_state, __ATOMIC_ACQUIRE) != 2)
         return;
-    char file[4096];
+    char file[PM_OPTION_PATH_MAX];
     int saved_errno = errno;
     if (!expand_path(file, sizeof file, path)) {
         pm_write_str(STDERR_FILENO, "pmalloc: PMALLOC_SNAPSHOT_AT_EXIT: path too long\n");
         return;
     }
-    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || pmalloc_snapshot(fd) != 0) {
-        struct pm_buf b = {.len = 0};
-        pm_buf_str(&b, "pmalloc: cannot write the snapshot to ");
-        pm_buf_str(&b, file);
-        pm_buf_str(&b, " (errno ");
-        pm_buf_dec(&b, (uint64_t)errno);
-        pm_buf_str(&b, ")\n");
-        pm_buf_flush(&b, STDERR_FILENO);
-    }
+    /* A new file only: never truncate or follow a link to one that
+     * exists, whoever named it. */
+    int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        report_snapshot_failure(file, errno);
+    else if (pmalloc_snapshot(fd) != 0)
+        report_snapshot_failure(file, errno);
     if (fd >= 0)
         close(fd);
     errno = saved_errno;

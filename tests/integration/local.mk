@@ -8,6 +8,7 @@ INTEGRATION_TESTS = \
 	tests/integration/exports.sh \
 	tests/integration/pmalloc_run.sh \
 	tests/integration/link.sh \
+	tests/integration/secure.sh \
 	tests/integration/python_alloc.sh \
 	tests/integration/gcc_compile.sh \
 	tests/integration/git_repo.sh \
@@ -38,3 +39,11 @@ tests_integration_link_static_LDFLAGS = -all-static -pthread
 tests_integration_link_dynamic_SOURCES = tests/integration/link_prog.c
 tests_integration_link_dynamic_LDADD = libpmalloc.la
 tests_integration_link_dynamic_LDFLAGS = -no-install -pthread
+
+# secure.sh makes a copy of this program set-user-ID root and runs it as
+# nobody; fully static, since the dynamic loader would ignore a build
+# tree's run path in a set-user-ID program.
+check_PROGRAMS += tests/integration/secure_prog
+tests_integration_secure_prog_SOURCES = tests/integration/secure_prog.c
+tests_integration_secure_prog_LDADD = libpmalloc.la
+tests_integration_secure_prog_LDFLAGS = -all-static -pthread
