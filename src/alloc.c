@@ -1,11 +1,14 @@
 /* Where a chunk comes from and where it goes: a direct mapping or an
  * arena, the thread's own arena or another when it is out of memory, and
  * the remote list of an arena that another thread holds. */
-#include "internal.h"
+#include "config.h"
+
+#include "alloc.h"
 
 #include <errno.h>
+#include "arena.h"
+#include "core.h"
 #include "tcache.h"
-#include "entry.h"
 
 /* Runs an arena operation, retrying once in another arena when the
  * thread's own cannot satisfy it.  Inlined into pm_with_arena and

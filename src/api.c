@@ -1,16 +1,30 @@
 /* The exported malloc family and the pmalloc_ API: argument checks and
  * errno, the choice between the heap and a direct mapping, and the arena
  * lock around the core.  glibc's documented semantics throughout. */
-#include "internal.h"
+#include "config.h"
+
+#include "api.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <pmalloc.h>
-#include "os.h"
-#include "tcache.h"
+#include "alloc.h"
+#include "arena.h"
+#include "check.h"
+#include "core.h"
+#include "hardened.h"
+#include "init.h"
 #include "memcheck.h"
-#include "entry.h"
+#include "snapshot_self.h"
+#include "stats.h"
+#include "tcache.h"
+
+/* A static link takes from libpmalloc.a only the objects something
+ * names.  Naming the at-exit reports beside malloc puts them, and with
+ * the snapshot code the layout descriptor heapviz reads, into every
+ * program that takes its malloc from here, whatever else it calls. */
+__attribute__((used)) static void (*const at_exit_reports[])(void) = {pm_stats_at_exit, pm_snapshot_at_exit};
 
 static void *malloc_core(size_t bytes)
 {
@@ -31,7 +45,7 @@ static void *malloc_core(size_t bytes)
     if (mem != NULL)
         pm_perturb_alloc(mem, bytes);
     debug_check();
-    return new_block(mem);
+    return pm_new_block(mem);
 }
 
 __attribute__((noinline)) void *pm_malloc_slow(size_t bytes)
@@ -188,7 +202,7 @@ static void *calloc_core(size_t count, size_t size)
         void *mem = pm_mmap_alloc(nb, 0);
         if (mem != NULL) {
             debug_check(); /* fresh mappings read as zero */
-            return new_block(mem);
+            return pm_new_block(mem);
         }
     }
     struct pm_arena *a = pm_arena_for_thread();
@@ -209,7 +223,7 @@ static void *calloc_core(size_t count, size_t size)
     }
     memset(mem, 0, clear);
     debug_check();
-    return new_block(mem);
+    return pm_new_block(mem);
 }
 
 PM_EXPORT void *calloc(size_t count, size_t size)

@@ -1,15 +1,19 @@
 /* The aligned members of the malloc family: memalign, aligned_alloc,
  * posix_memalign, valloc and pvalloc, each with its own rules for a bad
  * alignment, as glibc documents them. */
-#include "internal.h"
+#include "config.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <malloc.h>
-#include "os.h"
+#include "alloc.h"
+#include "api.h"
+#include "check.h"
+#include "hardened.h"
+#include "init.h"
 #include "memcheck.h"
-#include "entry.h"
+#include "os.h"
 
 /* alignment: a power of two. */
 static void *aligned_core(size_t alignment, size_t bytes)
@@ -36,7 +40,7 @@ static void *aligned_core(size_t alignment, size_t bytes)
     else
         pm_perturb_alloc(mem, bytes);
     debug_check();
-    return new_block(mem);
+    return pm_new_block(mem);
 }
 
 static void *aligned_chunk(size_t alignment, size_t bytes)

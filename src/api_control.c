@@ -1,12 +1,17 @@
 /* The control and inquiry part of the API: usable size, mallopt,
  * malloc_trim, and pmalloc's own version and heap check. */
-#include "internal.h"
+#include "config.h"
 
 #include <malloc.h>
 #include <pmalloc.h>
-#include "tcache.h"
+#include "check.h"
+#include "core.h"
+#include "hardened.h"
+#include "init.h"
 #include "memcheck.h"
-#include "entry.h"
+#include "snapshot_self.h"
+#include "sysmalloc.h"
+#include "tcache.h"
 
 PM_EXPORT size_t malloc_usable_size(void *mem)
 {
@@ -65,6 +70,12 @@ PM_EXPORT int malloc_trim(size_t pad)
     debug_check();
     pm_vg_leave();
     return released ? 1 : 0;
+}
+
+PM_EXPORT int pmalloc_snapshot(int fd)
+{
+    pm_ensure_init();
+    return pm_snapshot_write(fd);
 }
 
 PM_EXPORT const char *pmalloc_version(void)

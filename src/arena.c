@@ -1,42 +1,19 @@
-/* Arena records: the main arena, thread arenas and their list, choosing
- * an arena for a thread, releasing it at thread exit, and keeping every
- * lock sane across fork.
- *
- * Lock order: pm_global.list_lock, then arena locks in list order, then
- * the mmapped-chunk list, then the thread-cache list, then the hardened
- * mode's quarantine.  No code takes the
- * list lock while it holds an arena lock. */
-#include "internal.h"
+/* Arena choice: thread arenas and their list, choosing an arena for a
+ * thread, another when it is out of memory, and releasing it at thread
+ * exit.  The list lock (pm_global.list_lock) covers the list, the free
+ * list and each arena's count of attached threads; no code takes it while
+ * it holds an arena lock. */
+#include "config.h"
 
-#include "tcache.h"
+#include "arena.h"
 
-struct pm_arena pm_main_arena = {
-    .lock = PM_LOCK_INITIALIZER,
-    .next = &pm_main_arena,
-    .attached_threads = 1,
-};
-
-struct pm_global pm_global = {
-    .list_lock = PM_LOCK_INITIALIZER,
-    .narenas = 1,
-    .heap_lo = UINTPTR_MAX,
-    .heap_hi = 0,
-};
-
-/* The arena this thread allocates from; NULL until its first call. */
-__thread struct pm_arena *pm_thread_arena __attribute__((tls_model("initial-exec")));
+#include "bins.h"
+#include "heap.h"
+#include "sysmalloc.h"
+#include "thread.h"
 
 /* Arenas whose threads have all exited, ready for a new thread. */
 static struct pm_arena *free_arenas;
-
-void pm_arena_init(struct pm_arena *a)
-{
-    for (unsigned i = 1; i < PM_NBINS; i++) {
-        mchunk bin = bin_at(a, i);
-        chunk_set_fd(bin, bin);
-        chunk_set_bk(bin, bin);
-    }
-}
 
 /* The model's rule: no limit while few arenas exist, then 8 per CPU,
  * unless M_ARENA_MAX says otherwise. */
@@ -59,8 +36,8 @@ static struct pm_arena *arena_new(void)
         return NULL;
     struct pm_arena *a = (struct pm_arena *)align_up((uintptr_t)(h + 1), PM_ALIGNMENT);
     __builtin_memset(a, 0, sizeof *a);
-    pm_lock_reinit(&a->lock);
-    pm_arena_init(a);
+    pm_lock_init(&a->lock, PM_LOCK_RANK_ARENA);
+    pm_bins_init(a);
     /* Its heaps lie wherever mmap puts them, in no order. */
     a->flags = PM_ARENA_NONCONTIGUOUS;
     a->index = (unsigned)pm_global.narenas;
@@ -158,56 +135,8 @@ struct pm_arena *pm_arena_retry(struct pm_arena *failed)
     return a;
 }
 
-/* Every allocator lock is taken before fork, so the child never inherits
- * one held by a thread that does not exist in it. */
-void pm_fork_prepare(void)
+void pm_arena_fork_child(void)
 {
-    if (__atomic_load_n(&pm_init_state, __ATOMIC_ACQUIRE) != 2)
-        return;
-    pm_lock(&pm_global.list_lock);
-    struct pm_arena *a = &pm_main_arena;
-    do {
-        pm_lock(&a->lock);
-        a = a->next;
-    } while (a != &pm_main_arena);
-    pm_mmap_lock_all();
-    pm_tcache_lock_all();
-    pm_hardened_lock_all();
-}
-
-static void release_all(bool reinit)
-{
-    pm_hardened_unlock_all(reinit);
-    pm_tcache_unlock_all(reinit);
-    pm_mmap_unlock_all(reinit);
-    struct pm_arena *a = &pm_main_arena;
-    do {
-        if (reinit)
-            pm_lock_reinit(&a->lock);
-        else
-            pm_unlock(&a->lock);
-        a = a->next;
-    } while (a != &pm_main_arena);
-    if (reinit)
-        pm_lock_reinit(&pm_global.list_lock);
-    else
-        pm_unlock(&pm_global.list_lock);
-}
-
-void pm_fork_parent(void)
-{
-    if (__atomic_load_n(&pm_init_state, __ATOMIC_ACQUIRE) == 2)
-        release_all(false);
-}
-
-/* Only the forking thread lives on in the child: every other arena is
- * free for the child's future threads, and the other threads' caches are
- * given back to their arenas. */
-void pm_fork_child(void)
-{
-    if (__atomic_load_n(&pm_init_state, __ATOMIC_ACQUIRE) != 2)
-        return;
-    release_all(true);
     free_arenas = NULL;
     struct pm_arena *a = &pm_main_arena;
     do {
@@ -218,5 +147,4 @@ void pm_fork_child(void)
         }
         a = a->next;
     } while (a != &pm_main_arena);
-    pm_tcache_adopt_orphans();
 }

@@ -1,9 +1,10 @@
-/* Bin indexing, the binmap, and the list operations on bins. */
+/* Bin indexing, the binmap, the list operations on bins, safe-linking of
+ * single-linked lists, and the one walker of an arena's bins (bins.c). */
 #ifndef PMALLOC_BINS_H
 #define PMALLOC_BINS_H
 
-#include "arena.h"
-#include "check.h"
+#include "corrupt.h"
+#include "state.h"
 
 /* Bin 1 is the unsorted bin; 2..63 are exact-size small bins 16 bytes
  * apart; 64..126 are large bins of growing width, sorted by size. */
@@ -46,6 +47,16 @@ static inline mchunk bin_last(mchunk bin) { return chunk_bk(bin); }
 static inline bool bin_empty(mchunk bin) { return chunk_fd(bin) == bin; }
 static inline mchunk unsorted_bin(struct pm_arena *a) { return bin_at(a, PM_UNSORTED_BIN); }
 
+/* Every bin of a new arena starts empty: its header links to itself. */
+static inline void pm_bins_init(struct pm_arena *a)
+{
+    for (unsigned i = 1; i < PM_NBINS; i++) {
+        mchunk bin = bin_at(a, i);
+        chunk_set_fd(bin, bin);
+        chunk_set_bk(bin, bin);
+    }
+}
+
 /* binmap: a set bit means the bin may be non-empty (cleared lazily). */
 static inline unsigned binmap_word(unsigned i) { return i >> PM_BINMAP_SHIFT; }
 static inline unsigned binmap_bit(unsigned i) { return 1U << (i & (PM_BITS_PER_MAP - 1)); }
@@ -59,15 +70,14 @@ static inline unsigned fastbin_index(size_t sz) { return (unsigned)(sz >> 4) - 2
 /* Safe-linking: a single-linked next pointer is stored mixed with the
  * address of the slot that holds it (so a partial overwrite cannot aim it)
  * and with a per-process secret (so a leaked heap address alone cannot
- * forge it). */
-static inline mchunk link_protect(mchunk *slot, mchunk ptr)
+ * forge it).  Mixing is its own inverse.  Every single-linked list of
+ * freed chunks (fast bins, thread caches) goes through this. */
+static inline uintptr_t link_mix(const void *slot, uintptr_t value)
 {
-    return (mchunk)((((uintptr_t)slot) >> 12) ^ pm_global.secret ^ (uintptr_t)ptr);
+    return (((uintptr_t)slot) >> 12) ^ pm_global.secret ^ value;
 }
-static inline mchunk link_reveal(mchunk *slot, mchunk stored)
-{
-    return (mchunk)((((uintptr_t)slot) >> 12) ^ pm_global.secret ^ (uintptr_t)stored);
-}
+static inline mchunk link_protect(mchunk *slot, mchunk ptr) { return (mchunk)link_mix(slot, (uintptr_t)ptr); }
+static inline mchunk link_reveal(mchunk *slot, mchunk stored) { return (mchunk)link_mix(slot, (uintptr_t)stored); }
 
 /* Takes the first chunk of nb's fast bin, or NULL when it is empty. */
 static inline void *fastbin_pop(struct pm_arena *a, size_t nb)
@@ -147,5 +157,32 @@ static inline void unlink_chunk(mchunk p)
         }
     }
 }
+
+/* ---- the one walker of an arena's bins (bins.c) ----
+ * check.c, stats.c and malloc_trim's page discard all visit every free
+ * chunk an arena lists; the walk keeps them safe on a corrupt heap: every
+ * list is bounded by the number of chunks the arena could hold, and a
+ * link is followed only after the chunk it names is shown to lie in the
+ * arena's heaps.  The caller holds the arena's lock. */
+enum pm_bins_problem {
+    PM_BINS_FAST_UNALIGNED,  /* a fast-bin link that is no chunk address */
+    PM_BINS_FAST_OUTSIDE,    /* a fast-bin link outside the arena's heaps */
+    PM_BINS_FAST_CYCLE,      /* a fast bin longer than the arena can hold */
+    PM_BINS_OUTSIDE,         /* a bin link outside the arena's heaps */
+    PM_BINS_BACK_LINK,       /* a chunk whose bk is not the one before it */
+    PM_BINS_CYCLE,           /* a bin longer than the arena can hold */
+    PM_BINS_LAST_LINK,       /* a bin header whose bk is not its last chunk */
+};
+struct pm_bins_visitor {
+    /* A chunk of fast bin `idx` (fast) or of bin `idx`; returning false
+     * ends the walk of that bin. */
+    bool (*chunk)(void *ctx, bool fast, unsigned idx, mchunk p);
+    /* A list that cannot be followed on; the walk goes on with the next
+     * bin.  `where` is the offending chunk or bin. */
+    void (*problem)(void *ctx, enum pm_bins_problem what, const void *where);
+    void *ctx;
+    bool skip_fast; /* only the double-linked bins */
+};
+void pm_bins_walk(struct pm_arena *a, const struct pm_bins_visitor *v);
 
 #endif

@@ -1,51 +1,32 @@
-/* Integrity checks: the abort path, and the heap walker that checks every
- * invariant of an arena.  The walker trusts nothing it reads: every
- * pointer is range-checked against the arena's heaps before it is
- * followed, and every list walk is bounded, so a corrupt heap gives a
- * report, never a crash or a hang. */
-#include "internal.h"
+/* The heap walker that checks every invariant of an arena.  It trusts
+ * nothing it reads: every pointer is range-checked against the arena's
+ * heaps before it is followed, and every list walk is bounded, so a
+ * corrupt heap gives a report, never a crash or a hang. */
+#include "config.h"
 
-#include <stdlib.h>
+#include "check.h"
+
 #include <unistd.h>
+#include "bins.h"
+#include "heap.h"
 #include "log.h"
-
-void pm_corruption(const char *check, const void *addr)
-{
-    if (pm_opt.check_action & 1) {
-        struct pm_buf b = { .len = 0 };
-        pm_buf_str(&b, "pmalloc: ");
-        pm_buf_str(&b, check);
-        pm_buf_str(&b, " at ");
-        pm_buf_hex(&b, (uintptr_t)addr);
-        pm_buf_str(&b, "\n");
-        pm_buf_flush(&b, STDERR_FILENO);
-    }
-    abort();
-}
+#include "mmap_chunk.h"
 
 struct walk {
     struct pm_arena *a;
     pm_problem_fn report;
     void *ctx;
     size_t problems;
+    /* what the bins hold, to hold against the heaps' free chunks */
+    size_t in_bins, bin_bytes;
+    size_t in_fast, fast_bytes;
+    size_t prev_size; /* of the chunk before, in the bin being walked */
 };
 
 static void problem(struct walk *w, const char *what, const void *addr)
 {
     w->problems++;
     w->report(w->ctx, what, addr);
-}
-
-/* True if [p, p+len) lies inside the chunk space of one of the heaps. */
-static bool in_heaps(struct pm_arena *a, const void *p, size_t len)
-{
-    size_t guard = a->nheaps + 1;
-    for (struct pm_heap *h = a->heap; h != NULL && guard-- > 0; h = h->prev) {
-        const char *lo = h->chunks_start, *hi = heap_end(h);
-        if ((const char *)p >= lo && (const char *)p <= hi && len <= (size_t)(hi - (const char *)p))
-            return true;
-    }
-    return false;
 }
 
 static bool is_fencepost(mchunk p) { return chunk_size(p) == PM_CHUNK_HDR; }
@@ -117,86 +98,70 @@ static void walk_heap(struct walk *w, struct pm_heap *h, size_t *free_count, siz
     }
 }
 
-/* Checks one double-linked bin; returns the number of chunks in it. */
-static size_t walk_bin(struct walk *w, unsigned idx, size_t bound, size_t *bytes)
+/* A chunk of a double-linked bin: its size, its state, its bin and, in a
+ * large bin, its place in the size order and the skip list. */
+static bool check_bin_chunk(struct walk *w, unsigned idx, mchunk p)
 {
     struct pm_arena *a = w->a;
-    mchunk bin = bin_at(a, idx);
-    size_t n = 0;
-    size_t prev_size = (size_t)-1;
-    mchunk prev = bin;
-    for (mchunk p = bin_first(bin); p != bin; prev = p, p = chunk_fd(p)) {
-        if (++n > bound) {
-            problem(w, "bin list does not end (cycle)", bin);
-            return n;
-        }
-        if (!in_heaps(a, p, sizeof(struct pm_chunk))) {
-            problem(w, "bin holds a pointer outside the arena's heaps", p);
-            return n;
-        }
-        if (chunk_bk(p) != prev) {
-            problem(w, "bin list back link broken", p);
-            return n;
-        }
-        size_t size = chunk_size(p);
-        if (!in_heaps(a, p, size) || size < PM_MINSIZE || !size_aligned(size)) {
-            problem(w, "chunk in a bin has an impossible size", p);
-            return n;
-        }
-        if (chunk_prev_inuse(chunk_at(p, size)))
-            problem(w, "chunk in a bin is marked in use", p);
-        if (idx != PM_UNSORTED_BIN) {
-            if (bin_index(size) != idx)
-                problem(w, "chunk filed in the wrong bin", p);
-            if (!binmap_get(a, idx))
-                problem(w, "binmap bit clear for a non-empty bin", bin);
-        }
-        if (idx >= PM_NSMALLBINS) {
-            if (size > prev_size)
-                problem(w, "large bin not sorted by decreasing size", p);
-            bool first_of_size = size != prev_size;
-            if (first_of_size != (chunk_fd_nextsize(p) != NULL))
-                problem(w, "size skip-list entry missing or misplaced", p);
-            if (first_of_size && (chunk_bk_nextsize(chunk_fd_nextsize(p)) != p ||
-                                  chunk_fd_nextsize(chunk_bk_nextsize(p)) != p))
-                problem(w, "size skip-list links broken", p);
-        }
-        prev_size = size;
-        *bytes += size;
+    if (p == bin_first(bin_at(a, idx)))
+        w->prev_size = (size_t)-1;
+    size_t size = chunk_size(p);
+    if (!pm_arena_holds(a, p, size) || size < PM_MINSIZE || !size_aligned(size)) {
+        problem(w, "chunk in a bin has an impossible size", p);
+        return false;
     }
-    if (chunk_bk(bin) != prev)
-        problem(w, "bin header's last link is wrong", bin);
-    return n;
+    if (chunk_prev_inuse(chunk_at(p, size)))
+        problem(w, "chunk in a bin is marked in use", p);
+    if (idx != PM_UNSORTED_BIN) {
+        if (bin_index(size) != idx)
+            problem(w, "chunk filed in the wrong bin", p);
+        if (!binmap_get(a, idx))
+            problem(w, "binmap bit clear for a non-empty bin", bin_at(a, idx));
+    }
+    if (idx >= PM_NSMALLBINS) {
+        if (size > w->prev_size)
+            problem(w, "large bin not sorted by decreasing size", p);
+        bool first_of_size = size != w->prev_size;
+        if (first_of_size != (chunk_fd_nextsize(p) != NULL))
+            problem(w, "size skip-list entry missing or misplaced", p);
+        if (first_of_size && (chunk_bk_nextsize(chunk_fd_nextsize(p)) != p ||
+                              chunk_fd_nextsize(chunk_bk_nextsize(p)) != p))
+            problem(w, "size skip-list links broken", p);
+    }
+    w->prev_size = size;
+    w->in_bins++;
+    w->bin_bytes += size;
+    return true;
 }
 
-static size_t walk_fastbins(struct walk *w, size_t bound)
+static bool check_fast_chunk(struct walk *w, unsigned idx, mchunk p)
 {
-    struct pm_arena *a = w->a;
-    size_t n = 0, bytes = 0;
-    for (unsigned i = 0; i < PM_NFASTBINS; i++) {
-        size_t in_bin = 0;
-        for (mchunk p = a->fastbins[i]; p != NULL; p = link_reveal(chunk_fd_slot(p), chunk_fd(p))) {
-            if (++in_bin > bound) {
-                problem(w, "fast bin list does not end (cycle)", &a->fastbins[i]);
-                break;
-            }
-            if (!ptr_aligned(p) || !in_heaps(a, p, sizeof(struct pm_chunk))) {
-                problem(w, "fast bin holds a pointer outside the arena's heaps", p);
-                break;
-            }
-            if (fastbin_index(chunk_size(p)) != i || chunk_size(p) > fastbin_limit())
-                problem(w, "chunk filed in the wrong fast bin", p);
-            if (!chunk_prev_inuse(chunk_at(p, chunk_size(p))))
-                problem(w, "fast bin chunk is not marked in use", p);
-            bytes += chunk_size(p);
-        }
-        n += in_bin;
-    }
-    if (n > 0 && !a->have_fastchunks)
-        problem(w, "fast chunks present but the arena says none", a);
-    if (bytes != a->fast_bytes)
-        problem(w, "fast bin byte count disagrees with the fast bins", a);
-    return n;
+    if (fastbin_index(chunk_size(p)) != idx || chunk_size(p) > fastbin_limit())
+        problem(w, "chunk filed in the wrong fast bin", p);
+    if (!chunk_prev_inuse(chunk_at(p, chunk_size(p))))
+        problem(w, "fast bin chunk is not marked in use", p);
+    w->in_fast++;
+    w->fast_bytes += chunk_size(p);
+    return true;
+}
+
+static bool visit_chunk(void *ctx, bool fast, unsigned idx, mchunk p)
+{
+    return fast ? check_fast_chunk(ctx, idx, p) : check_bin_chunk(ctx, idx, p);
+}
+
+static void visit_problem(void *ctx, enum pm_bins_problem what, const void *where)
+{
+    static const char *const text[] = {
+        [PM_BINS_FAST_UNALIGNED] = "fast bin holds a pointer outside the arena's heaps",
+        [PM_BINS_FAST_OUTSIDE] = "fast bin holds a pointer outside the arena's heaps",
+        [PM_BINS_FAST_CYCLE] = "fast bin list does not end (cycle)",
+        [PM_BINS_OUTSIDE] = "bin holds a pointer outside the arena's heaps",
+        [PM_BINS_BACK_LINK] = "bin list back link broken",
+        [PM_BINS_CYCLE] = "bin list does not end (cycle)",
+        [PM_BINS_LAST_LINK] = "bin header's last link is wrong",
+    };
+    problem(ctx, text[what], where);
 }
 
 size_t pm_check_arena(struct pm_arena *a, pm_problem_fn report, void *ctx)
@@ -222,15 +187,16 @@ size_t pm_check_arena(struct pm_arena *a, pm_problem_fn report, void *ctx)
         problem(&w, "arena's heap count disagrees with its heap list", a);
     if (mem != a->system_mem)
         problem(&w, "arena's system_mem disagrees with its heaps", a);
-    if (a->top == NULL || !in_heaps(a, a->top, PM_MINSIZE))
+    if (a->top == NULL || !pm_arena_holds(a, a->top, PM_MINSIZE))
         problem(&w, "top is not inside the newest heap", a->top);
 
-    size_t bound = a->system_mem / PM_MINSIZE + 1;
-    size_t in_bins = 0, bin_bytes = 0;
-    for (unsigned i = 1; i < PM_NBINS; i++)
-        in_bins += walk_bin(&w, i, bound, &bin_bytes);
-    walk_fastbins(&w, bound);
-    if (in_bins != free_count || bin_bytes != free_bytes)
+    const struct pm_bins_visitor v = {visit_chunk, visit_problem, &w, false};
+    pm_bins_walk(a, &v);
+    if (w.in_fast > 0 && !a->have_fastchunks)
+        problem(&w, "fast chunks present but the arena says none", a);
+    if (w.fast_bytes != a->fast_bytes)
+        problem(&w, "fast bin byte count disagrees with the fast bins", a);
+    if (w.in_bins != free_count || w.bin_bytes != free_bytes)
         problem(&w, "free chunks and bin contents disagree", a);
     return w.problems;
 }
@@ -238,13 +204,7 @@ size_t pm_check_arena(struct pm_arena *a, pm_problem_fn report, void *ctx)
 static void print_problem(void *ctx, const char *what, const void *addr)
 {
     (void)ctx;
-    struct pm_buf b = { .len = 0 };
-    pm_buf_str(&b, "pmalloc_check: ");
-    pm_buf_str(&b, what);
-    pm_buf_str(&b, " at ");
-    pm_buf_hex(&b, (uintptr_t)addr);
-    pm_buf_str(&b, "\n");
-    pm_buf_flush(&b, STDERR_FILENO);
+    pm_log_at(STDERR_FILENO, "pmalloc_check: ", what, addr);
 }
 
 static void abort_problem(void *ctx, const char *what, const void *addr)

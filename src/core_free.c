@@ -1,7 +1,13 @@
 /* The freeing side of the core: fast bins, coalescing with free
  * neighbours, the unsorted bin, the top chunk and trimming.  The arena's
  * lock is held throughout. */
-#include "internal.h"
+#include "config.h"
+
+#include "core.h"
+
+#include "bins.h"
+#include "heap.h"
+#include "sysmalloc.h"
 
 static inline __attribute__((always_inline)) void check_freed_pointer(struct pm_arena *a, mchunk p, size_t size)
 {
@@ -44,50 +50,6 @@ static inline __attribute__((always_inline)) void push_fastbin(struct pm_arena *
     a->fastbins[idx] = p;
     a->have_fastchunks = 1;
     a->fast_bytes += size;
-}
-
-size_t pm_free_merge(struct pm_arena *a, mchunk p, size_t size)
-{
-    mchunk next = chunk_at(p, size);
-    if (PM_UNLIKELY(p == a->top))
-        pm_corruption("double free or corruption (top)", chunk_mem(p));
-    if (PM_UNLIKELY(arena_contiguous(a) && a->top != NULL &&
-                    (char *)next >= (char *)a->top + top_size(a)))
-        pm_corruption("double free or corruption (out)", chunk_mem(p));
-    if (PM_UNLIKELY(!chunk_prev_inuse(next)))
-        pm_corruption("double free or corruption (!prev)", chunk_mem(p));
-    size_t nextsize = chunk_size(next);
-    if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || nextsize >= a->system_mem))
-        pm_corruption("free(): invalid next size (normal)", chunk_mem(p));
-
-    pm_perturb_free(chunk_mem(p), size - PM_CHUNK_HDR);
-
-    if (!chunk_prev_inuse(p)) {
-        size_t prevsize = chunk_prev_size(p);
-        mchunk prev = chunk_before(p, prevsize);
-        if (PM_UNLIKELY(chunk_size(prev) != prevsize))
-            pm_corruption("corrupted size vs. prev_size while consolidating", chunk_mem(p));
-        unlink_chunk(prev);
-        p = prev;
-        size += prevsize;
-    }
-
-    if (next == a->top) {
-        size += nextsize;
-        chunk_set_head(p, size | PM_PREV_INUSE | arena_bit(a));
-        a->top = p;
-        return size;
-    }
-    if (!chunk_inuse_at(next, nextsize)) {
-        unlink_chunk(next);
-        size += nextsize;
-    } else {
-        chunk_clear_prev_inuse(next);
-    }
-    chunk_set_head(p, size | PM_PREV_INUSE | arena_bit(a));
-    chunk_set_foot(p, size);
-    unsorted_push(a, p, "free(): corrupted unsorted chunks");
-    return size;
 }
 
 /* What a free into an arena does beyond filing a fast chunk: merging,

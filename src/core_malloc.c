@@ -1,9 +1,13 @@
 /* The allocation side of the core: fast bins, small bins, the unsorted
  * bin, sorted large bins, the binmap, and the top chunk, searched in the
  * model's order.  The arena's lock is held throughout. */
-#include "internal.h"
+#include "config.h"
+
+#include "core.h"
 
 #include <errno.h>
+#include "bins.h"
+#include "sysmalloc.h"
 
 /* The unsorted scan sorts at most this many chunks per call, so one call
  * cannot take unbounded time after a burst of frees. */
@@ -214,6 +218,8 @@ void *pm_int_take_remainder(struct pm_arena *a, size_t nb)
     return split_free_chunk(a, victim, nb, true);
 }
 
+void *pm_int_take_fast(struct pm_arena *a, size_t nb) { return fastbin_pop(a, nb); }
+
 void *pm_int_take_small(struct pm_arena *a, size_t nb)
 {
     return in_smallbin_range(nb) ? from_smallbin(a, nb) : NULL;
@@ -258,24 +264,5 @@ void *pm_int_malloc(struct pm_arena *a, size_t nb)
             continue;
         }
         return pm_sysmalloc(a, nb);
-    }
-}
-
-void pm_consolidate(struct pm_arena *a)
-{
-    a->have_fastchunks = 0;
-    a->fast_bytes = 0;
-    for (unsigned i = 0; i < PM_NFASTBINS; i++) {
-        mchunk p = a->fastbins[i];
-        a->fastbins[i] = NULL;
-        while (p != NULL) {
-            if (PM_UNLIKELY(!ptr_aligned(p)))
-                pm_corruption("malloc_consolidate(): unaligned fastbin chunk detected", p);
-            if (PM_UNLIKELY(fastbin_index(chunk_size(p)) != i))
-                pm_corruption("malloc_consolidate(): invalid chunk size", p);
-            mchunk next = link_reveal(chunk_fd_slot(p), chunk_fd(p));
-            pm_free_merge(a, p, chunk_size(p));
-            p = next;
-        }
     }
 }

@@ -14,10 +14,16 @@
  *   quarantine, and catches a double free while it is inside.
  * - Mapped chunks get a guard page after them (mmap_chunk.c).
  * The thread cache is off in this mode, so every free passes here. */
-#include "internal.h"
+#include "config.h"
+
+#include "hardened.h"
 
 #include <string.h>
-#include "entry.h"
+#include "alloc.h"
+#include "corrupt.h"
+#include "heap.h"
+#include "mmap_chunk.h"
+#include "state.h"
 
 #define QUARANTINE_SLOTS 1024
 #define QUARANTINE_BYTES ((size_t)8 * 1024 * 1024)
@@ -27,7 +33,7 @@
 #define POISON_CHECK_LIMIT ((size_t)64 * 1024)
 #define QUARANTINED_MARK ((uintptr_t)0x5155415241ULL)
 
-static pm_lock_t quarantine_lock = PM_LOCK_INITIALIZER;
+static pm_lock_t quarantine_lock = PM_LOCK_INITIALIZER(PM_LOCK_RANK_QUARANTINE);
 static void *quarantine[QUARANTINE_SLOTS];
 static size_t q_first, q_count, q_bytes;
 
@@ -59,12 +65,7 @@ static bool in_some_heap(mchunk p)
     do {
         bool found = false;
         pm_lock(&a->lock);
-        size_t guard = a->nheaps;
-        for (struct pm_heap *h = a->heap; h != NULL && guard-- > 0 && !found; h = h->prev) {
-            char *lo = h->chunks_start, *hi = heap_end(h);
-            found = (char *)p >= lo && (char *)p < hi && chunk_size(p) <= (size_t)(hi - (char *)p) &&
-                    arena_bit(a) == (chunk_raw_size(p) & PM_NON_MAIN_ARENA);
-        }
+        found = arena_bit(a) == (chunk_raw_size(p) & PM_NON_MAIN_ARENA) && pm_arena_holds(a, p, chunk_size(p));
         pm_unlock(&a->lock);
         if (found)
             return true;
@@ -139,10 +140,4 @@ void pm_hardened_free(void *mem)
 
 void pm_hardened_lock_all(void) { pm_lock(&quarantine_lock); }
 
-void pm_hardened_unlock_all(bool reinit)
-{
-    if (reinit)
-        pm_lock_reinit(&quarantine_lock);
-    else
-        pm_unlock(&quarantine_lock);
-}
+void pm_hardened_unlock_all(bool in_fork_child) { pm_lock_after_fork(&quarantine_lock, in_fork_child); }

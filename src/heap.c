@@ -3,7 +3,9 @@
  * whole region is reserved with no access and committed page by page as
  * the heap grows; a shrinking heap gives its pages back and makes them
  * inaccessible again. */
-#include "internal.h"
+#include "config.h"
+
+#include "heap.h"
 
 #include "os.h"
 
@@ -39,25 +41,25 @@ bool pm_subheap_known(const void *p)
     return (word >> (slot % (8 * sizeof(unsigned long)))) & 1;
 }
 
-bool pm_chunk_owned(struct pm_arena *a, mchunk p, size_t size)
+bool pm_arena_holds(struct pm_arena *a, const void *p, size_t len)
 {
-    if (a != &pm_main_arena) {
-        /* A thread arena's chunk lies in the sub-heap its address names. */
-        if (!pm_subheap_known(p))
-            return false;
-        struct pm_heap *h = heap_of_chunk(p);
-        char *hi = heap_end(h);
-        return h->arena == a && h->magic == PM_HEAP_MAGIC && (char *)p >= h->chunks_start &&
-               (char *)p < hi && size <= (size_t)(hi - (char *)p);
-    }
     size_t guard = a->nheaps + 1;
     for (struct pm_heap *h = __atomic_load_n(&a->heap, __ATOMIC_ACQUIRE); h != NULL && guard-- > 0;
-         h = h->prev) {
-        char *lo = h->chunks_start, *hi = heap_end(h);
-        if ((char *)p >= lo && (char *)p < hi && size <= (size_t)(hi - (char *)p))
+         h = h->prev)
+        if (heap_holds(h, p, len))
             return true;
-    }
     return false;
+}
+
+bool pm_chunk_owned(struct pm_arena *a, mchunk p, size_t size)
+{
+    if (a == &pm_main_arena)
+        return pm_arena_holds(a, p, size);
+    /* A thread arena's chunk lies in the sub-heap its address names. */
+    if (!pm_subheap_known(p))
+        return false;
+    struct pm_heap *h = heap_of_chunk(p);
+    return h->arena == a && h->magic == PM_HEAP_MAGIC && heap_holds(h, p, size);
 }
 
 /* When a reservation happens to come out aligned, its upper half is an

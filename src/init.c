@@ -1,24 +1,25 @@
-/* Start-up: options, the safe-linking secret, the main arena's bins, and
- * the fork handlers.  It runs on the first call into the allocator, which
- * may come before any constructor (the dynamic loader, libc's own start-up
- * or another library's constructor), so it uses no malloc, stdio or getenv. */
-#include "internal.h"
+/* Start-up and its wiring: options, the safe-linking secret, the main
+ * arena's bins, the fork handlers and the thread-exit work.  It runs on
+ * the first call into the allocator, which may come before any
+ * constructor (the dynamic loader, libc's own start-up or another
+ * library's constructor), so it uses no malloc, stdio or getenv. */
+#include "config.h"
 
-#include <malloc.h>
+#include "init.h"
+
 #include <pthread.h>
-#include <fcntl.h>
 #include <sched.h>
-#include <unistd.h>
-#include <sys/sysinfo.h>
-#include <stdlib.h>
 #include <sys/random.h>
+#include <sys/sysinfo.h>
 #include <time.h>
+#include "arena.h"
+#include "bins.h"
+#include "fork.h"
+#include "lock.h"
+#include "memcheck.h"
 #include "os.h"
 #include "tcache.h"
-#include "memcheck.h"
-
-int pm_init_state;
-static int stats_fd = -1;
+#include "thread.h"
 
 static uintptr_t make_secret(void)
 {
@@ -31,6 +32,13 @@ static uintptr_t make_secret(void)
         secret = (uintptr_t)ts.tv_nsec * 0x9e3779b97f4a7c15u ^ (uintptr_t)&ts ^ (uintptr_t)ts.tv_sec;
     }
     return secret;
+}
+
+/* What an exiting thread gives back: its cache, then its arena. */
+static void thread_exit(void)
+{
+    pm_tcache_thread_exit();
+    pm_arena_detach();
 }
 
 void pm_init_slow(void)
@@ -55,19 +63,14 @@ void pm_init_slow(void)
     int cpus = get_nprocs();
     pm_global.ncpus = cpus > 0 ? (size_t)cpus : 1;
     pm_tcache_refresh_limits();
-    pm_arena_init(&pm_main_arena);
+    pm_bins_init(&pm_main_arena);
     pm_global.sbrk_base_mem = (size_t)pm_os_sbrk(0);
     pm_thread_arena = &pm_main_arena;
     __atomic_store_n(&pm_init_state, 2, __ATOMIC_RELEASE);
 
-    /* Many programs (coreutils among them) close standard error before
-     * they exit: keep a copy for the report PMALLOC_STATS asks for. */
-    if (pm_opt.stats_at_exit)
-        stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-
     /* Registering may allocate; the allocator is ready for that now. */
     pthread_atfork(pm_fork_prepare, pm_fork_parent, pm_fork_child);
-    pm_thread_init();
+    pm_thread_init(thread_exit);
 }
 
 /* Options such as PMALLOC_STATS must take effect even in a program that
@@ -75,10 +78,4 @@ void pm_init_slow(void)
 __attribute__((constructor)) static void init_at_load(void)
 {
     pm_ensure_init();
-}
-
-__attribute__((destructor)) static void report_at_exit(void)
-{
-    if (pm_opt.stats_at_exit)
-        pm_stats_print(stats_fd >= 0 ? stats_fd : STDERR_FILENO);
 }

@@ -7,16 +7,15 @@
  * magic, version and size, and from then on reads every field through the
  * offsets below.  Whoever changes a field the walker reads changes its
  * entry here; whoever changes the meaning of one bumps PM_LAYOUT_VERSION. */
-#include "internal.h"
+#include "config.h"
 
-#include "snapshot.h"
+#include "layout.h"
+
+#include <pmalloc.h>
+#include "mmap_chunk.h"
+#include "os.h"
+#include "state.h"
 #include "tcache.h"
-
-/* The thread-cache list is optional (a build may have no thread cache):
- * it is referenced weakly under its assembler name, so this file builds
- * and links with or without it, and the descriptor says 0 when absent. */
-extern char pm_layout_tcache_list_ref[] __asm__("pm_tcache_list") __attribute__((weak, visibility("hidden")));
-extern char pm_layout_tcache_lock_ref[] __asm__("pm_tcache_list_lock") __attribute__((weak, visibility("hidden")));
 
 #define OFF(type, field) ((uint32_t)offsetof(type, field))
 
@@ -31,8 +30,8 @@ PM_EXPORT const struct pm_layout_desc pmalloc_layout = {
     .addr_global = (uintptr_t)&pm_global,
     .addr_opt = (uintptr_t)&pm_opt,
     .addr_mmap_list = (uintptr_t)&pm_mmap_list,
-    .addr_tcache_list = (uintptr_t)pm_layout_tcache_list_ref,
-    .addr_tcache_list_lock = (uintptr_t)pm_layout_tcache_lock_ref,
+    .addr_tcache_list = (uintptr_t)&pm_tcache_list,
+    .addr_tcache_list_lock = (uintptr_t)&pm_tcache_list_lock,
     .addr_init_state = (uintptr_t)&pm_init_state,
 
     .chunk_hdr = PM_CHUNK_HDR,
@@ -85,13 +84,13 @@ PM_EXPORT const struct pm_layout_desc pmalloc_layout = {
     .heap_kind = OFF(struct pm_heap, kind),
     .heap_magic_off = OFF(struct pm_heap, magic),
 
-    .global_narenas = OFF(struct pm_global, narenas),
-    .global_n_mmaps = OFF(struct pm_global, n_mmaps),
-    .global_n_mmaps_max = OFF(struct pm_global, n_mmaps_max),
-    .global_mmapped_mem = OFF(struct pm_global, mmapped_mem),
-    .global_max_mmapped_mem = OFF(struct pm_global, max_mmapped_mem),
-    .global_secret = OFF(struct pm_global, secret),
-    .global_sbrk_base_mem = OFF(struct pm_global, sbrk_base_mem),
+    .global_narenas = OFF(struct pm_shared_state, narenas),
+    .global_n_mmaps = OFF(struct pm_shared_state, n_mmaps),
+    .global_n_mmaps_max = OFF(struct pm_shared_state, n_mmaps_max),
+    .global_mmapped_mem = OFF(struct pm_shared_state, mmapped_mem),
+    .global_max_mmapped_mem = OFF(struct pm_shared_state, max_mmapped_mem),
+    .global_secret = OFF(struct pm_shared_state, secret),
+    .global_sbrk_base_mem = OFF(struct pm_shared_state, sbrk_base_mem),
 
     .opt_max_fast = OFF(struct pm_options, max_fast),
     .opt_trim_threshold = OFF(struct pm_options, trim_threshold),

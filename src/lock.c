@@ -1,6 +1,12 @@
 /* The slow halves of the locks in lock.h. */
-#include "internal.h"
+#include "config.h"
 
+#include "lock.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "log.h"
 #include "os.h"
 
 #ifdef HAVE_VALGRIND_HELGRIND_H
@@ -76,3 +82,52 @@ void pm_lock_announce_post(pm_lock_t *l, bool acquired)
     (void)acquired;
 #endif
 }
+
+#ifdef PM_LOCK_CHECK
+/* The locks this thread holds, in the order taken.  More than a few at
+ * once happens only with every arena locked (fork, mallopt), which is
+ * counted rather than listed. */
+#define HELD_MAX 16
+static __thread pm_lock_t *held[HELD_MAX] __attribute__((tls_model("initial-exec")));
+static __thread unsigned nheld __attribute__((tls_model("initial-exec")));
+
+static __attribute__((noreturn, cold)) void order_broken(const char *what, const pm_lock_t *l)
+{
+    pm_log_at(STDERR_FILENO, "pmalloc: lock order: ", what, l);
+    abort();
+}
+
+void pm_lock_order_acquire(pm_lock_t *l, bool try_lock)
+{
+    for (unsigned i = 0; i < nheld && i < HELD_MAX; i++) {
+        if (held[i] == l)
+            order_broken("lock taken again by the thread that holds it", l);
+        /* a trylock cannot wait, so it cannot close a cycle */
+        if (!try_lock && held[i]->rank > l->rank)
+            order_broken("lock taken while a lock of a later rank is held", l);
+        if (!try_lock && held[i]->rank == l->rank && l->rank != PM_LOCK_RANK_ARENA)
+            order_broken("two locks of one rank held together", l);
+    }
+    if (nheld < HELD_MAX)
+        held[nheld] = l;
+    nheld++;
+}
+
+void pm_lock_order_release(pm_lock_t *l)
+{
+    unsigned n = nheld < HELD_MAX ? nheld : HELD_MAX;
+    for (unsigned i = n; i-- > 0;) {
+        if (held[i] == l) {
+            for (unsigned j = i; j + 1 < n; j++)
+                held[j] = held[j + 1];
+            nheld--;
+            return;
+        }
+    }
+    if (nheld > HELD_MAX) {
+        nheld--; /* one of the uncounted arena locks */
+        return;
+    }
+    order_broken("lock released by a thread that does not hold it", l);
+}
+#endif

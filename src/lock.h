@@ -17,12 +17,41 @@
 #include <sys/single_threaded.h>
 #endif
 
+/* The lock order, lowest first: a thread may take a lock only while
+ * every lock it holds has a lower rank, except that arena locks may be
+ * held together (fork, mallopt and malloc_trim take them all, in list
+ * order).  Builds with PM_LOCK_CHECK (the thread tests' copy of the
+ * library) check this on every acquisition, in the spirit of jemalloc's
+ * witness. */
+enum pm_lock_rank {
+    PM_LOCK_RANK_LIST = 1,       /* pm_global.list_lock: the arena list */
+    PM_LOCK_RANK_ARENA = 2,      /* each arena */
+    PM_LOCK_RANK_MMAP = 3,       /* the mmapped-chunk list */
+    PM_LOCK_RANK_TCACHE = 4,     /* the thread-cache list */
+    PM_LOCK_RANK_QUARANTINE = 5, /* the hardened mode's quarantine */
+};
+
 typedef struct {
     int state; /* PM_LOCK_FREE, PM_LOCK_HELD or PM_LOCK_CONTENDED */
+    int rank;  /* enum pm_lock_rank */
 } pm_lock_t;
 
 enum { PM_LOCK_FREE = 0, PM_LOCK_HELD = 1, PM_LOCK_CONTENDED = 2 };
-#define PM_LOCK_INITIALIZER {PM_LOCK_FREE}
+#define PM_LOCK_INITIALIZER(rank) {PM_LOCK_FREE, (rank)}
+
+#ifdef PM_LOCK_CHECK
+/* lock.c: records an acquisition (aborting with a message if it breaks
+ * the order) and a release. */
+void pm_lock_order_acquire(pm_lock_t *l, bool try_lock);
+void pm_lock_order_release(pm_lock_t *l);
+#else
+static inline void pm_lock_order_acquire(pm_lock_t *l, bool try_lock)
+{
+    (void)l;
+    (void)try_lock;
+}
+static inline void pm_lock_order_release(pm_lock_t *l) { (void)l; }
+#endif
 
 /* lock.c: the waiting and waking halves, and the announcements to
  * helgrind (pm_lock_announce is set at start-up when it is watching). */
@@ -58,6 +87,7 @@ static inline bool pm_lock_try_fast(pm_lock_t *l)
 
 static inline void pm_lock(pm_lock_t *l)
 {
+    pm_lock_order_acquire(l, false);
     if (__builtin_expect(pm_lock_announce, 0))
         pm_lock_announce_pre(l, false);
     if (pm_lock_single_threaded())
@@ -76,11 +106,14 @@ static inline int pm_trylock(pm_lock_t *l)
     bool taken = pm_lock_try_fast(l);
     if (__builtin_expect(pm_lock_announce, 0) && taken)
         pm_lock_announce_post(l, true);
+    if (taken)
+        pm_lock_order_acquire(l, true);
     return taken ? 0 : 1;
 }
 
 static inline void pm_unlock(pm_lock_t *l)
 {
+    pm_lock_order_release(l);
     if (__builtin_expect(pm_lock_announce, 0))
         pm_lock_announce_post(l, false);
     if (pm_lock_single_threaded())
@@ -89,7 +122,24 @@ static inline void pm_unlock(pm_lock_t *l)
         pm_lock_wake(l);
 }
 
-/* In a fork child: whoever held the lock in the parent is gone. */
-static inline void pm_lock_reinit(pm_lock_t *l) { __atomic_store_n(&l->state, PM_LOCK_FREE, __ATOMIC_RELAXED); }
+/* A lock in memory that was just cleared (a new arena). */
+static inline void pm_lock_init(pm_lock_t *l, enum pm_lock_rank rank)
+{
+    l->rank = rank;
+    __atomic_store_n(&l->state, PM_LOCK_FREE, __ATOMIC_RELAXED);
+}
+
+/* Every lock is taken before fork (fork.c) and let go after it, in both
+ * processes: the parent unlocks, the child re-initialises (whoever else
+ * held it there is gone). */
+static inline void pm_lock_after_fork(pm_lock_t *l, bool in_child)
+{
+    if (in_child) {
+        pm_lock_order_release(l);
+        __atomic_store_n(&l->state, PM_LOCK_FREE, __ATOMIC_RELAXED);
+    } else {
+        pm_unlock(l);
+    }
+}
 
 #endif

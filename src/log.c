@@ -44,6 +44,13 @@ void pm_buf_hex(struct pm_buf *b, uintptr_t v)
         b->text[b->len++] = digits[--n];
 }
 
+void pm_buf_end_line(struct pm_buf *b)
+{
+    if (b->len >= sizeof b->text)
+        b->len = sizeof b->text - 1;
+    b->text[b->len++] = '\n';
+}
+
 void pm_buf_flush(struct pm_buf *b, int fd)
 {
     int saved = errno;
@@ -68,4 +75,15 @@ void pm_write_str(int fd, const char *s)
         s += b.len;
         pm_buf_flush(&b, fd);
     }
+}
+
+void pm_log_at(int fd, const char *prefix, const char *what, const void *addr)
+{
+    struct pm_buf b = {.len = 0};
+    pm_buf_str(&b, prefix);
+    pm_buf_str(&b, what);
+    pm_buf_str(&b, " at ");
+    pm_buf_hex(&b, (uintptr_t)addr);
+    pm_buf_end_line(&b);
+    pm_buf_flush(&b, fd);
 }

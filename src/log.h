@@ -14,8 +14,14 @@ void pm_buf_str(struct pm_buf *b, const char *s);
 void pm_buf_dec(struct pm_buf *b, uint64_t v);
 void pm_buf_pad_dec(struct pm_buf *b, uint64_t v, unsigned width);
 void pm_buf_hex(struct pm_buf *b, uintptr_t v);
+/* Ends the line with a newline, which stays even when the text filled
+ * the buffer. */
+void pm_buf_end_line(struct pm_buf *b);
 /* Writes the buffer to fd (retrying short writes) and empties it. */
 void pm_buf_flush(struct pm_buf *b, int fd);
 void pm_write_str(int fd, const char *s);
+/* One line "PREFIXwhat at 0xADDR", in one write: the form of every
+ * message that names a place in the heap. */
+void pm_log_at(int fd, const char *prefix, const char *what, const void *addr);
 
 #endif

@@ -1,7 +1,9 @@
 /* Aligned allocation from the heap: over-allocate, move the chunk's start
  * to the first aligned point that leaves a whole chunk before it, and give
  * the leader and tail back.  The arena's lock is held. */
-#include "internal.h"
+#include "config.h"
+
+#include "core.h"
 
 void *pm_int_memalign(struct pm_arena *a, size_t alignment, size_t nb)
 {

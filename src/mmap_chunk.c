@@ -6,16 +6,18 @@
  * chunk on one list, so the heap walker and heapviz can find them and a
  * free can tell a real mapping of ours from a forged header.  The chunk
  * follows; its prev_size is its offset from the mapping's start. */
-#include "internal.h"
+#include "config.h"
+
+#include "mmap_chunk.h"
 
 #include <errno.h>
 #include <string.h>
-#include "os.h"
 #include "memcheck.h"
+#include "os.h"
 
 #define LINK_SIZE sizeof(struct pm_mmap_link)
 
-static pm_lock_t mmap_lock = PM_LOCK_INITIALIZER;
+static pm_lock_t mmap_lock = PM_LOCK_INITIALIZER(PM_LOCK_RANK_MMAP);
 struct pm_mmap_link pm_mmap_list = { &pm_mmap_list, &pm_mmap_list, NULL, 0 };
 
 static size_t mapping_len(mchunk p) { return chunk_prev_size(p) + chunk_size(p); }
@@ -196,10 +198,4 @@ bool pm_mmap_owns(mchunk p)
 
 void pm_mmap_lock_all(void) { pm_lock(&mmap_lock); }
 
-void pm_mmap_unlock_all(bool reinit)
-{
-    if (reinit)
-        pm_lock_reinit(&mmap_lock);
-    else
-        pm_unlock(&mmap_lock);
-}
+void pm_mmap_unlock_all(bool in_fork_child) { pm_lock_after_fork(&mmap_lock, in_fork_child); }

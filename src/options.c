@@ -349,10 +349,7 @@ static void report_ignored(const char *name, const char *text, const char *why)
     pm_buf_str(&b, text);
     pm_buf_str(&b, ": ");
     pm_buf_str(&b, why);
-    /* keep the newline even when a huge value filled the buffer */
-    if (b.len >= sizeof b.text)
-        b.len = sizeof b.text - 1;
-    pm_buf_str(&b, "\n");
+    pm_buf_end_line(&b);
     pm_buf_flush(&b, 2);
 }
 

@@ -49,6 +49,19 @@ extern struct pm_options pm_opt;
 #define PM_M_TCACHE_COUNT            PMALLOC_M_TCACHE_COUNT
 #define PM_M_TCACHE_MAX              PMALLOC_M_TCACHE_MAX
 
+/* M_PERTURB: new blocks are filled with the complement of the byte and
+ * freed ones with the byte, so use of uninitialised or freed memory shows. */
+static inline void pm_perturb_alloc(void *mem, size_t n)
+{
+    if (__builtin_expect(pm_opt.perturb_byte, 0))
+        __builtin_memset(mem, (pm_opt.perturb_byte ^ 0xff) & 0xff, n);
+}
+static inline void pm_perturb_free(void *mem, size_t n)
+{
+    if (__builtin_expect(pm_opt.perturb_byte, 0))
+        __builtin_memset(mem, pm_opt.perturb_byte & 0xff, n);
+}
+
 /* Chunk-size limit for fast bins from a user value in request bytes. */
 size_t pm_max_fast_for(size_t request);
 

@@ -7,6 +7,7 @@
 #include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 struct fault {
@@ -127,4 +128,22 @@ void pm_os_futex_wait(int *word, int expected)
 void pm_os_futex_wake(int *word)
 {
     syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+pid_t pm_os_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+bool pm_os_resident(const void *addr, size_t len, unsigned char *vec)
+{
+    return mincore((void *)addr, len, vec) == 0;
+}
+
+enum pm_os_read pm_os_read_self(void *dst, const void *src, size_t len)
+{
+    struct iovec local = {dst, len}, remote = {(void *)src, len};
+    ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    if (n == (ssize_t)len)
+        return PM_OS_READ_OK;
+    if (n < 0 && (errno == ENOSYS || errno == EPERM))
+        return PM_OS_READ_UNSUPPORTED;
+    return PM_OS_READ_FAULT;
 }

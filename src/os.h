@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define PM_PAGE_SIZE ((size_t)4096)
 
@@ -31,6 +32,20 @@ void *pm_os_remap(void *addr, size_t old_len, size_t new_len, bool may_move);
 bool pm_os_protect(void *addr, size_t len, bool accessible);
 /* Gives the pages back; their contents read as zero afterwards. */
 bool pm_os_discard(void *addr, size_t len);
+
+/* The calling thread's kernel id. */
+pid_t pm_os_gettid(void);
+/* vec[i] = 1 for each resident page of [addr, addr + len) (addr on a
+ * page boundary); false if the kernel cannot say. */
+bool pm_os_resident(const void *addr, size_t len, unsigned char *vec);
+/* Copies len bytes of this process's memory at src through the kernel,
+ * so an unmapped address gives an error rather than a fault. */
+enum pm_os_read {
+    PM_OS_READ_OK,
+    PM_OS_READ_FAULT,       /* some of the bytes are not readable */
+    PM_OS_READ_UNSUPPORTED, /* the kernel does not allow it here */
+};
+enum pm_os_read pm_os_read_self(void *dst, const void *src, size_t len);
 
 /* Sleeps while *word == expected (or until woken); wakes one sleeper. */
 void pm_os_futex_wait(int *word, int expected);

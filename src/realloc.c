@@ -1,7 +1,13 @@
 /* Resizing a heap chunk: in place when the chunk, its free neighbour or
  * the top can hold the new size, else by moving it within the arena.  The
  * arena's lock is held. */
-#include "internal.h"
+#include "config.h"
+
+#include "core.h"
+
+#include "bins.h"
+#include "heap.h"
+#include "sysmalloc.h"
 
 #include <string.h>
 

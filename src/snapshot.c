@@ -9,28 +9,27 @@
  * and the output buffer come straight from mmap, never from the heap
  * being described, and the text is written with write(2) once every lock
  * has been released (a reader of fd may itself need to allocate). */
-#include "internal.h"
+#include "config.h"
+
+#include "snapshot_self.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "log.h"
+#include "mmap_chunk.h"
 #include "os.h"
 #include "snapshot.h"
-
-/* The thread-cache lock functions are optional (see layout.c). */
-extern void pm_snap_tcache_lock_ref(void) __asm__("pm_tcache_lock_all") __attribute__((weak, visibility("hidden")));
-extern void pm_snap_tcache_unlock_ref(bool reinit) __asm__("pm_tcache_unlock_all")
-    __attribute__((weak, visibility("hidden")));
+#include "state.h"
+#include "tcache.h"
 
 struct self_ctx {
     pid_t pid;
-    bool plain_copy;   /* process_vm_readv is not permitted here */
+    bool plain_copy;   /* reading through the kernel is not permitted here */
 };
 
 static int self_read(void *vctx, uint64_t addr, void *dst, size_t len)
@@ -39,11 +38,10 @@ static int self_read(void *vctx, uint64_t addr, void *dst, size_t len)
     if (addr == 0)
         return -1;
     if (!c->plain_copy) {
-        struct iovec local = {dst, len}, remote = {(void *)(uintptr_t)addr, len};
-        ssize_t n = process_vm_readv(c->pid, &local, 1, &remote, 1, 0);
-        if (n == (ssize_t)len)
+        enum pm_os_read r = pm_os_read_self(dst, (const void *)(uintptr_t)addr, len);
+        if (r == PM_OS_READ_OK)
             return 0;
-        if (n >= 0 || (errno != ENOSYS && errno != EPERM))
+        if (r == PM_OS_READ_FAULT)
             return -1;
         c->plain_copy = true;
     }
@@ -55,7 +53,7 @@ static int self_resident(void *ctx, uint64_t addr, size_t npages, unsigned char 
 {
     (void)ctx;
     uintptr_t page = (uintptr_t)addr & ~(uintptr_t)(PM_PAGE_SIZE - 1);
-    return mincore((void *)page, npages * PM_PAGE_SIZE, vec) == 0 ? 0 : -1;
+    return pm_os_resident((void *)page, npages * PM_PAGE_SIZE, vec) ? 0 : -1;
 }
 
 static void self_lock(void *ctx, enum pm_snap_lock which, uint64_t addr, bool on)
@@ -77,10 +75,10 @@ static void self_lock(void *ctx, enum pm_snap_lock which, uint64_t addr, bool on
             pm_mmap_unlock_all(false);
         break;
     case PM_SNAP_LOCK_TCACHE:
-        if (on && pm_snap_tcache_lock_ref)
-            pm_snap_tcache_lock_ref();
-        else if (!on && pm_snap_tcache_unlock_ref)
-            pm_snap_tcache_unlock_ref(false);
+        if (on)
+            pm_tcache_lock_all();
+        else
+            pm_tcache_unlock_all(false);
         break;
     }
 }
@@ -150,11 +148,8 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-extern const struct pm_layout_desc pmalloc_layout;
-
-PM_EXPORT int pmalloc_snapshot(int fd)
+int pm_snapshot_write(int fd)
 {
-    pm_ensure_init();
     int saved_errno = errno;
     if (fcntl(fd, F_GETFL) < 0) {
         errno = EBADF;
@@ -237,13 +232,10 @@ static void report_snapshot_failure(const char *file, int err)
     pm_buf_str(&b, ")");
     if (err == EEXIST)
         pm_buf_str(&b, "; an existing file is never overwritten");
-    if (b.len >= sizeof b.text)
-        b.len = sizeof b.text - 1;
-    pm_buf_str(&b, "\n");
+    pm_buf_end_line(&b);
     pm_buf_flush(&b, STDERR_FILENO);
 }
 
-void pm_snapshot_at_exit(void);
 void pm_snapshot_at_exit(void)
 {
     static int done;
@@ -252,7 +244,7 @@ void pm_snapshot_at_exit(void)
     /* The path comes only from the option table, which reads nothing in a
      * set-user-ID program (AT_SECURE). */
     const char *path = pm_opt.snapshot_path;
-    if (*path == 0 || __atomic_load_n(&pm_init_state, __ATOMIC_ACQUIRE) != 2)
+    if (*path == 0 || !pm_initialised())
         return;
     char file[PM_OPTION_PATH_MAX];
     int saved_errno = errno;
@@ -265,16 +257,15 @@ void pm_snapshot_at_exit(void)
     int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         report_snapshot_failure(file, errno);
-    else if (pmalloc_snapshot(fd) != 0)
+    else if (pm_snapshot_write(fd) != 0)
         report_snapshot_failure(file, errno);
     if (fd >= 0)
         close(fd);
     errno = saved_errno;
 }
 
-/* Runs at exit even before init.c calls pm_snapshot_at_exit itself; the
- * second call is a no-op.  Priority 101..: after ordinary destructors, so
- * the snapshot shows what the program left behind. */
+/* Priority 101: after ordinary destructors, so the snapshot shows what
+ * the program left behind. */
 __attribute__((destructor(101))) static void snapshot_at_exit_destructor(void)
 {
     pm_snapshot_at_exit();

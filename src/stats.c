@@ -1,13 +1,16 @@
-/* Heap statistics: mallinfo2, mallinfo, malloc_stats and malloc_info.
+/* Heap statistics: mallinfo2, mallinfo, malloc_stats, malloc_info and the
+ * report at exit (PMALLOC_STATS).
  *
  * Each arena is read under its own lock into a local summary, and the lock
  * is dropped before anything is printed: output routines may allocate (or,
  * for write(2), block), and the allocator must never be re-entered while
- * one of its locks is held.  The bin walks are bounded, so a corrupted
- * list stops the program with a report instead of looping forever. */
+ * one of its locks is held.  The bins are read with the one bin walker
+ * (bins.h), whose walks are bounded, so a corrupted list stops the program
+ * with a report instead of looping forever. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -15,9 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "bins.h"
+#include "compiler.h"
+#include "init.h"
 #include "log.h"
 #include "memcheck.h"
+#include "mmap_chunk.h"
+#include "stats.h"
 
 /* Free chunks of one fast bin or bin. */
 struct bin_stat {
@@ -49,18 +56,21 @@ struct arena_stat {
 struct walk_messages {
     const char *unaligned_fast;
     const char *broken_fast;
+    const char *outside_fast;
     const char *broken_bin;
 };
 
 static const struct walk_messages mallinfo_messages = {
     "int_mallinfo(): unaligned fastbin chunk detected",
     "int_mallinfo(): fastbin list is longer than the arena allows",
+    "int_mallinfo(): fastbin chunk outside the arena's heaps",
     "int_mallinfo(): corrupted bin list",
 };
 
 static const struct walk_messages malloc_info_messages = {
     "__malloc_info(): unaligned fastbin chunk detected",
     "__malloc_info(): fastbin list is longer than the arena allows",
+    "__malloc_info(): fastbin chunk outside the arena's heaps",
     "__malloc_info(): corrupted bin list",
 };
 
@@ -72,6 +82,43 @@ static void bin_stat_add(struct bin_stat *s, size_t size)
         s->to = size;
     s->total += size;
     s->count++;
+}
+
+struct gather {
+    struct arena_stat *st;
+    struct bin_stat *slots;
+    const struct walk_messages *msg;
+};
+
+static bool gather_chunk(void *ctx, bool fast, unsigned idx, mchunk p)
+{
+    struct gather *g = ctx;
+    size_t size = chunk_size(p);
+    if (fast) {
+        g->st->fast_count++;
+        g->st->fast_bytes += size;
+    } else {
+        g->st->bin_count++;
+        g->st->bin_bytes += size;
+    }
+    if (g->slots != NULL)
+        bin_stat_add(&g->slots[fast ? idx : bin_slot(idx)], size);
+    return true;
+}
+
+static void gather_problem(void *ctx, enum pm_bins_problem what, const void *where)
+{
+    const struct walk_messages *msg = ((struct gather *)ctx)->msg;
+    switch (what) {
+    case PM_BINS_FAST_UNALIGNED:
+        pm_corruption(msg->unaligned_fast, where);
+    case PM_BINS_FAST_OUTSIDE:
+        pm_corruption(msg->outside_fast, where);
+    case PM_BINS_FAST_CYCLE:
+        pm_corruption(msg->broken_fast, where);
+    default:
+        pm_corruption(msg->broken_bin, where);
+    }
 }
 
 /* Reads one arena; its lock must be held.  `slots` (STAT_SLOTS entries)
@@ -87,46 +134,9 @@ static void gather_arena(struct pm_arena *a, struct arena_stat *st, struct bin_s
     st->max_system_mem = a->max_system_mem;
     st->top_size = a->top != NULL ? chunk_size(a->top) : 0;
 
-    /* Every chunk takes at least MINSIZE bytes of the arena, so no list
-     * can be longer than this; a longer one has a cycle. */
-    size_t max_chunks = a->system_mem / PM_MINSIZE + 1;
-
-    for (unsigned i = 0; i < PM_NFASTBINS; i++) {
-        /* free() may push onto a fast bin without the lock; it only ever
-         * replaces the head, so the list behind the head we read is
-         * stable while we hold the lock (pops need it). */
-        mchunk p = __atomic_load_n(&a->fastbins[i], __ATOMIC_ACQUIRE);
-        size_t steps = 0;
-        while (p != NULL) {
-            if (PM_UNLIKELY(!ptr_aligned(p)))
-                pm_corruption(msg->unaligned_fast, p);
-            if (PM_UNLIKELY(++steps > max_chunks))
-                pm_corruption(msg->broken_fast, p);
-            size_t size = chunk_size(p);
-            st->fast_count++;
-            st->fast_bytes += size;
-            if (slots != NULL)
-                bin_stat_add(&slots[i], size);
-            p = link_reveal(chunk_fd_slot(p), chunk_fd(p));
-        }
-    }
-
-    for (unsigned i = 1; i < PM_NBINS; i++) {
-        mchunk bin = bin_at(a, i);
-        mchunk prev = bin;
-        size_t steps = 0;
-        /* a NULL head is a bin never initialised: treat it as empty */
-        for (mchunk p = bin_first(bin); p != NULL && p != bin; p = chunk_fd(p)) {
-            if (PM_UNLIKELY(!ptr_aligned(p) || chunk_bk(p) != prev || ++steps > max_chunks))
-                pm_corruption(msg->broken_bin, p);
-            size_t size = chunk_size(p);
-            st->bin_count++;
-            st->bin_bytes += size;
-            if (slots != NULL)
-                bin_stat_add(&slots[bin_slot(i)], size);
-            prev = p;
-        }
-    }
+    struct gather g = {st, slots, msg};
+    const struct pm_bins_visitor v = {gather_chunk, gather_problem, &g, false};
+    pm_bins_walk(a, &v);
 
     if (a == &pm_main_arena) {
         /* the main arena is one region (the break) as far as the model's
@@ -270,6 +280,27 @@ PM_EXPORT void malloc_stats(void)
     pm_ensure_init();
     pm_stats_print(STDERR_FILENO);
 }
+
+/* Many programs (coreutils among them) close standard error before they
+ * exit: a copy is kept for the report PMALLOC_STATS asks for. */
+static int stats_fd = -1;
+
+__attribute__((constructor)) static void keep_stderr_for_stats(void)
+{
+    pm_ensure_init();
+    if (pm_opt.stats_at_exit && stats_fd < 0)
+        stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+}
+
+void pm_stats_at_exit(void)
+{
+    static int done;
+    if (!pm_opt.stats_at_exit || __atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+        return;
+    pm_stats_print(stats_fd >= 0 ? stats_fd : STDERR_FILENO);
+}
+
+__attribute__((destructor)) static void stats_at_exit_destructor(void) { pm_stats_at_exit(); }
 
 /* Running totals over every arena, for the closing elements. */
 struct info_totals {

@@ -6,11 +6,15 @@
  * heaps, and when another caller moved the break it starts a new brk heap
  * there.  An abandoned heap is closed with two fencepost headers and its
  * last free space is freed into the bins, so nothing is lost. */
-#include "internal.h"
+#include "config.h"
+
+#include "sysmalloc.h"
 
 #include <errno.h>
-#include "os.h"
+#include "bins.h"
+#include "heap.h"
 #include "memcheck.h"
+#include "os.h"
 
 /* An mmap'd heap taken when brk fails is at least this large, so a run of
  * small requests does not map one region each. */
@@ -38,7 +42,9 @@ void *pm_split_top(struct pm_arena *a, size_t nb)
 }
 
 /* Ends the arena's newest heap: fenceposts at its end keep neighbours of
- * the old top from coalescing past it; the rest of old top is freed. */
+ * the old top from coalescing past it, and the rest of old top becomes a
+ * free chunk in the unsorted bin.  Nothing needs merging: the chunk
+ * before top is always in use, and the fencepost after it is too. */
 static void close_heap(struct pm_arena *a)
 {
     mchunk old_top = a->top;
@@ -50,7 +56,9 @@ static void close_heap(struct pm_arena *a)
     a->top = NULL;
     if (keep >= PM_MINSIZE) {
         chunk_set_head(old_top, keep | PM_PREV_INUSE | arena_bit(a));
-        pm_int_free(a, old_top);
+        chunk_set_foot(old_top, keep);
+        chunk_clear_prev_inuse(fence);
+        unsorted_push(a, old_top, "malloc(): corrupted unsorted chunks");
     }
 }
 
@@ -305,14 +313,33 @@ static bool discard_chunk_pages(mchunk p)
     return pm_os_discard((void *)start, end - start);
 }
 
+struct discard_walk {
+    bool released;
+};
+
+static bool discard_visit(void *ctx, bool fast, unsigned idx, mchunk p)
+{
+    (void)fast;
+    (void)idx;
+    struct discard_walk *w = ctx;
+    if (chunk_size(p) >= PM_PAGE_SIZE + sizeof(struct pm_chunk))
+        w->released |= discard_chunk_pages(p);
+    return true;
+}
+
+/* A broken list is left for the heap walker to report: discarding is
+ * only ever an optimisation. */
+static void discard_problem(void *ctx, enum pm_bins_problem what, const void *where)
+{
+    (void)ctx;
+    (void)what;
+    (void)where;
+}
+
 bool pm_discard_free_pages(struct pm_arena *a)
 {
-    bool released = false;
-    for (unsigned i = 1; i < PM_NBINS; i++) {
-        mchunk bin = bin_at(a, i);
-        for (mchunk p = bin_first(bin); p != bin; p = chunk_fd(p))
-            if (chunk_size(p) >= PM_PAGE_SIZE + sizeof(struct pm_chunk))
-                released |= discard_chunk_pages(p);
-    }
-    return released;
+    struct discard_walk w = {false};
+    const struct pm_bins_visitor v = {discard_visit, discard_problem, &w, true};
+    pm_bins_walk(a, &v);
+    return w.released;
 }

@@ -2,11 +2,14 @@
  * out again without a lock.  A miss refills a bin from the arena's exact
  * fits under one lock; a full bin spills half of itself under one lock;
  * a thread's exit gives everything back. */
-#include "internal.h"
+#include "config.h"
 
-#include <unistd.h>
-#include <sys/syscall.h>
 #include "tcache.h"
+
+#include "arena.h"
+#include "core.h"
+#include "os.h"
+#include "thread.h"
 
 struct pm_tcache pm_tcache_none;
 __thread struct pm_tcache *pm_tc __attribute__((tls_model("initial-exec"))) = &pm_tcache_none;
@@ -15,7 +18,7 @@ __thread struct pm_tcache *pm_tc __attribute__((tls_model("initial-exec"))) = &p
 static __thread bool tcache_shut __attribute__((tls_model("initial-exec")));
 
 struct pm_tcache pm_tcache_list = { .next = &pm_tcache_list, .prev = &pm_tcache_list };
-static pm_lock_t tcache_list_lock = PM_LOCK_INITIALIZER;
+pm_lock_t pm_tcache_list_lock = PM_LOCK_INITIALIZER(PM_LOCK_RANK_TCACHE);
 
 void pm_tcache_refresh_limits(void)
 {
@@ -63,13 +66,13 @@ struct pm_tcache *pm_tcache_create(void)
         return NULL;
     __builtin_memset(t, 0, sizeof *t);
     pm_tcache_rebase(t);
-    t->tid = (pid_t)syscall(SYS_gettid);
-    pm_lock(&tcache_list_lock);
+    t->tid = pm_os_gettid();
+    pm_lock(&pm_tcache_list_lock);
     t->next = pm_tcache_list.next;
     t->prev = &pm_tcache_list;
     pm_tcache_list.next->prev = t;
     pm_tcache_list.next = t;
-    pm_unlock(&tcache_list_lock);
+    pm_unlock(&pm_tcache_list_lock);
     pm_tc = t;
     pm_thread_watch();
     return t;
@@ -85,7 +88,7 @@ void pm_tcache_stash(struct pm_arena *a, struct pm_tcache *t, size_t nb)
     size_t half = (t->limit + 1) / 2;
     if (nb <= fastbin_limit())
         while (pm_tcache_count(t, idx) < half) {
-            struct pm_tcache_entry *e = fastbin_pop(a, nb);
+            struct pm_tcache_entry *e = pm_int_take_fast(a, nb);
             if (e == NULL)
                 break;
             pm_tcache_push(t, idx, e);
@@ -128,7 +131,7 @@ bool pm_tcache_holds(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *
 {
     unsigned seen = 0;
     for (struct pm_tcache_entry *p = t->entries[idx]; p != NULL;
-         p = tcache_link(&p->next, p->next, pm_global.secret)) {
+         p = tcache_link(&p->next, p->next)) {
         if (PM_UNLIKELY(++seen > pm_tcache_count(t, idx)))
             pm_corruption("free(): too many chunks detected in tcache", p);
         if (PM_UNLIKELY(!ptr_aligned(p)))
@@ -168,32 +171,26 @@ void pm_tcache_thread_exit(void)
     if (t == NULL)
         return;
     pm_tc = &pm_tcache_none;
-    pm_lock(&tcache_list_lock);
+    pm_lock(&pm_tcache_list_lock);
     unlist(t);
-    pm_unlock(&tcache_list_lock);
+    pm_unlock(&pm_tcache_list_lock);
     flush(t);
 }
 
 size_t pm_tcache_bytes(void)
 {
     size_t bytes = 0;
-    pm_lock(&tcache_list_lock);
+    pm_lock(&pm_tcache_list_lock);
     for (struct pm_tcache *t = pm_tcache_list.next; t != &pm_tcache_list; t = t->next)
         for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
             bytes += pm_tcache_count(t, idx) * tcache_bin_size(idx);
-    pm_unlock(&tcache_list_lock);
+    pm_unlock(&pm_tcache_list_lock);
     return bytes;
 }
 
-void pm_tcache_lock_all(void) { pm_lock(&tcache_list_lock); }
+void pm_tcache_lock_all(void) { pm_lock(&pm_tcache_list_lock); }
 
-void pm_tcache_unlock_all(bool reinit)
-{
-    if (reinit)
-        pm_lock_reinit(&tcache_list_lock);
-    else
-        pm_unlock(&tcache_list_lock);
-}
+void pm_tcache_unlock_all(bool in_fork_child) { pm_lock_after_fork(&pm_tcache_list_lock, in_fork_child); }
 
 /* In a fork child only the forking thread survives; the caches of the
  * others would hold their chunks for ever. */

@@ -5,10 +5,11 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include "bins.h"
 #include "chunk.h"
-#include "arena.h"
+#include "corrupt.h"
 #include "options.h"
-#include "check.h"
+#include "state.h"
 
 #define PM_TCACHE_BINS 64
 /* Bin i holds chunks of size 32 + 16 i: 32..1040 (requests up to 1032). */
@@ -31,8 +32,9 @@ struct pm_tcache {
     /* The chunks-per-bin limit `room` counts against; it follows
      * pm_global.tcache_count at the thread's next slow call. */
     uint32_t limit;
-    /* Every live thread cache is on one list (under pm_tcache_list_lock)
-     * so statistics and heapviz can see the chunks parked in them. */
+    /* Every live thread cache is on one list (under the list lock in
+     * tcache.c) so statistics and heapviz can see the chunks parked in
+     * them. */
     struct pm_tcache *next;
     struct pm_tcache *prev;
     pid_t tid;
@@ -44,6 +46,9 @@ struct pm_tcache {
 extern __thread struct pm_tcache *pm_tc __attribute__((tls_model("initial-exec")));
 extern struct pm_tcache pm_tcache_none;
 extern struct pm_tcache pm_tcache_list;
+/* Guards pm_tcache_list; named here for the layout descriptor, taken
+ * only through pm_tcache_lock_all and tcache.c itself. */
+extern pm_lock_t pm_tcache_list_lock;
 
 static inline size_t pm_tcache_count(const struct pm_tcache *t, unsigned idx)
 {
@@ -67,17 +72,15 @@ static inline unsigned tcache_request_index(size_t bytes)
     return bytes <= 24 ? 0 : (unsigned)((bytes - 9) >> 4);
 }
 
-/* Safe-linking as in the fast bins: the stored next pointer is mixed with
- * its own address and the process secret. */
-static inline struct pm_tcache_entry *tcache_link(struct pm_tcache_entry **slot, struct pm_tcache_entry *p,
-                                                  uintptr_t secret)
+/* Safe-linking as in the fast bins (bins.h, link_mix). */
+static inline struct pm_tcache_entry *tcache_link(struct pm_tcache_entry **slot, struct pm_tcache_entry *p)
 {
-    return (struct pm_tcache_entry *)((((uintptr_t)slot) >> 12) ^ secret ^ (uintptr_t)p);
+    return (struct pm_tcache_entry *)link_mix(slot, (uintptr_t)p);
 }
 
 static inline void pm_tcache_push(struct pm_tcache *t, size_t idx, struct pm_tcache_entry *e)
 {
-    e->next = tcache_link(&e->next, t->entries[idx], pm_global.secret);
+    e->next = tcache_link(&e->next, t->entries[idx]);
     e->key = pm_global.tcache_key;
     t->entries[idx] = e;
     t->room[idx]--;
@@ -89,7 +92,7 @@ static inline struct pm_tcache_entry *pm_tcache_pop(struct pm_tcache *t, size_t 
 {
     if (__builtin_expect(!ptr_aligned(e), 0))
         pm_corruption("malloc(): unaligned tcache chunk detected", e);
-    t->entries[idx] = tcache_link(&e->next, e->next, pm_global.secret);
+    t->entries[idx] = tcache_link(&e->next, e->next);
     t->room[idx]++;
     e->key = 0;
     return e;
@@ -104,6 +107,7 @@ void pm_tcache_stash(struct pm_arena *a, struct pm_tcache *t, size_t nb);
 void pm_tcache_spill(struct pm_tcache *t, unsigned idx, void *extra);
 __attribute__((noreturn, cold)) void pm_tcache_double_free(void *mem);
 bool pm_tcache_holds(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *e);
+/* Gives the calling thread's cache back, for good (thread exit). */
 void pm_tcache_thread_exit(void);
 void pm_tcache_refresh_limits(void);
 /* Recounts t's room against a changed pm_global.tcache_count. */
@@ -113,9 +117,13 @@ static inline void pm_tcache_follow_limit(struct pm_tcache *t)
     if (__builtin_expect(t->limit != pm_global.tcache_count, 0))
         pm_tcache_rebase(t);
 }
+/* The list lock, for fork and for a consistent snapshot. */
 void pm_tcache_lock_all(void);
-void pm_tcache_unlock_all(bool reinit);
+void pm_tcache_unlock_all(bool in_fork_child);
+/* In a fork child: gives back the caches of the threads that did not
+ * survive the fork. */
 void pm_tcache_adopt_orphans(void);
+/* Bytes parked in every thread cache. */
 size_t pm_tcache_bytes(void);
 
 #endif

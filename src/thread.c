@@ -1,23 +1,25 @@
-/* Thread exit: a thread's cache and its arena are given back when it
- * ends.  A pthread key's destructor is the hook; it is armed on the first
- * allocation of each thread. */
-#include "internal.h"
+/* Thread exit: a pthread key's destructor is the hook; it is armed on a
+ * thread's first allocation (pm_thread_watch). */
+#include "config.h"
+
+#include "thread.h"
 
 #include <pthread.h>
-#include "tcache.h"
+#include <stdbool.h>
 
 static pthread_key_t exit_key;
 static bool exit_key_ready;
+static void (*exit_work)(void);
 
 static void thread_exit(void *unused)
 {
     (void)unused;
-    pm_tcache_thread_exit();
-    pm_arena_detach();
+    exit_work();
 }
 
-void pm_thread_init(void)
+void pm_thread_init(void (*at_exit)(void))
 {
+    exit_work = at_exit;
     exit_key_ready = pthread_key_create(&exit_key, thread_exit) == 0;
 }
 

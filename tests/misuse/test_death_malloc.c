@@ -274,7 +274,7 @@ static void tcache_forged_next(void)
     free(a);
     free(b);
     struct pm_tcache_entry **slot = opaque(b);
-    *slot = tcache_link(slot, misaligned(), pm_global.secret);
+    *slot = tcache_link(slot, misaligned());
     death_expect_addr(misaligned());
     (void)!malloc(24);
     (void)!malloc(24);
@@ -289,7 +289,7 @@ static void tcache_forged_next_spill(void)
     for (int i = 0; i < 7; i++)
         free(v[i]);
     struct pm_tcache_entry **slot = opaque(v[6]);
-    *slot = tcache_link(slot, misaligned(), pm_global.secret);
+    *slot = tcache_link(slot, misaligned());
     death_expect_addr(misaligned());
     free(v[7]);
 }

@@ -7,7 +7,7 @@
 #include <sched.h>
 #include <sys/single_threaded.h>
 
-static pm_lock_t lock = PM_LOCK_INITIALIZER;
+static pm_lock_t lock = PM_LOCK_INITIALIZER(PM_LOCK_RANK_ARENA);
 static unsigned long counter; /* only ever touched under `lock` */
 
 enum { ROUNDS = 200000, THREADS = 4 };

@@ -27,7 +27,7 @@ static size_t walk_bin(unsigned idx)
 {
     size_t n = 0;
     for (struct pm_tcache_entry *e = TC->entries[idx]; e != NULL && n < 100000;
-         e = tcache_link(&e->next, e->next, pm_global.secret))
+         e = tcache_link(&e->next, e->next))
         n++;
     return n;
 }

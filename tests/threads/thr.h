@@ -192,7 +192,7 @@ static inline size_t own_cache_chunks_of_thread_arenas(void)
         return 0;
     for (unsigned i = 0; i < PM_TCACHE_BINS; i++)
         for (struct pm_tcache_entry *e = t->entries[i]; e != NULL;
-             e = tcache_link(&e->next, e->next, pm_global.secret))
+             e = tcache_link(&e->next, e->next))
             n += arena_of_chunk(mem_chunk(e)) != &pm_main_arena;
     return n;
 }

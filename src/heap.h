@@ -1,0 +1,46 @@
+/* Sub-heaps of the thread arenas (heap.c), and the one test of whether a
+ * range of memory lies in an arena's heaps. */
+#ifndef PMALLOC_HEAP_H
+#define PMALLOC_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "state.h"
+
+/* A new 64 MiB-aligned sub-heap with `commit` bytes accessible, owned by
+ * a (NULL while the arena record itself is being placed in it). */
+struct pm_heap *pm_heap_new(size_t commit, struct pm_arena *a);
+bool pm_heap_grow(struct pm_heap *h, size_t diff);
+bool pm_heap_shrink(struct pm_heap *h, size_t diff);
+void pm_heap_unmap(struct pm_heap *h);
+/* True if a live sub-heap holds the 64 MiB slot of p. */
+bool pm_subheap_known(const void *p);
+
+/* True if [p, p+len) lies inside the chunk space of heap h. */
+static inline bool heap_holds(const struct pm_heap *h, const void *p, size_t len)
+{
+    const char *lo = h->chunks_start, *hi = heap_end(h);
+    return (const char *)p >= lo && (const char *)p < hi && len <= (size_t)(hi - (const char *)p);
+}
+
+/* True if [p, p+len) lies inside one of the arena's heaps; the walk is
+ * bounded by the arena's heap count, so a corrupt list cannot hang it.
+ * The caller holds the arena's lock, or reads a main arena whose heap
+ * list only ever grows at its head. */
+bool pm_arena_holds(struct pm_arena *a, const void *p, size_t len);
+
+/* The common case of pm_chunk_owned, inline: [p, p+size) lies in the
+ * arena's newest heap (for a thread arena, that is the sub-heap p's
+ * address names, so the full test would pass too). */
+static inline bool in_newest_heap(const struct pm_arena *a, mchunk p, size_t size)
+{
+    const struct pm_heap *h = a->heap;
+    return h != NULL && heap_holds(h, p, size);
+}
+
+/* True if the chunk [p, p+size) lies inside one of the arena's heaps (for
+ * a thread arena, inside the heap its address names), checked without
+ * trusting anything the chunk says about itself. */
+bool pm_chunk_owned(struct pm_arena *a, mchunk p, size_t size);
+
+#endif

@@ -1,0 +1,192 @@
+/* The data model: arena records, the heaps (memory regions) that hold
+ * their chunks, and the state every arena shares.  The objects themselves
+ * are defined in state.c; each field says which room writes it. */
+#ifndef PMALLOC_STATE_H
+#define PMALLOC_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include "chunk.h"
+#include "compiler.h"
+#include "lock.h"
+#include "options.h"
+
+#define PM_NBINS        128
+#define PM_NSMALLBINS   64
+/* Fast bins for every chunk size the thread cache holds (32..1040): see
+ * fastbin_limit() below. */
+#define PM_NFASTBINS    64
+#define PM_BINMAP_SHIFT 5
+#define PM_BITS_PER_MAP (1U << PM_BINMAP_SHIFT)
+#define PM_BINMAP_SIZE  (PM_NBINS / PM_BITS_PER_MAP)
+
+/* Sub-heaps of non-main arenas are this large and this aligned, so a
+ * chunk's heap record is found by masking the chunk's address. */
+#define PM_HEAP_MAX_SIZE ((size_t)64 * 1024 * 1024)
+#define PM_HEAP_MIN_SIZE ((size_t)32 * 1024)
+
+enum pm_heap_kind {
+    PM_HEAP_BRK = 1,   /* main arena: a contiguous run of the program break */
+    PM_HEAP_MMAP = 2,  /* main arena: mmap'd space used when brk fails */
+    PM_HEAP_SUB = 3,   /* non-main arena: 64 MiB-aligned sub-heap */
+};
+
+#define PM_HEAP_MAGIC 0x706d6870u /* "pmhp" */
+
+/* Every region of memory that holds an arena's chunks starts with one of
+ * these, so the heap walker (and heapviz) can visit every chunk. */
+struct pm_heap {
+    struct pm_arena *arena;
+    struct pm_heap *prev;       /* older heap of the same arena */
+    size_t size;                /* bytes from the heap start that hold chunks */
+    size_t mprotect_size;       /* bytes made accessible so far (sub-heaps) */
+    size_t reserved;            /* bytes reserved or mapped for this heap */
+    char *chunks_start;         /* the first chunk */
+    uint32_t kind;
+    uint32_t magic;
+};
+
+/* A heap other than the newest one ends with two fencepost headers, so no
+ * chunk ever coalesces across its end. */
+#define PM_FENCEPOST_SIZE (2 * PM_CHUNK_HDR)
+
+#define PM_ARENA_NONCONTIGUOUS 0x1u
+
+/* Written under the arena's lock by the core (core_*.c, merge.c,
+ * sysmalloc.c, realloc.c, memalign.c) unless a field says otherwise. */
+struct pm_arena {
+    pm_lock_t lock;
+    unsigned flags;              /* sysmalloc.c, arena.c */
+    unsigned index;              /* 0 for the main arena; arena.c */
+    int have_fastchunks;
+    size_t fast_bytes;           /* bytes in the fast bins */
+    mchunk fastbins[PM_NFASTBINS];
+    mchunk top;
+    mchunk last_remainder;
+    /* Bin headers: each bin is a fake chunk whose fd/bk overlay a pair of
+     * these words (bins.h, bin_at). */
+    mchunk bins[PM_NBINS * 2 - 2];
+    unsigned binmap[PM_BINMAP_SIZE];
+    struct pm_heap *heap;        /* newest heap: the one that holds top; sysmalloc.c */
+    /* every arena, in creation order, circular; arena.c, under the list
+     * lock, and read with acquire ordering (arena_next) */
+    struct pm_arena *next;
+    struct pm_arena *next_free;  /* arenas with no attached thread; arena.c, list lock */
+    size_t attached_threads;     /* arena.c, list lock */
+    size_t system_mem;           /* bytes of chunk space obtained for this arena; sysmalloc.c */
+    size_t max_system_mem;
+    size_t nheaps;               /* sysmalloc.c */
+    /* Memory of the newest heap at or above fresh_mark has never been
+     * written since the kernel gave it (reads as zero), so calloc need not
+     * clear it.  last_split/last_split_fresh describe the latest chunk cut
+     * from top and the mark before that cut.  sysmalloc.c; calloc clears
+     * last_split. */
+    char *fresh_mark;
+    mchunk last_split;
+    char *last_split_fresh;
+    /* Chunks freed by threads of other arenas, pushed without this lock
+     * and drained by the next thread that holds it (core_free.c). */
+    mchunk remote_frees;
+};
+
+extern struct pm_arena pm_main_arena;
+
+/* Process-wide state shared by every arena. */
+struct pm_shared_state {
+    pm_lock_t list_lock;         /* arena list, new arenas, fork */
+    size_t narenas;              /* arena.c, list lock */
+    /* mmap_chunk.c, under its list lock */
+    size_t n_mmaps;
+    size_t n_mmaps_max;
+    size_t mmapped_mem;
+    size_t max_mmapped_mem;
+    /* init.c, once, before any other thread can run */
+    uintptr_t secret;            /* mixed into safe-linked pointers */
+    uintptr_t tcache_key;        /* marks a chunk as sitting in a thread cache */
+    /* tcache.c (pm_tcache_refresh_limits), at start-up and in mallopt */
+    size_t tcache_request_limit; /* requests below this may use the cache; 0: off */
+    size_t tcache_chunk_limit;   /* chunks up to this size may be cached; 0: off */
+    size_t tcache_bins;          /* bins in use: chunk sizes below 32 + 16 * this */
+    size_t tcache_count;         /* chunks per bin (pm_opt's, kept beside the rest) */
+    size_t fastbin_limit;        /* largest chunk a free files in a fast bin */
+    /* init.c */
+    size_t sbrk_base_mem;        /* where the program break stood at start */
+    bool on_valgrind;            /* memcheck is watching: see memcheck.h */
+    size_t ncpus;                /* online CPUs, read once at start-up */
+    /* Every heap of every arena lies within [heap_lo, heap_hi): the free
+     * fast path refuses anything outside before trusting a header.
+     * sysmalloc.c, by compare-and-swap (heaps grow under different
+     * locks). */
+    uintptr_t heap_lo;
+    uintptr_t heap_hi;
+    /* Thread-cache bin of each request size it can hold, so the malloc
+     * fast path looks it up, from the base register it already has;
+     * tcache.c. */
+    uint8_t tcache_class[PM_DEFAULT_TCACHE_MAX_BYTES + 1];
+};
+extern struct pm_shared_state pm_global;
+
+/* Start-up's progress: 0 none, 1 in progress, 2 done.  Written by init.c
+ * only; the fork handlers and the at-exit writers read it. */
+extern int pm_init_state;
+static inline bool pm_initialised(void) { return __atomic_load_n(&pm_init_state, __ATOMIC_ACQUIRE) == 2; }
+
+/* The arena this thread allocates from; NULL until its first call.
+ * arena.c (attach, detach) and init.c. */
+extern __thread struct pm_arena *pm_thread_arena __attribute__((tls_model("initial-exec")));
+
+static inline struct pm_heap *heap_of_chunk(mchunk p)
+{
+    return (struct pm_heap *)((uintptr_t)p & ~(PM_HEAP_MAX_SIZE - 1));
+}
+
+static inline struct pm_arena *arena_of_chunk(mchunk p)
+{
+    return chunk_non_main(p) ? heap_of_chunk(p)->arena : &pm_main_arena;
+}
+
+/* Chunks of non-main arenas carry NON_MAIN_ARENA in every header. */
+static inline size_t arena_bit(const struct pm_arena *a)
+{
+    return a == &pm_main_arena ? 0 : PM_NON_MAIN_ARENA;
+}
+
+static inline size_t top_size(const struct pm_arena *a)
+{
+    return a->top ? chunk_size(a->top) : 0;
+}
+
+static inline bool arena_contiguous(const struct pm_arena *a)
+{
+    return (a->flags & PM_ARENA_NONCONTIGUOUS) == 0;
+}
+
+static inline char *heap_end(const struct pm_heap *h) { return (char *)h + h->size; }
+
+/* Arenas form a circular list through `next`, starting at pm_main_arena;
+ * arenas are never freed, so the list can be walked while holding
+ * pm_global.list_lock or by reading `next` with acquire ordering. */
+static inline struct pm_arena *arena_next(struct pm_arena *a)
+{
+    return __atomic_load_n(&a->next, __ATOMIC_ACQUIRE);
+}
+
+/* The largest chunk a free files in a fast bin, unmerged (0: none).
+ * Beyond the model's M_MXFAST, every size the thread cache holds: chunks
+ * a cache spills are usually wanted by a cache again soon, and merging
+ * them with their neighbours only to cut them out again was most of what
+ * a cache miss cost.  They are merged when a request no bin can serve
+ * needs the space (pm_consolidate), as fast chunks always are.
+ * M_MXFAST=0 still turns fast bins off altogether. */
+static inline size_t fastbin_limit_for(size_t max_fast, size_t cached)
+{
+    if (max_fast == 0)
+        return 0;
+    return cached > max_fast ? cached : max_fast;
+}
+/* Kept in pm_global by pm_tcache_refresh_limits, which runs whenever an
+ * option changes. */
+static inline size_t fastbin_limit(void) { return pm_global.fastbin_limit; }
+
+#endif

@@ -1,0 +1,39 @@
+/* The top chunk and the system (sysmalloc.c): carving chunks off top,
+ * growing an arena's heaps, and giving memory back.  The arena's lock is
+ * held. */
+#ifndef PMALLOC_SYSMALLOC_H
+#define PMALLOC_SYSMALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "os.h"
+#include "state.h"
+
+/* Grows the arena so top can hold nb, and carves nb off it; NULL with
+ * ENOMEM when the system gives nothing. */
+void *pm_sysmalloc(struct pm_arena *a, size_t nb);
+/* Gives back the top's excess above pad; true if anything was released. */
+bool pm_systrim(struct pm_arena *a, size_t pad);
+/* Whether top holds a whole page beyond pad (and a minimal top), the
+ * least pm_systrim can give back: checked first on every large free. */
+static inline bool pm_systrim_worth(const struct pm_arena *a, size_t pad)
+{
+    size_t tsize = top_size(a);
+    return tsize > PM_MINSIZE && tsize - PM_MINSIZE > pad && tsize - PM_MINSIZE - pad > PM_PAGE_SIZE;
+}
+/* Makes an initialised heap record the arena's newest heap. */
+void pm_install_heap(struct pm_arena *a, struct pm_heap *h);
+/* Unmaps the newest sub-heaps of a thread arena while they hold nothing
+ * but top; true if any was released. */
+bool pm_unmap_empty_heaps(struct pm_arena *a);
+/* Discards the whole pages inside free chunks (malloc_trim); returns true
+ * if any were given back. */
+bool pm_discard_free_pages(struct pm_arena *a);
+/* Carves nb bytes off the front of top, which must hold nb + MINSIZE.
+ * Records the chunk and the arena's untouched-memory mark for calloc. */
+void *pm_split_top(struct pm_arena *a, size_t nb);
+/* Moves top's start to new_top after its front was taken (split or
+ * realloc growth), keeping the untouched-memory mark right. */
+void pm_set_top(struct pm_arena *a, mchunk new_top, size_t size);
+
+#endif
