@@ -1,4 +1,4 @@
-/* Snapshots of the running process (snapshot.c): the in-process source
+/* Snapshots of the running process (snapshot_self.c): the in-process source
  * of the heap walker, and the snapshot PMALLOC_SNAPSHOT_AT_EXIT asks for.
  * The exported pmalloc_snapshot (api_control.c) starts the allocator and
  * calls pm_snapshot_write. */
