@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "bins.h"
 #include "compiler.h"
 #include "lock.h"
 #include "state.h"
@@ -21,8 +22,9 @@ void *pm_int_take_small(struct pm_arena *a, size_t nb);
 /* A chunk of nb cut from the last remainder when it is all the unsorted
  * bin holds (the run a small request just came from), or NULL. */
 void *pm_int_take_remainder(struct pm_arena *a, size_t nb);
-/* Takes the first chunk of nb's fast bin, or NULL when it is empty. */
-void *pm_int_take_fast(struct pm_arena *a, size_t nb);
+/* Takes the first chunk of nb's fast bin, or NULL when it is empty;
+ * inline, since a cache refill takes several in a row. */
+static inline void *pm_int_take_fast(struct pm_arena *a, size_t nb) { return fastbin_pop(a, nb); }
 
 /* merge.c: coalescing, which allocation and freeing both need */
 /* Merges a chunk being freed with its free neighbours and files the

@@ -218,8 +218,6 @@ void *pm_int_take_remainder(struct pm_arena *a, size_t nb)
     return split_free_chunk(a, victim, nb, true);
 }
 
-void *pm_int_take_fast(struct pm_arena *a, size_t nb) { return fastbin_pop(a, nb); }
-
 void *pm_int_take_small(struct pm_arena *a, size_t nb)
 {
     return in_smallbin_range(nb) ? from_smallbin(a, nb) : NULL;
