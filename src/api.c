@@ -17,14 +17,14 @@
 #include "init.h"
 #include "memcheck.h"
 #include "snapshot_self.h"
-#include "stats.h"
+#include "report.h"
 #include "tcache.h"
 
 /* A static link takes from libpmalloc.a only the objects something
  * names.  Naming the at-exit reports beside malloc puts them, and with
  * the snapshot code the layout descriptor heapviz reads, into every
  * program that takes its malloc from here, whatever else it calls. */
-__attribute__((used)) static void (*const at_exit_reports[])(void) = {pm_stats_at_exit, pm_snapshot_at_exit};
+__attribute__((used)) static void (*const at_exit_reports[])(void) = {pm_report_at_exit, pm_snapshot_at_exit};
 
 static void *malloc_core(size_t bytes)
 {

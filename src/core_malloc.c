@@ -225,6 +225,7 @@ void *pm_int_take_small(struct pm_arena *a, size_t nb)
 
 void *pm_int_malloc(struct pm_arena *a, size_t nb)
 {
+    a->nmalloc++;
     void *mem;
     size_t fast_limit = fastbin_limit();
     if (nb <= fast_limit && (mem = fastbin_pop(a, nb)) != NULL)

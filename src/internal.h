@@ -33,5 +33,6 @@
 #include "init.h"
 #include "api.h"
 #include "stats.h"
+#include "report.h"
 
 #endif

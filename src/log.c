@@ -87,3 +87,19 @@ void pm_log_at(int fd, const char *prefix, const char *what, const void *addr)
     pm_buf_end_line(&b);
     pm_buf_flush(&b, fd);
 }
+
+int pm_write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int pm_flush_to_fd(void *ctx, const char *data, size_t len) { return pm_write_all(*(int *)ctx, data, len); }

@@ -20,6 +20,11 @@ void pm_buf_end_line(struct pm_buf *b);
 /* Writes the buffer to fd (retrying short writes) and empties it. */
 void pm_buf_flush(struct pm_buf *b, int fd);
 void pm_write_str(int fd, const char *s);
+/* Writes all of [data, data+len) to fd, retrying short writes and EINTR;
+ * 0, or -1 with errno set. */
+int pm_write_all(int fd, const char *data, size_t len);
+/* The same as an emitter's flush callback: ctx points to the fd. */
+int pm_flush_to_fd(void *ctx, const char *data, size_t len);
 /* One line "PREFIXwhat at 0xADDR", in one write: the form of every
  * message that names a place in the heap. */
 void pm_log_at(int fd, const char *prefix, const char *what, const void *addr);

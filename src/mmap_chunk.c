@@ -30,6 +30,7 @@ static void account(long count, long bytes)
         pm_global.n_mmaps_max = pm_global.n_mmaps;
     if (pm_global.mmapped_mem > pm_global.max_mmapped_mem)
         pm_global.max_mmapped_mem = pm_global.mmapped_mem;
+    pm_account_system(bytes > 0 ? (size_t)bytes : 0, bytes < 0 ? (size_t)-bytes : 0);
 }
 
 void *pm_mmap_alloc(size_t nb, size_t alignment)

@@ -39,6 +39,7 @@ struct pm_options pm_opt = {
     .tcache_max_bytes = PM_DEFAULT_TCACHE_MAX_BYTES,
     .no_dyn_threshold = false,
     .stats_at_exit = false,
+    .stats_json = false,
     .check_heap = false,
 #ifdef PMALLOC_HARDENED_DEFAULT
     .hardened = true,
@@ -101,7 +102,12 @@ static void apply_perturb(uint64_t v) { pm_opt.perturb_byte = (int)(int64_t)v; }
 static void apply_check_action(uint64_t v) { pm_opt.check_action = (int)(int64_t)v; }
 static void apply_tcache_count(uint64_t v) { pm_opt.tcache_count = (size_t)v; }
 static void apply_tcache_max(uint64_t v) { pm_opt.tcache_max_bytes = (size_t)v; }
-static void apply_stats(uint64_t v) { pm_opt.stats_at_exit = v != 0; }
+/* 0 off, 1 text, 2 JSON */
+static void apply_stats(uint64_t v)
+{
+    pm_opt.stats_at_exit = v != 0;
+    pm_opt.stats_json = v == 2;
+}
 static void apply_check_heap(uint64_t v) { pm_opt.check_heap = v != 0; }
 static void apply_hardened(uint64_t v) { pm_opt.hardened = v != 0; }
 /* A path arrives as the address of its text, which env_value has
@@ -125,6 +131,8 @@ enum value_kind {
     VALUE_INT,
     /* An on/off switch: 1/0, true/false, yes/no, on/off. */
     VALUE_BOOL,
+    /* An on/off switch that also takes "json" (2): PMALLOC_STATS. */
+    VALUE_BOOL_OR_JSON,
     /* A file name (environment only), passed to the applier as the
      * address of its text; at most PM_OPTION_PATH_MAX - 1 bytes. */
     VALUE_PATH,
@@ -172,7 +180,7 @@ static const struct option_desc option_table[] = {
      0, PM_MAX_TCACHE_COUNT, false, apply_tcache_count},
     {"PMALLOC_TCACHE_MAX", NULL, PM_M_TCACHE_MAX, VALUE_SIZE,
      0, PM_DEFAULT_TCACHE_MAX_BYTES, false, apply_tcache_max},
-    {"PMALLOC_STATS", NULL, NO_PARAM, VALUE_BOOL, 0, 1, false, apply_stats},
+    {"PMALLOC_STATS", NULL, NO_PARAM, VALUE_BOOL_OR_JSON, 0, 2, false, apply_stats},
     {"PMALLOC_CHECK", NULL, NO_PARAM, VALUE_BOOL, 0, 1, false, apply_check_heap},
     {"PMALLOC_HARDENED", NULL, NO_PARAM, VALUE_BOOL, 0, 1, false, apply_hardened},
     {"PMALLOC_SNAPSHOT_AT_EXIT", NULL, NO_PARAM, VALUE_PATH,
@@ -292,7 +300,11 @@ static const char *env_value(const struct option_desc *d, const char *text, uint
         *out = (uint64_t)(uintptr_t)text;
         return NULL;
     }
-    if (d->kind == VALUE_BOOL) {
+    if (d->kind == VALUE_BOOL_OR_JSON && ascii_eq_nocase(text, "json")) {
+        *out = 2;
+        return NULL;
+    }
+    if (d->kind == VALUE_BOOL || d->kind == VALUE_BOOL_OR_JSON) {
         static const char *const truths[] = {"1", "true", "yes", "on"};
         static const char *const falsehoods[] = {"0", "false", "no", "off"};
         for (size_t i = 0; i < sizeof truths / sizeof truths[0]; i++) {
@@ -305,7 +317,10 @@ static const char *env_value(const struct option_desc *d, const char *text, uint
                 return NULL;
             }
         }
-        return *text == '\0' ? "empty value" : "expected 1/0, true/false, yes/no or on/off";
+        if (*text == '\0')
+            return "empty value";
+        return d->kind == VALUE_BOOL ? "expected 1/0, true/false, yes/no or on/off"
+                                     : "expected 1/0, true/false, yes/no, on/off or json";
     }
 
     uint64_t magnitude;

@@ -23,6 +23,7 @@ struct pm_options {
     size_t tcache_max_bytes;
     bool no_dyn_threshold;    /* a threshold was set by hand: stop adapting it */
     bool stats_at_exit;
+    bool stats_json;          /* PMALLOC_STATS=json: the report at exit as JSON */
     bool check_heap;          /* walk every arena on every call (debug mode) */
     bool hardened;            /* tagged chunks, quarantine, guard pages (hardened.c) */
     /* PMALLOC_SNAPSHOT_AT_EXIT: where the at-exit snapshot goes ("%p" is

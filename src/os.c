@@ -3,6 +3,8 @@
 #include "os.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
 #include <stdint.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
@@ -146,4 +148,67 @@ enum pm_os_read pm_os_read_self(void *dst, const void *src, size_t len)
     if (n < 0 && (errno == ENOSYS || errno == EPERM))
         return PM_OS_READ_UNSUPPORTED;
     return PM_OS_READ_FAULT;
+}
+
+size_t pm_os_resident_bytes(const void *addr, size_t len)
+{
+    /* a window of pages at a time, its vector on the stack */
+    enum { WINDOW = 4096 };
+    unsigned char vec[WINDOW];
+    uintptr_t lo = (uintptr_t)addr, hi = lo + len;
+    uintptr_t page = lo & ~(uintptr_t)(PM_PAGE_SIZE - 1);
+    size_t bytes = 0;
+    while (page < hi) {
+        size_t npages = (hi - page + PM_PAGE_SIZE - 1) / PM_PAGE_SIZE;
+        if (npages > WINDOW)
+            npages = WINDOW;
+        if (mincore((void *)page, npages * PM_PAGE_SIZE, vec) != 0)
+            return bytes;
+        for (size_t i = 0; i < npages; i++, page += PM_PAGE_SIZE) {
+            if (!(vec[i] & 1))
+                continue;
+            uintptr_t from = page > lo ? page : lo;
+            uintptr_t to = page + PM_PAGE_SIZE < hi ? page + PM_PAGE_SIZE : hi;
+            bytes += to - from;
+        }
+    }
+    return bytes;
+}
+
+/* The number after `key` in /proc/self/status ("VmRSS:   1234 kB"). */
+static bool status_kib(const char *text, const char *key, size_t *out)
+{
+    const char *p = strstr(text, key);
+    if (p == NULL)
+        return false;
+    p += strlen(key);
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t v = 0;
+    if (*p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++)
+        v = v * 10 + (size_t)(*p - '0');
+    *out = v * 1024;
+    return true;
+}
+
+bool pm_os_rss(size_t *now, size_t *peak)
+{
+    char text[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, text + len, sizeof text - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    text[len] = 0;
+    return status_kib(text, "\nVmRSS:", now) && status_kib(text, "\nVmHWM:", peak);
 }

@@ -38,6 +38,13 @@ pid_t pm_os_gettid(void);
 /* vec[i] = 1 for each resident page of [addr, addr + len) (addr on a
  * page boundary); false if the kernel cannot say. */
 bool pm_os_resident(const void *addr, size_t len, unsigned char *vec);
+/* Bytes of [addr, addr + len) that lie on resident pages (pages cut by
+ * the range's ends count for their part inside it); 0 if the kernel
+ * cannot say. */
+size_t pm_os_resident_bytes(const void *addr, size_t len);
+/* The process's resident set now and at its peak (VmRSS, VmHWM), in
+ * bytes; false if /proc cannot say. */
+bool pm_os_rss(size_t *now, size_t *peak);
 /* Copies len bytes of this process's memory at src through the kernel,
  * so an unmapped address gives an error rather than a fault. */
 enum pm_os_read {

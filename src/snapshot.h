@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "emit.h"
 
 /* ---- the layout descriptor (exported as pmalloc_layout) ---- */
 
@@ -89,8 +90,6 @@ struct pm_layout_desc {
 
 /* ---- the memory source ---- */
 
-struct pm_json;
-
 enum pm_snap_lock {
     PM_SNAP_LOCK_ARENA,   /* addr: the arena */
     PM_SNAP_LOCK_MMAP,    /* the mmapped-chunk list */
@@ -121,43 +120,6 @@ struct pm_snap_src {
     uint64_t layout_addr;   /* where its pmalloc_layout lives */
     uint64_t time_ms;       /* wall clock of the snapshot, 0 if unknown */
 };
-
-/* ---- the JSON writer: a fixed buffer drained through a callback ---- */
-
-#define PM_JSON_DEPTH 32
-
-struct pm_json {
-    char buf[4096];
-    size_t len;
-    int (*flush)(void *ctx, const char *data, size_t len); /* 0 or -1 */
-    void *ctx;
-    int failed;                 /* a flush failed: further output is dropped */
-    unsigned depth;
-    bool need_comma[PM_JSON_DEPTH];
-    bool is_array[PM_JSON_DEPTH];
-    bool after_key;
-};
-
-void pm_json_init(struct pm_json *j, int (*flush)(void *, const char *, size_t), void *ctx);
-int pm_json_finish(struct pm_json *j); /* flushes; 0 or -1 */
-void pm_json_begin_obj(struct pm_json *j);
-void pm_json_end_obj(struct pm_json *j);
-void pm_json_begin_arr(struct pm_json *j);
-void pm_json_end_arr(struct pm_json *j);
-void pm_json_key(struct pm_json *j, const char *key);
-void pm_json_str(struct pm_json *j, const char *s);
-void pm_json_u64(struct pm_json *j, uint64_t v);
-void pm_json_i64(struct pm_json *j, int64_t v);
-void pm_json_addr(struct pm_json *j, uint64_t v);   /* "0x..." string */
-void pm_json_bool(struct pm_json *j, bool v);
-void pm_json_null(struct pm_json *j);
-/* a number with 4 decimals, 0 <= v < 2^53 / 10000 */
-void pm_json_ratio(struct pm_json *j, uint64_t num, uint64_t den);
-/* key + value shorthands */
-void pm_json_kv_u64(struct pm_json *j, const char *key, uint64_t v);
-void pm_json_kv_addr(struct pm_json *j, const char *key, uint64_t v);
-void pm_json_kv_str(struct pm_json *j, const char *key, const char *s);
-void pm_json_kv_bool(struct pm_json *j, const char *key, bool v);
 
 /* ---- the walker ---- */
 

@@ -134,20 +134,6 @@ static int outbuf_add(void *vctx, const char *data, size_t len)
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int pm_snapshot_write(int fd)
 {
     int saved_errno = errno;
@@ -177,7 +163,7 @@ int pm_snapshot_write(int fd)
     pm_json_init(&j, outbuf_add, &out);
     int rc = pm_snap_walk(&src, &j, &why);
     int err = rc != 0 ? (out.cap == 0 || j.failed ? ENOMEM : EIO) : 0;
-    if (rc == 0 && write_all(fd, out.p, out.len) != 0) {
+    if (rc == 0 && pm_write_all(fd, out.p, out.len) != 0) {
         rc = -1;
         err = errno;
     }

@@ -77,6 +77,7 @@ struct pm_arena {
     size_t system_mem;           /* bytes of chunk space obtained for this arena; sysmalloc.c */
     size_t max_system_mem;
     size_t nheaps;               /* sysmalloc.c */
+    size_t nmalloc;              /* requests that reached this arena (core_malloc.c) */
     /* Memory of the newest heap at or above fresh_mark has never been
      * written since the kernel gave it (reads as zero), so calloc need not
      * clear it.  last_split/last_split_fresh describe the latest chunk cut
@@ -101,6 +102,10 @@ struct pm_shared_state {
     size_t n_mmaps_max;
     size_t mmapped_mem;
     size_t max_mmapped_mem;
+    /* Bytes obtained from the system for heaps and mapped chunks, and
+     * their peak: pm_account_system, from sysmalloc.c and mmap_chunk.c. */
+    size_t system_total;
+    size_t max_system_total;
     /* init.c, once, before any other thread can run */
     uintptr_t secret;            /* mixed into safe-linked pointers */
     uintptr_t tcache_key;        /* marks a chunk as sitting in a thread cache */
@@ -126,6 +131,17 @@ struct pm_shared_state {
     uint8_t tcache_class[PM_DEFAULT_TCACHE_MAX_BYTES + 1];
 };
 extern struct pm_shared_state pm_global;
+
+/* Heaps and mappings grow and shrink under different locks: the shared
+ * total moves by atomic adds, and its peak only ever rises. */
+static inline void pm_account_system(size_t grown, size_t shrunk)
+{
+    size_t now = __atomic_add_fetch(&pm_global.system_total, grown - shrunk, __ATOMIC_RELAXED);
+    size_t peak = __atomic_load_n(&pm_global.max_system_total, __ATOMIC_RELAXED);
+    while (now > peak && !__atomic_compare_exchange_n(&pm_global.max_system_total, &peak, now, true,
+                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
 
 /* Start-up's progress: 0 none, 1 in progress, 2 done.  Written by init.c
  * only; the fork handlers and the at-exit writers read it. */

@@ -1,5 +1,4 @@
-/* Heap statistics: mallinfo2, mallinfo, malloc_stats, malloc_info and the
- * report at exit (PMALLOC_STATS).
+/* Heap statistics: mallinfo2, mallinfo, malloc_stats and malloc_info.
  *
  * Each arena is read under its own lock into a local summary, and the lock
  * is dropped before anything is printed: output routines may allocate (or,
@@ -10,7 +9,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -20,6 +18,7 @@
 
 #include "bins.h"
 #include "compiler.h"
+#include "emit.h"
 #include "init.h"
 #include "log.h"
 #include "memcheck.h"
@@ -227,13 +226,6 @@ struct mallinfo pm_mallinfo(void)
 PM_EXPORT struct mallinfo mallinfo(void) PM_ALIAS(pm_mallinfo);
 PM_EXPORT struct mallinfo __libc_mallinfo(void) PM_ALIAS(pm_mallinfo);
 
-static void stats_line(struct pm_buf *b, const char *label, uint64_t value)
-{
-    pm_buf_str(b, label);
-    pm_buf_pad_dec(b, value, 10);
-    pm_buf_str(b, "\n");
-}
-
 /* glibc's layout, but with full 64-bit numbers: its %10u wraps at 4 GiB. */
 void pm_stats_print(int fd)
 {
@@ -243,6 +235,8 @@ void pm_stats_print(int fd)
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel_state);
     int saved_errno = errno;
 
+    struct pm_emit e;
+    pm_emit_init(&e, PM_EMIT_TEXT, pm_flush_to_fd, &fd);
     uint64_t mmapped = load_global(&pm_global.mmapped_mem);
     uint64_t system_total = mmapped, in_use_total = mmapped;
     unsigned n = 0;
@@ -252,24 +246,26 @@ void pm_stats_print(int fd)
         gather_arena(a, &st, NULL, &mallinfo_messages);
         pm_unlock(&a->lock);
 
-        struct pm_buf b = {.len = 0};
-        pm_buf_str(&b, "Arena ");
-        pm_buf_dec(&b, n);
-        pm_buf_str(&b, ":\n");
-        stats_line(&b, "system bytes     = ", st.system_mem);
-        stats_line(&b, "in use bytes     = ", arena_used_bytes(&st));
-        pm_buf_flush(&b, fd);
+        struct pm_buf title = {.len = 0};
+        pm_buf_str(&title, "Arena ");
+        pm_buf_dec(&title, n);
+        pm_buf_str(&title, ":");
+        title.text[title.len < sizeof title.text ? title.len : sizeof title.text - 1] = 0;
+        pm_emit_begin(&e, "arena", title.text);
+        pm_emit_u64(&e, "system_bytes", "system bytes", st.system_mem);
+        pm_emit_u64(&e, "in_use_bytes", "in use bytes", arena_used_bytes(&st));
+        pm_emit_end(&e);
         system_total += st.system_mem;
         in_use_total += arena_used_bytes(&st);
     }
 
-    struct pm_buf b = {.len = 0};
-    pm_buf_str(&b, "Total (incl. mmap):\n");
-    stats_line(&b, "system bytes     = ", system_total);
-    stats_line(&b, "in use bytes     = ", in_use_total);
-    stats_line(&b, "max mmap regions = ", load_global(&pm_global.n_mmaps_max));
-    stats_line(&b, "max mmap bytes   = ", load_global(&pm_global.max_mmapped_mem));
-    pm_buf_flush(&b, fd);
+    pm_emit_begin(&e, "total", "Total (incl. mmap):");
+    pm_emit_u64(&e, "system_bytes", "system bytes", system_total);
+    pm_emit_u64(&e, "in_use_bytes", "in use bytes", in_use_total);
+    pm_emit_u64(&e, "max_mmap_regions", "max mmap regions", load_global(&pm_global.n_mmaps_max));
+    pm_emit_u64(&e, "max_mmap_bytes", "max mmap bytes", load_global(&pm_global.max_mmapped_mem));
+    pm_emit_end(&e);
+    pm_emit_finish(&e);
 
     errno = saved_errno;
     pthread_setcancelstate(old_cancel_state, NULL);
@@ -281,26 +277,7 @@ PM_EXPORT void malloc_stats(void)
     pm_stats_print(STDERR_FILENO);
 }
 
-/* Many programs (coreutils among them) close standard error before they
- * exit: a copy is kept for the report PMALLOC_STATS asks for. */
-static int stats_fd = -1;
 
-__attribute__((constructor)) static void keep_stderr_for_stats(void)
-{
-    pm_ensure_init();
-    if (pm_opt.stats_at_exit && stats_fd < 0)
-        stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-}
-
-void pm_stats_at_exit(void)
-{
-    static int done;
-    if (!pm_opt.stats_at_exit || __atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
-        return;
-    pm_stats_print(stats_fd >= 0 ? stats_fd : STDERR_FILENO);
-}
-
-__attribute__((destructor)) static void stats_at_exit_destructor(void) { pm_stats_at_exit(); }
 
 /* Running totals over every arena, for the closing elements. */
 struct info_totals {
@@ -310,34 +287,55 @@ struct info_totals {
     size_t aspace, aspace_mprotect;
 };
 
-static void print_arena_info(FILE *fp, unsigned nr, bool is_main, const struct arena_stat *st,
+/* One element of glibc's kinds: <NAME type="TYPE" [count="C"] size="S"/>. */
+static void info_typed(struct pm_emit *e, const char *name, const char *type, const size_t *count, size_t size)
+{
+    pm_emit_begin(e, name, NULL);
+    pm_emit_str(e, "type", NULL, type);
+    if (count != NULL)
+        pm_emit_u64(e, "count", NULL, *count);
+    pm_emit_u64(e, "size", NULL, size);
+    pm_emit_end(e);
+}
+
+static void info_bin(struct pm_emit *e, const char *name, const struct bin_stat *b)
+{
+    pm_emit_begin(e, name, NULL);
+    pm_emit_u64(e, "from", NULL, b->from);
+    pm_emit_u64(e, "to", NULL, b->to);
+    pm_emit_u64(e, "total", NULL, b->total);
+    pm_emit_u64(e, "count", NULL, b->count);
+    pm_emit_end(e);
+}
+
+static void print_arena_info(struct pm_emit *e, unsigned nr, bool is_main, const struct arena_stat *st,
                              const struct bin_stat *slots)
 {
-    fprintf(fp, "<heap nr=\"%u\">\n<sizes>\n", nr);
-    for (size_t i = 0; i < STAT_SLOTS; i++) {
-        if (i == UNSORTED_SLOT || slots[i].count == 0)
-            continue;
-        fprintf(fp, "  <size from=\"%zu\" to=\"%zu\" total=\"%zu\" count=\"%zu\"/>\n",
-                slots[i].from, slots[i].to, slots[i].total, slots[i].count);
-    }
-    const struct bin_stat *u = &slots[UNSORTED_SLOT];
-    if (u->count != 0)
-        fprintf(fp, "  <unsorted from=\"%zu\" to=\"%zu\" total=\"%zu\" count=\"%zu\"/>\n",
-                u->from, u->to, u->total, u->count);
+    pm_emit_begin(e, "heap", NULL);
+    pm_emit_u64(e, "nr", NULL, nr);
+    pm_emit_begin_list(e, "sizes");
+    for (size_t i = 0; i < STAT_SLOTS; i++)
+        if (i != UNSORTED_SLOT && slots[i].count != 0)
+            info_bin(e, "size", &slots[i]);
+    if (slots[UNSORTED_SLOT].count != 0)
+        info_bin(e, "unsorted", &slots[UNSORTED_SLOT]);
+    pm_emit_end_list(e);
     /* "rest" counts the top chunk as one free block, as glibc does */
-    fprintf(fp,
-            "</sizes>\n"
-            "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n"
-            "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n"
-            "<system type=\"current\" size=\"%zu\"/>\n"
-            "<system type=\"max\" size=\"%zu\"/>\n"
-            "<aspace type=\"total\" size=\"%zu\"/>\n"
-            "<aspace type=\"mprotect\" size=\"%zu\"/>\n",
-            st->fast_count, st->fast_bytes, st->bin_count + 1, st->bin_bytes + st->top_size,
-            st->system_mem, st->max_system_mem, st->aspace_total, st->aspace_mprotect);
+    size_t rest_count = st->bin_count + 1;
+    info_typed(e, "total", "fast", &st->fast_count, st->fast_bytes);
+    info_typed(e, "total", "rest", &rest_count, st->bin_bytes + st->top_size);
+    info_typed(e, "system", "current", NULL, st->system_mem);
+    info_typed(e, "system", "max", NULL, st->max_system_mem);
+    info_typed(e, "aspace", "total", NULL, st->aspace_total);
+    info_typed(e, "aspace", "mprotect", NULL, st->aspace_mprotect);
     if (!is_main)
-        fprintf(fp, "<aspace type=\"subheaps\" size=\"%zu\"/>\n", st->subheaps);
-    fputs("</heap>\n", fp);
+        info_typed(e, "aspace", "subheaps", NULL, st->subheaps);
+    pm_emit_end(e);
+}
+
+static int flush_to_file(void *ctx, const char *data, size_t len)
+{
+    return fwrite(data, 1, len, ctx) == len ? 0 : -1;
 }
 
 PM_EXPORT int malloc_info(int options, FILE *fp)
@@ -349,13 +347,16 @@ PM_EXPORT int malloc_info(int options, FILE *fp)
         return -1;
     }
 
-    /* Filled under one arena's lock at a time, printed after unlocking:
-     * fprintf may call malloc. */
+    /* Filled under one arena's lock at a time, written after unlocking:
+     * fwrite may call malloc. */
     struct bin_stat slots[STAT_SLOTS];
     struct info_totals t;
     memset(&t, 0, sizeof t);
 
-    fputs("<malloc version=\"1\">\n", fp);
+    struct pm_emit e;
+    pm_emit_init(&e, PM_EMIT_XML, flush_to_file, fp);
+    pm_emit_begin(&e, "malloc", NULL);
+    pm_emit_u64(&e, "version", NULL, 1);
     unsigned nr = 0;
     for (struct pm_arena *a = &pm_main_arena; a != NULL; a = following_arena(a), nr++) {
         struct arena_stat st;
@@ -363,7 +364,7 @@ PM_EXPORT int malloc_info(int options, FILE *fp)
         gather_arena(a, &st, slots, &malloc_info_messages);
         pm_unlock(&a->lock);
 
-        print_arena_info(fp, nr, a == &pm_main_arena, &st, slots);
+        print_arena_info(&e, nr, a == &pm_main_arena, &st, slots);
         t.fast_count += st.fast_count;
         t.fast_bytes += st.fast_bytes;
         t.rest_count += st.bin_count + 1;
@@ -373,18 +374,14 @@ PM_EXPORT int malloc_info(int options, FILE *fp)
         t.aspace += st.aspace_total;
         t.aspace_mprotect += st.aspace_mprotect;
     }
-
-    fprintf(fp,
-            "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n"
-            "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n"
-            "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n"
-            "<system type=\"current\" size=\"%zu\"/>\n"
-            "<system type=\"max\" size=\"%zu\"/>\n"
-            "<aspace type=\"total\" size=\"%zu\"/>\n"
-            "<aspace type=\"mprotect\" size=\"%zu\"/>\n"
-            "</malloc>\n",
-            t.fast_count, t.fast_bytes, t.rest_count, t.rest_bytes,
-            load_global(&pm_global.n_mmaps), load_global(&pm_global.mmapped_mem),
-            t.system, t.max_system, t.aspace, t.aspace_mprotect);
-    return 0;
+    size_t n_mmaps = load_global(&pm_global.n_mmaps);
+    info_typed(&e, "total", "fast", &t.fast_count, t.fast_bytes);
+    info_typed(&e, "total", "rest", &t.rest_count, t.rest_bytes);
+    info_typed(&e, "total", "mmap", &n_mmaps, load_global(&pm_global.mmapped_mem));
+    info_typed(&e, "system", "current", NULL, t.system);
+    info_typed(&e, "system", "max", NULL, t.max_system);
+    info_typed(&e, "aspace", "total", NULL, t.aspace);
+    info_typed(&e, "aspace", "mprotect", NULL, t.aspace_mprotect);
+    pm_emit_end(&e);
+    return pm_emit_finish(&e) == 0 ? 0 : -1;
 }

@@ -90,6 +90,7 @@ void pm_install_heap(struct pm_arena *a, struct pm_heap *h)
     a->heap = h;
     a->nheaps++;
     a->system_mem += h->size;
+    pm_account_system(h->size, 0);
     if (a->system_mem > a->max_system_mem)
         a->max_system_mem = a->system_mem;
     a->fresh_mark = h->chunks_start;
@@ -117,6 +118,7 @@ static void grow_top_in_place(struct pm_arena *a, size_t incr)
 {
     widen_heap_range((uintptr_t)a->heap, (uintptr_t)heap_end(a->heap));
     a->system_mem += incr;
+    pm_account_system(incr, 0);
     if (a->system_mem > a->max_system_mem)
         a->max_system_mem = a->system_mem;
     pm_vg_reserve((char *)a->top + top_size(a), incr);
@@ -268,6 +270,7 @@ bool pm_systrim(struct pm_arena *a, size_t pad)
     if (h->kind != PM_HEAP_SUB)
         h->mprotect_size = h->size;
     a->system_mem -= extra;
+    pm_account_system(0, extra);
     chunk_set_head(a->top, (tsize - extra) | PM_PREV_INUSE | arena_bit(a));
     /* Pages given back come back zeroed if the heap grows again. */
     if (a->fresh_mark > new_end)
@@ -293,6 +296,7 @@ bool pm_unmap_empty_heaps(struct pm_arena *a)
             unlink_chunk(new_top);
         }
         a->system_mem -= h->size;
+        pm_account_system(0, h->size);
         a->nheaps--;
         a->heap = prev;
         a->fresh_mark = end;

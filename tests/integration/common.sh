@@ -90,20 +90,14 @@ require_programs() {
     done
 }
 
-# A malloc_stats() report, as glibc prints it and pmalloc copies it, is
-#   Arena 0:
-#   system bytes     = ...
-#   in use bytes     = ...
-#   (more arenas)
-#   Total (incl. mmap):
-#   system bytes     = ...
-#   in use bytes     = ...
-#   max mmap regions = ...
-#   max mmap bytes   = ...
+# The report PMALLOC_STATS=1 prints at exit (src/report.c) is
+#   pmalloc VERSION statistics: PROGRAM (pid PID)
+#   ... sections ...
+#   end of pmalloc statistics
 # Each process that exits prints one (child processes too), so a report can
 # sit between two lines of the program's own standard error.
-STATS_FIRST_RE='^Arena [0-9]+:$'
-STATS_LAST_RE='^max mmap bytes *= *[0-9]+$'
+STATS_FIRST_RE='^pmalloc [0-9]+\.[0-9]+\.[0-9]+ statistics: .* \(pid [0-9]+\)$'
+STATS_LAST_RE='^end of pmalloc statistics$'
 
 # strip_stats FILE: FILE without the statistics reports.
 strip_stats() {
@@ -118,7 +112,7 @@ strip_stats() {
 count_stats() {
     awk -v first="$STATS_FIRST_RE" -v last="$STATS_LAST_RE" '
         $0 ~ first { open = 1 }
-        open && $0 ~ /^Total \(incl\. mmap\):$/ { total = 1 }
+        open && $0 ~ /^resident memory \(bytes\):$/ { total = 1 }
         open && total && $0 ~ last { n++; open = 0; total = 0 }
         END { print n + 0 }
     ' "$1"

@@ -9,6 +9,7 @@ INTEGRATION_TESTS = \
 	tests/integration/pmalloc_run.sh \
 	tests/integration/link.sh \
 	tests/integration/secure.sh \
+	tests/integration/report.sh \
 	tests/integration/python_alloc.sh \
 	tests/integration/gcc_compile.sh \
 	tests/integration/git_repo.sh \
@@ -47,3 +48,7 @@ check_PROGRAMS += tests/integration/secure_prog
 tests_integration_secure_prog_SOURCES = tests/integration/secure_prog.c
 tests_integration_secure_prog_LDADD = libpmalloc.la
 tests_integration_secure_prog_LDFLAGS = -all-static -pthread
+
+# report.sh runs it under LD_PRELOAD with PMALLOC_STATS.
+check_PROGRAMS += tests/integration/report_prog
+tests_integration_report_prog_SOURCES = tests/integration/report_prog.c

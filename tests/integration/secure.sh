@@ -45,7 +45,7 @@ check "ordinary run: not in secure mode" grep -q '^secure=0 ' "$WORK/plain.out"
 check "ordinary run: PMALLOC_PERTURB is read (a new block is filled)" \
     grep -q 'first_byte=0xaa' "$WORK/plain.out"
 check "ordinary run: PMALLOC_STATS is read (statistics at exit)" \
-    grep -q 'system bytes' "$WORK/plain.err"
+    grep -q '^end of pmalloc statistics$' "$WORK/plain.err"
 check "ordinary run: PMALLOC_SNAPSHOT_AT_EXIT writes a snapshot" \
     bash -c "compgen -G '$WORK/plain-*.json' >/dev/null"
 

@@ -320,7 +320,7 @@ static void test_env_names(void)
     ENV_OK(ENV("PMALLOC_CHECK=1"), check_heap, true);
     ENV_OK(ENV("PMALLOC_CHECK=0"), check_heap, false);
     ENV_REJECTED(ENV("PMALLOC_STATS=maybe"),
-                 "pmalloc: ignoring PMALLOC_STATS=maybe: expected 1/0, true/false, yes/no or on/off\n");
+                 "pmalloc: ignoring PMALLOC_STATS=maybe: expected 1/0, true/false, yes/no, on/off or json\n");
     ENV_REJECTED(ENV("PMALLOC_CHECK="), "pmalloc: ignoring PMALLOC_CHECK=: empty value\n");
 
     /* the PMALLOC_ spelling wins, in either order in the environment */
