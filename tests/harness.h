@@ -1,13 +1,16 @@
 /* A small test harness: CHECK records a failure and goes on; REQUIRE stops
  * the test.  A test program returns test_finish(), which makes automake
  * count it as passed or failed.  After each step that changes the heap,
- * call CHECK_HEAP() to run the invariant walker over every arena. */
+ * call CHECK_HEAP() to run the invariant walker over every arena; a case
+ * that changes process-wide state runs through run_forked_case. */
 #ifndef PMALLOC_TEST_HARNESS_H
 #define PMALLOC_TEST_HARNESS_H
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <pmalloc.h>
 
 static int harness_failures;
@@ -60,6 +63,28 @@ static inline int test_finish(const char *name)
     fprintf(stderr, "%s: %d checks, %d failed\n", name, harness_checks,
             harness_failures);
     return harness_failures ? 1 : 0;
+}
+
+/* Runs one case in a forked child, so the faults, limits and tunables it
+ * sets do not leak into the next case; the child's failures (or its death,
+ * or a hang past the alarm) are one failed check of the parent. */
+static inline void run_forked_case(const char *name, void (*fn)(void))
+{
+    fflush(stderr);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        alarm(60);
+        fn();
+        fprintf(stderr, "  %s: %d checks, %d failed\n", name, harness_checks, harness_failures);
+        _exit(harness_failures ? 1 : 0);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fprintf(stderr, "  %s: FAILED (%s %d)\n", name, WIFSIGNALED(status) ? "signal" : "exit",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 #endif

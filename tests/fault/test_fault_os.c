@@ -4,11 +4,11 @@
  *
  * Each scenario runs in a child process of its own (a single-threaded
  * fork), so the arena flags and thresholds one leaves behind do not leak
- * into the next. */
+ * into the next; the thread cache is off in every one (the children
+ * inherit it from main), so frees reach the arena. */
 #include "../helpers.h"
 
 #include <pthread.h>
-#include <sys/wait.h>
 
 #define KiB ((size_t)1024)
 #define MiB (KiB * 1024)
@@ -403,35 +403,16 @@ static void mprotect_fails(void)
     pm_os_fault_clear();
 }
 
-static void run(const char *name, void (*fn)(void))
-{
-    fflush(stderr);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        no_tcache();
-        fn();
-        fprintf(stderr, "  %s: %d checks, %d failed\n", name, harness_checks, harness_failures);
-        _exit(harness_failures ? 1 : 0);
-    }
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fprintf(stderr, "  %s: FAILED (%s %d)\n", name,
-                WIFSIGNALED(status) ? "signal" : "exit",
-                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
 int main(void)
 {
-    run("brk_fails", brk_fails);
-    run("brk_and_mmap_fail", brk_and_mmap_fail);
-    run("nth_mmap_fails", nth_mmap_fails);
-    run("mremap_fails", mremap_fails);
-    run("munmap_fails", munmap_fails);
-    run("trim_faults", trim_faults);
-    run("mprotect_fails", mprotect_fails);
+    no_tcache();
+    run_forked_case("brk_fails", brk_fails);
+    run_forked_case("brk_and_mmap_fail", brk_and_mmap_fail);
+    run_forked_case("nth_mmap_fails", nth_mmap_fails);
+    run_forked_case("mremap_fails", mremap_fails);
+    run_forked_case("munmap_fails", munmap_fails);
+    run_forked_case("trim_faults", trim_faults);
+    run_forked_case("mprotect_fails", mprotect_fails);
     CHECK_HEAP();
     return test_finish("test_fault_os");
 }

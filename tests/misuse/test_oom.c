@@ -314,29 +314,10 @@ static void oversized_no_tcache(void)
     oversized();
 }
 
-static void run(const char *name, void (*fn)(void))
-{
-    fflush(stderr);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        alarm(60);
-        fn();
-        fprintf(stderr, "  %s: %d checks, %d failed\n", name, harness_checks, harness_failures);
-        _exit(harness_failures ? 1 : 0);
-    }
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fprintf(stderr, "  %s: FAILED (%s %d)\n", name, WIFSIGNALED(status) ? "signal" : "exit",
-                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
 int main(void)
 {
-    run("oversized", oversized);
-    run("oversized_no_tcache", oversized_no_tcache);
-    run("exhaust", exhaust);
+    run_forked_case("oversized", oversized);
+    run_forked_case("oversized_no_tcache", oversized_no_tcache);
+    run_forked_case("exhaust", exhaust);
     return test_finish("test_oom");
 }

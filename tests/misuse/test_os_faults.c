@@ -204,29 +204,10 @@ static void part_no_growth(void) { in_thread(no_growth); }
 static void part_nothing_works(void) { in_thread(nothing_works); }
 static void part_trim_fails(void) { in_thread(trim_fails); }
 
-static void run(const char *name, void (*fn)(void))
-{
-    fflush(stderr);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        alarm(60);
-        fn();
-        fprintf(stderr, "  %s: %d checks, %d failed\n", name, harness_checks, harness_failures);
-        _exit(harness_failures ? 1 : 0);
-    }
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fprintf(stderr, "  %s: FAILED (%s %d)\n", name, WIFSIGNALED(status) ? "signal" : "exit",
-                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
 int main(void)
 {
-    run("no_growth", part_no_growth);
-    run("nothing_works", part_nothing_works);
-    run("trim_fails", part_trim_fails);
+    run_forked_case("no_growth", part_no_growth);
+    run_forked_case("nothing_works", part_nothing_works);
+    run_forked_case("trim_fails", part_trim_fails);
     return test_finish("test_os_faults");
 }
