@@ -10,9 +10,6 @@
 
 #include <pthread.h>
 
-#define KiB ((size_t)1024)
-#define MiB (KiB * 1024)
-
 struct block {
     void *p;
     size_t n;

@@ -7,9 +7,6 @@
 #include "death.h"
 #include "tcache.h"
 
-#define KiB ((size_t)1024)
-#define MiB (KiB * 1024)
-
 /* The word after a block: the next chunk's prev_size and size. */
 static inline size_t *next_prev_size_word(void *mem)
 {

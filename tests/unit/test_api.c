@@ -4,9 +4,6 @@
 
 #include <stdint.h>
 
-#define KiB ((size_t)1024)
-#define MiB (KiB * 1024)
-
 static void test_malloc_edges(void)
 {
     /* malloc(0): unique, usable, non-NULL */
