@@ -1,5 +1,6 @@
-# misuse (death) tests, OS-failure and out-of-memory tests, sanitizer
-# builds, valgrind, and the fuzzer (tests/fuzz).
+# misuse (death) tests, the hardened mode, sanitizer builds, valgrind,
+# and the fuzzer (tests/fuzz).  Failing system calls and running out of
+# memory are tests/fault's.
 
 # Built without the compiler's built-in knowledge of malloc: the tests
 # commit misuse the compiler must not see through or fold away.
@@ -79,18 +80,6 @@ tests_misuse_test_missing_mmap_self_linked_CFLAGS = $(MISUSE_CFLAGS)
 tests_misuse_test_missing_mmap_self_linked_LDADD = $(TEST_LDADD)
 tests_misuse_test_missing_mmap_self_linked_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/misuse/test_missing_mmap_self_linked
-
-check_PROGRAMS += tests/misuse/test_oom
-tests_misuse_test_oom_CFLAGS = $(MISUSE_CFLAGS)
-tests_misuse_test_oom_LDADD = $(TEST_LDADD)
-tests_misuse_test_oom_LDFLAGS = $(TEST_LDFLAGS)
-TESTS += tests/misuse/test_oom
-
-check_PROGRAMS += tests/misuse/test_os_faults
-tests_misuse_test_os_faults_CFLAGS = $(MISUSE_CFLAGS)
-tests_misuse_test_os_faults_LDADD = $(TEST_LDADD)
-tests_misuse_test_os_faults_LDFLAGS = $(TEST_LDFLAGS)
-TESTS += tests/misuse/test_os_faults
 
 # valgrind's memcheck on a program with known errors: with pmalloc's
 # functions replaced by valgrind's (the glibc-equivalent baseline) and with

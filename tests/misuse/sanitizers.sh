@@ -88,7 +88,7 @@ if works $UB; then
     # PMALLOC_CHECK) are not applied: reported to the lead, under study)
     for t in tests/unit/test_split_coalesce.c tests/unit/test_malloc_paths.c tests/unit/test_bins.c \
         tests/unit/test_top_trim.c tests/stress/test_random.c tests/misuse/test_death_free.c \
-        tests/misuse/test_death_malloc.c tests/misuse/test_oom.c tests/misuse/test_os_faults.c; do
+        tests/misuse/test_death_malloc.c tests/fault/test_oom.c tests/fault/test_fault_subheap.c; do
         name=ubsan-$(basename "$t" .c)
         if build "$name" "$UB" "$t"; then
             case $t in

@@ -1,4 +1,4 @@
-/* mprotect and madvise failures in thread arenas (tests/fault covers brk,
+/* mprotect and madvise failures in thread arenas (test_fault_os covers brk,
  * mmap, mremap, munmap, a new thread's first heap, and madvise in the main
  * arena's malloc_trim; this adds what happens to an existing sub-heap):
  *  - a thread's sub-heap cannot grow (mprotect fails, and so does a new
@@ -10,7 +10,7 @@
  *    malloc_trim): nothing is released or lost, the heap stays consistent,
  *    and the next trim works.
  * Each part runs in a child, so a fault never leaks into the next. */
-#include "misuse.h"
+#include "enomem.h"
 
 #include <pthread.h>
 #include "os.h"
@@ -108,24 +108,7 @@ static void *nothing_works(void *arg)
     size_t sizes[] = { BIG, 3 * BIG, 16 * MiB };
     for (size_t i = 0; i < 3; i++) {
         size_t n = sizes[i];
-        errno = 0;
-        CHECK(malloc(n) == NULL && errno == ENOMEM);
-        errno = 0;
-        CHECK(calloc(n, 1) == NULL && errno == ENOMEM);
-        errno = 0;
-        CHECK(realloc(opaque(small), n) == NULL && errno == ENOMEM);
-        errno = 0;
-        CHECK(memalign(64, n) == NULL && errno == ENOMEM);
-        errno = 0;
-        CHECK(aligned_alloc(4096, n) == NULL && errno == ENOMEM);
-        errno = 0;
-        CHECK(valloc(n) == NULL && errno == ENOMEM);
-        errno = 0;
-        CHECK(pvalloc(n) == NULL && errno == ENOMEM);
-        errno = 0;
-        CHECK(reallocarray(NULL, n, 1) == NULL && errno == ENOMEM);
-        void *out = &out;
-        CHECK(posix_memalign(&out, 64, n) == ENOMEM && out == &out);
+        expect_every_api_enomem(n, small);
     }
     CHECK(pat_check(small, 100, 5) == 100);
     CHECK(same(before, snap_of(a)));
@@ -209,5 +192,5 @@ int main(void)
     run_forked_case("no_growth", part_no_growth);
     run_forked_case("nothing_works", part_nothing_works);
     run_forked_case("trim_fails", part_trim_fails);
-    return test_finish("test_os_faults");
+    return test_finish("test_fault_subheap");
 }
