@@ -86,9 +86,7 @@ static void foreign_stack(void)
 static void top_size_shrunk(void)
 {
     tcache_off();
-    big_top();
-    void *b = malloc(200);
-    REQUIRE(chunk_at(hdr(b), csize(b)) == MAIN->top);
+    void *b = block_before_top(200);
     death_expect_addr(MAIN->top);
     *next_size_word(b) = 0x40 | PM_PREV_INUSE;
     /* below the mmap threshold, above what the forged top holds: the
