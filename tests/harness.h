@@ -65,6 +65,32 @@ static inline int test_finish(const char *name)
     return harness_failures ? 1 : 0;
 }
 
+/* Runs fn with fd 2 sent into a pipe, and returns what it wrote (cut at
+ * the buffer's size).  For reports of a few KiB: the pipe is read only
+ * after fn returns, so fn must not write more than a pipe holds. */
+static inline const char *capture_stderr(void (*fn)(void))
+{
+    static char captured[8192];
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    fflush(stderr);
+    int saved = dup(2);
+    REQUIRE(saved >= 0);
+    dup2(fds[1], 2);
+    fn();
+    dup2(saved, 2);
+    close(saved);
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < sizeof captured &&
+           (r = read(fds[0], captured + len, sizeof captured - 1 - len)) > 0)
+        len += (size_t)r;
+    close(fds[0]);
+    captured[len] = '\0';
+    return captured;
+}
+
 /* Runs one case in a forked child, so the faults, limits and tunables it
  * sets do not leak into the next case; the child's failures (or its death,
  * or a hang past the alarm) are one failed check of the parent. */
