@@ -105,6 +105,18 @@ static void test_count_limit(size_t count)
     }
 }
 
+/* With the cache turned off, frees of every cached size add nothing. */
+static void check_frees_not_cached(void)
+{
+    size_t before = cached_total();
+    void *p[16];
+    for (int i = 0; i < 16; i++)
+        p[i] = malloc((size_t)i * 60 + 10);
+    for (int i = 0; i < 16; i++)
+        free(p[i]);
+    CHECK_EQ_SIZE(cached_total(), before);
+}
+
 static void test_mallopt(void)
 {
     /* out of range */
@@ -172,27 +184,11 @@ static void test_mallopt(void)
     /* 0 disables it: nothing is added */
     REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 0) == 1);
     CHECK_EQ_SIZE(pm_global.tcache_request_limit, 0);
-    {
-        size_t before = cached_total();
-        void *p[16];
-        for (int i = 0; i < 16; i++)
-            p[i] = malloc((size_t)i * 60 + 10);
-        for (int i = 0; i < 16; i++)
-            free(p[i]);
-        CHECK_EQ_SIZE(cached_total(), before);
-    }
+    check_frees_not_cached();
     REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 1032) == 1);
     REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 0) == 1);
     CHECK_EQ_SIZE(pm_global.tcache_request_limit, 0);
-    {
-        size_t before = cached_total();
-        void *p[16];
-        for (int i = 0; i < 16; i++)
-            p[i] = malloc((size_t)i * 60 + 10);
-        for (int i = 0; i < 16; i++)
-            free(p[i]);
-        CHECK_EQ_SIZE(cached_total(), before);
-    }
+    check_frees_not_cached();
     REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 7) == 1);
     CHECK_EQ_SIZE(pm_global.tcache_request_limit, 1033);
     CHECK_HEAP();
