@@ -1,14 +1,17 @@
 /* Helpers shared by the pmalloc benchmark programs: a fast seeded random
  * generator, a monotonic clock, object stamping and checking, argument
- * parsing and the single result line each macro workload prints.
+ * parsing, the threads of a run and the single result line each macro
+ * workload prints.
  *
- * Nothing here allocates, so the allocator under test (injected with
- * LD_PRELOAD) is the only heap user besides libc's own start-up. */
+ * Nothing here allocates but pm_worker_records, so the allocator under
+ * test (injected with LD_PRELOAD) is the only heap user besides libc's
+ * own start-up. */
 #ifndef PM_BENCH_COMMON_H
 #define PM_BENCH_COMMON_H
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +150,58 @@ static inline long pm_arg(int argc, char **argv, int i, long def, const char *us
     return v;
 }
 
+/* Verification failure: say what broke and exit non-zero (3), so the
+ * driver records the run as failed instead of fast. */
+#define PM_FAIL(...)                                            \
+    do {                                                        \
+        fprintf(stderr, "VERIFY FAILED: " __VA_ARGS__);         \
+        fputc('\n', stderr);                                    \
+        printf("RESULT check=failed\n");                        \
+        fflush(stdout);                                         \
+        exit(3);                                                \
+    } while (0)
+
+/* The arguments of every macro workload: THREADS SCALE, each 1 when
+ * left out. */
+struct pm_args {
+    int threads;
+    long scale;
+};
+
+static inline struct pm_args pm_args(int argc, char **argv)
+{
+    const char *usage = "THREADS SCALE";
+    return (struct pm_args){ (int)pm_arg(argc, argv, 1, 1, usage), pm_arg(argc, argv, 2, 1, usage) };
+}
+
+/* One zeroed record per thread, from the allocator under test like
+ * everything else the program uses. */
+static inline void *pm_worker_records(const char *name, int threads, size_t size)
+{
+    void *ws = calloc((size_t)threads, size);
+    if (!ws)
+        PM_FAIL("%s: out of memory", name);
+    return ws;
+}
+
+/* Runs work on `threads` threads, thread i on the record at
+ * workers + i * stride, and returns the seconds from the first start to
+ * the last end.  The thread handles stay on the stack (threads is a
+ * small count given on the command line), so the allocator under test
+ * sees only the workload. */
+static inline double pm_run_threads(const char *name, int threads, void *(*work)(void *),
+                                    void *workers, size_t stride)
+{
+    pthread_t tid[threads];
+    double t0 = pm_now();
+    for (int i = 0; i < threads; i++)
+        if (pthread_create(&tid[i], NULL, work, (char *)workers + (size_t)i * stride) != 0)
+            PM_FAIL("%s: pthread_create failed", name);
+    for (int i = 0; i < threads; i++)
+        pthread_join(tid[i], NULL);
+    return pm_now() - t0;
+}
+
 /* Prints the one result line the driver parses.  extra may be NULL or a
  * preformatted " key=value" list. */
 static inline void pm_report(const char *name, int threads, uint64_t ops,
@@ -158,16 +213,5 @@ static inline void pm_report(const char *name, int threads, uint64_t ops,
            pm_maxrss_kb(), extra ? extra : "");
     fflush(stdout);
 }
-
-/* Verification failure: say what broke and exit non-zero (3), so the
- * driver records the run as failed instead of fast. */
-#define PM_FAIL(...)                                            \
-    do {                                                        \
-        fprintf(stderr, "VERIFY FAILED: " __VA_ARGS__);         \
-        fputc('\n', stderr);                                    \
-        printf("RESULT check=failed\n");                        \
-        fflush(stdout);                                         \
-        exit(3);                                                \
-    } while (0)
 
 #endif

@@ -38,7 +38,6 @@ struct slot {
 };
 
 struct worker {
-    pthread_t tid;
     int id, threads;
     long rounds;
     size_t peak_live;
@@ -133,29 +132,21 @@ static void *work(void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *usage = "THREADS SCALE";
-    int threads = (int)pm_arg(argc, argv, 1, 1, usage);
-    long scale = pm_arg(argc, argv, 2, 1, usage);
-
-    struct worker *ws = calloc((size_t)threads, sizeof *ws);
-    if (!ws)
-        PM_FAIL("churn: out of memory");
-    double t0 = pm_now();
+    struct pm_args args = pm_args(argc, argv);
+    int threads = args.threads;
+    struct worker *ws = pm_worker_records("churn", threads, sizeof *ws);
     for (int i = 0; i < threads; i++) {
         ws[i].id = i;
         ws[i].threads = threads;
-        ws[i].rounds = scale;
-        if (pthread_create(&ws[i].tid, NULL, work, &ws[i]) != 0)
-            PM_FAIL("churn: pthread_create failed");
+        ws[i].rounds = args.scale;
     }
+    double secs = pm_run_threads("churn", threads, work, ws, sizeof *ws);
     size_t peak = 0;
     uint64_t ops = 0;
     for (int i = 0; i < threads; i++) {
-        pthread_join(ws[i].tid, NULL);
         peak += ws[i].peak_live;
         ops += ws[i].ops;
     }
-    double secs = pm_now() - t0;
     free(ws);
     char extra[96];
     snprintf(extra, sizeof extra, " peak_live_kb=%zu", peak / 1024);

@@ -25,7 +25,6 @@ struct blk {
 };
 
 struct worker {
-    pthread_t tid;
     int id;
     long steps;
     uint64_t ops;
@@ -126,26 +125,17 @@ static void *work(void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *usage = "THREADS SCALE";
-    int threads = (int)pm_arg(argc, argv, 1, 1, usage);
-    long scale = pm_arg(argc, argv, 2, 1, usage);
-
-    struct worker *ws = calloc((size_t)threads, sizeof *ws);
-    if (!ws)
-        PM_FAIL("large: out of memory");
-    double t0 = pm_now();
+    struct pm_args args = pm_args(argc, argv);
+    int threads = args.threads;
+    struct worker *ws = pm_worker_records("large", threads, sizeof *ws);
     for (int i = 0; i < threads; i++) {
         ws[i].id = i;
-        ws[i].steps = scale * STEPS_PER_SCALE;
-        if (pthread_create(&ws[i].tid, NULL, work, &ws[i]) != 0)
-            PM_FAIL("large: pthread_create failed");
+        ws[i].steps = args.scale * STEPS_PER_SCALE;
     }
+    double secs = pm_run_threads("large", threads, work, ws, sizeof *ws);
     uint64_t ops = 0;
-    for (int i = 0; i < threads; i++) {
-        pthread_join(ws[i].tid, NULL);
+    for (int i = 0; i < threads; i++)
         ops += ws[i].ops;
-    }
-    double secs = pm_now() - t0;
     free(ws);
     pm_report("large", threads, ops, secs, NULL);
     return 0;

@@ -26,7 +26,6 @@ struct table {
 };
 
 struct worker {
-    pthread_t tid;
     struct table *t;
     long steps;
 };
@@ -54,9 +53,9 @@ static void *work(void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *usage = "THREADS SCALE";
-    int threads = (int)pm_arg(argc, argv, 1, 1, usage);
-    long scale = pm_arg(argc, argv, 2, 1, usage);
+    struct pm_args args = pm_args(argc, argv);
+    int threads = args.threads;
+    long scale = args.scale;
     long steps = scale * OPS_PER_SCALE / EPOCHS;
 
     struct table **tables = calloc((size_t)threads, sizeof *tables);
@@ -85,11 +84,8 @@ int main(int argc, char **argv)
         for (int i = 0; i < threads; i++) {
             ws[i].t = tables[(i + e) % threads];
             ws[i].steps = steps;
-            if (pthread_create(&ws[i].tid, NULL, work, &ws[i]) != 0)
-                PM_FAIL("larson: pthread_create failed");
         }
-        for (int i = 0; i < threads; i++)
-            pthread_join(ws[i].tid, NULL);
+        pm_run_threads("larson", threads, work, ws, sizeof *ws);
     }
     for (int i = 0; i < threads; i++) {
         struct table *t = tables[i];

@@ -18,7 +18,6 @@
 #define ITERS_PER_SCALE 2000  /* allocations per thread per scale unit */
 
 struct worker {
-    pthread_t tid;
     void *given;
     long iters;
     int id;
@@ -45,13 +44,10 @@ static void *work(void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *usage = "THREADS SCALE";
-    int threads = (int)pm_arg(argc, argv, 1, 1, usage);
-    long scale = pm_arg(argc, argv, 2, 1, usage);
-
-    struct worker *ws = calloc((size_t)threads, sizeof *ws);
-    if (!ws)
-        PM_FAIL("scratch: out of memory");
+    struct pm_args args = pm_args(argc, argv);
+    int threads = args.threads;
+    long scale = args.scale;
+    struct worker *ws = pm_worker_records("scratch", threads, sizeof *ws);
     double t0 = pm_now();
     for (int i = 0; i < threads; i++) {
         ws[i].given = malloc(OBJ_SIZE);
@@ -61,11 +57,7 @@ int main(int argc, char **argv)
         ws[i].iters = scale * ITERS_PER_SCALE;
         ws[i].id = i;
     }
-    for (int i = 0; i < threads; i++)
-        if (pthread_create(&ws[i].tid, NULL, work, &ws[i]) != 0)
-            PM_FAIL("scratch: pthread_create failed");
-    for (int i = 0; i < threads; i++)
-        pthread_join(ws[i].tid, NULL);
+    (void)pm_run_threads("scratch", threads, work, ws, sizeof *ws);
     double secs = pm_now() - t0;
     free(ws);
     /* ops = allocations (each with its write burst) across all threads */

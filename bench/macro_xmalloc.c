@@ -126,9 +126,9 @@ static void *consumer(void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *usage = "THREADS SCALE";
-    int threads = (int)pm_arg(argc, argv, 1, 1, usage);
-    long scale = pm_arg(argc, argv, 2, 1, usage);
+    struct pm_args args = pm_args(argc, argv);
+    int threads = args.threads;
+    long scale = args.scale;
     blocks_per_producer = (scale * BLOCKS_PER_SCALE + BATCH - 1) / BATCH * BATCH;
 
     uint64_t blocks;

@@ -27,6 +27,9 @@
 
 #define MAIN (&pm_main_arena)
 
+#define KiB ((size_t)1024)
+#define MiB (KiB * 1024)
+
 /* Hides where a pointer came from, so the compiler neither warns about
  * nor optimises on reads of the header in front of a malloc'ed block or
  * writes past the requested size (within malloc_usable_size). */

@@ -4,14 +4,11 @@
  *
  * Each scenario runs in a child process of its own (a single-threaded
  * fork), so the arena flags and thresholds one leaves behind do not leak
- * into the next. */
+ * into the next; the thread cache is off in every one (the children
+ * inherit it from main), so frees reach the arena. */
 #include "../helpers.h"
 
 #include <pthread.h>
-#include <sys/wait.h>
-
-#define KiB ((size_t)1024)
-#define MiB (KiB * 1024)
 
 struct block {
     void *p;
@@ -380,58 +377,39 @@ static void *thread_body(void *arg)
     return NULL;
 }
 
-static void mprotect_fails(void)
+/* One thread runs thread_body to its end and finds nothing wrong. */
+static void check_thread_body(void)
 {
-    pm_os_fault(PM_OS_MPROTECT, 0, -1);
-    for (int t = 0; t < 3; t++) {
-        pthread_t th;
-        size_t failures = 0;
-        REQUIRE(pthread_create(&th, NULL, thread_body, &failures) == 0);
-        REQUIRE(pthread_join(th, NULL) == 0);
-        CHECK(failures == 0);
-        CHECK_HEAP();
-    }
-    /* and once the arena exists, its growth fails instead */
-    pm_os_fault_clear();
-    pm_os_fault(PM_OS_MPROTECT, 1, -1);
     pthread_t th;
     size_t failures = 0;
     REQUIRE(pthread_create(&th, NULL, thread_body, &failures) == 0);
     REQUIRE(pthread_join(th, NULL) == 0);
     CHECK(failures == 0);
     CHECK_HEAP();
-    pm_os_fault_clear();
 }
 
-static void run(const char *name, void (*fn)(void))
+static void mprotect_fails(void)
 {
-    fflush(stderr);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        no_tcache();
-        fn();
-        fprintf(stderr, "  %s: %d checks, %d failed\n", name, harness_checks, harness_failures);
-        _exit(harness_failures ? 1 : 0);
-    }
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fprintf(stderr, "  %s: FAILED (%s %d)\n", name,
-                WIFSIGNALED(status) ? "signal" : "exit",
-                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    pm_os_fault(PM_OS_MPROTECT, 0, -1);
+    for (int t = 0; t < 3; t++)
+        check_thread_body();
+    /* and once the arena exists, its growth fails instead */
+    pm_os_fault_clear();
+    pm_os_fault(PM_OS_MPROTECT, 1, -1);
+    check_thread_body();
+    pm_os_fault_clear();
 }
 
 int main(void)
 {
-    run("brk_fails", brk_fails);
-    run("brk_and_mmap_fail", brk_and_mmap_fail);
-    run("nth_mmap_fails", nth_mmap_fails);
-    run("mremap_fails", mremap_fails);
-    run("munmap_fails", munmap_fails);
-    run("trim_faults", trim_faults);
-    run("mprotect_fails", mprotect_fails);
+    no_tcache();
+    run_forked_case("brk_fails", brk_fails);
+    run_forked_case("brk_and_mmap_fail", brk_and_mmap_fail);
+    run_forked_case("nth_mmap_fails", nth_mmap_fails);
+    run_forked_case("mremap_fails", mremap_fails);
+    run_forked_case("munmap_fails", munmap_fails);
+    run_forked_case("trim_faults", trim_faults);
+    run_forked_case("mprotect_fails", mprotect_fails);
     CHECK_HEAP();
     return test_finish("test_fault_os");
 }

@@ -6,7 +6,6 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-#define MiB ((size_t)1024 * 1024)
 #define MAXB 100000
 
 struct block {

@@ -31,6 +31,9 @@ struct death_case {
     const char *env;
 };
 
+/* A forked case named after its function. */
+#define DEATH_CASE(fn, check) { #fn, fn, check, NULL }
+
 /* Where the child's stderr goes (the pipe), kept for death_note. */
 static inline void death_note(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
@@ -204,19 +207,11 @@ static inline int death_main(int argc, char **argv, const struct death_case *cas
     return test_finish(test_name);
 }
 
-/* ---- common set-ups ---- */
-
-/* Turns the thread cache off so frees reach the fast bins and the arena
- * (helpers.h no_tcache empties it too). */
-static inline void tcache_off(void) { no_tcache(); }
-
-/* A block that is not next to top: allocated, then a guard after it. */
-static inline void *block_with_guard(size_t n)
-{
-    void *p = malloc(n);
-    REQUIRE(p != NULL);
-    REQUIRE(malloc(32) != NULL); /* the guard: never freed */
-    return p;
-}
+/* The main() of a death-test program with nothing but its cases. */
+#define DEATH_TEST_MAIN(cases, test_name)                                   \
+    int main(int argc, char **argv)                                         \
+    {                                                                       \
+        return death_main(argc, argv, cases, sizeof cases / sizeof cases[0], test_name); \
+    }
 
 #endif

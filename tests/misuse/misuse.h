@@ -1,14 +1,12 @@
 /* Shared pieces of the misuse tests: words of chunk headers and free
- * chunks reached through opaque pointers, adjacency checks, and a fake
- * chunk that list pointers can be aimed at. */
+ * chunks reached through opaque pointers, adjacency checks, a fake chunk
+ * that list pointers can be aimed at, and the heap states the cases start
+ * their misuse from. */
 #ifndef PMALLOC_TEST_MISUSE_H
 #define PMALLOC_TEST_MISUSE_H
 
 #include "death.h"
 #include "tcache.h"
-
-#define KiB ((size_t)1024)
-#define MiB (KiB * 1024)
 
 /* The word after a block: the next chunk's prev_size and size. */
 static inline size_t *next_prev_size_word(void *mem)
@@ -65,6 +63,65 @@ static inline void big_top(void)
     REQUIRE(p != NULL);
     free(p);
     REQUIRE(top_size(MAIN) > 64 * KiB);
+}
+
+/* ---- heap states the cases start from ---- */
+
+/* Turns the thread cache off so frees reach the fast bins and the arena
+ * (no_tcache empties it too). */
+static inline void tcache_off(void) { no_tcache(); }
+
+/* With the thread cache off, a block of n bytes between two guards, freed:
+ * it sits alone in its fast bin or in the unsorted bin, and merges with
+ * nothing. */
+static inline void *freed_between_guards(size_t n)
+{
+    tcache_off();
+    guard();
+    void *b = malloc(n);
+    guard();
+    free(b);
+    return b;
+}
+
+/* With the thread cache off, two blocks of n bytes, each followed by a
+ * guard: freed, they merge with nothing. */
+static inline void two_guarded_blocks(size_t n, void **a, void **b)
+{
+    tcache_off();
+    *a = malloc(n);
+    guard();
+    *b = malloc(n);
+    guard();
+}
+
+/* With the thread cache off, two in-use neighbours a (na bytes), then b
+ * (nb bytes), between guards: a free of either reaches the arena and can
+ * merge only with the other. */
+static inline void neighbours(void **a, size_t na, void **b, size_t nb)
+{
+    tcache_off();
+    guard();
+    *a = malloc(na);
+    *b = malloc(nb);
+    guard();
+    require_adjacent(*a, *b);
+}
+
+/* A block of n bytes carved from a large top, which follows it. */
+static inline void *block_before_top(size_t n)
+{
+    big_top();
+    void *b = malloc(n);
+    REQUIRE(chunk_at(hdr(b), csize(b)) == MAIN->top);
+    return b;
+}
+
+/* The second free of a block already freed, which the message must name. */
+static inline void free_again(void *b)
+{
+    death_expect_addr(b);
+    free(opaque(b));
 }
 
 #endif

@@ -78,6 +78,20 @@ check() {
     fi
 }
 
+# check_built STATUS NAME TEST_SOURCE: runs $out/NAME if its build
+# succeeded (STATUS 0), with the random test's run shortened
+check_built() {
+    if [ "$1" -ne 0 ]; then
+        echo "FAIL $2: does not build"
+        fail=1
+        return
+    fi
+    case $3 in
+    *test_random*) check "$2" env PMALLOC_TEST_OPS=300000 "$out/$2" ;;
+    *) check "$2" "$out/$2" ;;
+    esac
+}
+
 # ---- UBSan ----
 UB="-fsanitize=undefined -fno-sanitize-recover=all"
 if works $UB; then
@@ -88,17 +102,10 @@ if works $UB; then
     # PMALLOC_CHECK) are not applied: reported to the lead, under study)
     for t in tests/unit/test_split_coalesce.c tests/unit/test_malloc_paths.c tests/unit/test_bins.c \
         tests/unit/test_top_trim.c tests/stress/test_random.c tests/misuse/test_death_free.c \
-        tests/misuse/test_death_malloc.c tests/misuse/test_oom.c tests/misuse/test_os_faults.c; do
+        tests/misuse/test_death_malloc.c tests/fault/test_oom.c tests/fault/test_fault_subheap.c; do
         name=ubsan-$(basename "$t" .c)
-        if build "$name" "$UB" "$t"; then
-            case $t in
-            *test_random*) check "$name" env PMALLOC_TEST_OPS=300000 "$out/$name" ;;
-            *) check "$name" "$out/$name" ;;
-            esac
-        else
-            echo "FAIL $name: does not build"
-            fail=1
-        fi
+        build "$name" "$UB" "$t"
+        check_built $? "$name" "$t"
     done
 else
     echo "$CC cannot link with $UB: UBSan builds skipped"
@@ -128,15 +135,8 @@ if works $AS && command -v objcopy >/dev/null 2>&1; then
         $CC $BASE $TESTF $AS -c "$top_srcdir/$t" -o "$tmp/$name-test.o" &&
             objcopy $REDEF "$tmp/$name-test.o" &&
             $CC $AS -pthread "$tmp/$name-test.o" $objs -o "$out/$name" || ok=0
-        if [ $ok -eq 1 ]; then
-            case $t in
-            *test_random*) check "$name" env PMALLOC_TEST_OPS=300000 "$out/$name" ;;
-            *) check "$name" "$out/$name" ;;
-            esac
-        else
-            echo "FAIL $name: does not build"
-            fail=1
-        fi
+        [ $ok -eq 1 ]
+        check_built $? "$name" "$t"
     done
 else
     echo "$CC cannot link with $AS (or no objcopy): ASan builds skipped"

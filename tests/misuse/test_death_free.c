@@ -70,24 +70,13 @@ static void size_wraps(void)
 
 /* ---- fast bins (thread cache off so frees reach them) ---- */
 
-static void fasttop_double_free(void)
-{
-    tcache_off();
-    void *p = malloc(24);
-    guard();
-    free(p);
-    death_expect_addr(p);
-    free(opaque(p));
-}
+static void fasttop_double_free(void) { free_again(freed_between_guards(24)); }
 
 /* An overflow from a into b's size field: b's size is now 0. */
 static void fast_invalid_next_size(void)
 {
-    tcache_off();
-    void *a = malloc(24);
-    void *b = malloc(24);
-    guard();
-    require_adjacent(a, b);
+    void *a, *b;
+    neighbours(&a, 24, &b, 24);
     *word(a, 3) = 0; /* a's 25th..32nd byte: b's size */
     death_expect_addr(a);
     free(a);
@@ -97,11 +86,8 @@ static void fast_invalid_next_size(void)
  * free into that bin sees a head of the wrong size. */
 static void invalid_fastbin_entry(void)
 {
-    tcache_off();
-    void *a = malloc(24);
-    guard();
-    void *b = malloc(24);
-    guard();
+    void *a, *b;
+    two_guarded_blocks(24, &a, &b);
     free(a);
     *size_word(a) = 0x40 | PM_PREV_INUSE;
     death_expect_addr(a);
@@ -114,9 +100,7 @@ static void invalid_fastbin_entry(void)
 static void free_of_top(void)
 {
     tcache_off();
-    big_top();
-    void *b = malloc(200);
-    REQUIRE(chunk_at(hdr(b), csize(b)) == MAIN->top);
+    void *b = block_before_top(200);
     char *top_mem = (char *)b + csize(b);
     death_expect_addr(top_mem);
     free(opaque(top_mem));
@@ -138,15 +122,7 @@ static void next_past_top(void)
 
 /* A normal (non-fast) chunk freed twice: the next chunk already says it
  * is free. */
-static void double_free_prev(void)
-{
-    tcache_off();
-    void *b = malloc(200);
-    guard();
-    free(b);
-    death_expect_addr(b);
-    free(opaque(b));
-}
+static void double_free_prev(void) { free_again(freed_between_guards(200)); }
 
 /* The same with the default thread cache: a block too large to cache. */
 static void double_free_prev_default(void)
@@ -155,8 +131,7 @@ static void double_free_prev_default(void)
     void *b = malloc(2000);
     guard();
     free(b);
-    death_expect_addr(b);
-    free(opaque(b));
+    free_again(b);
 }
 
 /* The same in a thread's arena (NON_MAIN_ARENA chunks). */
@@ -167,8 +142,7 @@ static void *thread_double_free(void *arg)
     guard();
     REQUIRE(chunk_non_main(hdr(b)));
     free(b);
-    death_expect_addr(b);
-    free(opaque(b));
+    free_again(b);
     return NULL;
 }
 static void double_free_prev_thread(void)
@@ -180,40 +154,24 @@ static void double_free_prev_thread(void)
 
 /* An overflow from b into its in-use neighbour's size: too small, and
  * (second case) larger than the arena. */
-static void normal_invalid_next_size(void)
+static void free_with_next_size(size_t forged)
 {
-    tcache_off();
-    void *b = malloc(200);
-    void *c = malloc(200);
-    guard();
-    require_adjacent(b, c);
-    *next_size_word(b) = 0x8 | PM_PREV_INUSE;
+    void *b, *c;
+    neighbours(&b, 200, &c, 200);
+    *next_size_word(b) = forged | PM_PREV_INUSE;
     death_expect_addr(b);
     free(b);
 }
-static void normal_invalid_next_size_huge(void)
-{
-    tcache_off();
-    void *b = malloc(200);
-    void *c = malloc(200);
-    guard();
-    require_adjacent(b, c);
-    *next_size_word(b) = ((size_t)1 << 40) | PM_PREV_INUSE;
-    death_expect_addr(b);
-    free(b);
-}
+static void normal_invalid_next_size(void) { free_with_next_size(0x8); }
+static void normal_invalid_next_size_huge(void) { free_with_next_size((size_t)1 << 40); }
 
 /* a is free; its size is then changed (an underflow from the block before
  * it), so b's prev_size no longer matches when b is freed and merges
  * backwards. */
 static void prev_size_while_consolidating(void)
 {
-    tcache_off();
-    guard();
-    void *a = malloc(200);
-    void *b = malloc(200);
-    guard();
-    require_adjacent(a, b);
+    void *a, *b;
+    neighbours(&a, 200, &b, 200);
     free(a);
     *size_word(a) = 0x100 | PM_PREV_INUSE;
     death_expect_addr(b);
@@ -226,12 +184,8 @@ static void prev_size_while_consolidating(void)
  * goes through the free path's check. */
 static void prev_size_in_fastbins(void)
 {
-    tcache_off();
-    guard();
-    void *a = malloc(200);
-    void *f = malloc(24);
-    guard();
-    require_adjacent(a, f);
+    void *a, *f;
+    neighbours(&a, 200, &f, 24);
     memset(a, 0, 200);
     free(a);
     free(f);
@@ -265,12 +219,8 @@ static void unlink_size_vs_prev_size(void)
  * attack); freeing a merges with b. */
 static void unlink_corrupted_list(void)
 {
-    tcache_off();
-    guard();
-    void *a = malloc(200);
-    void *b = malloc(200);
-    guard();
-    require_adjacent(a, b);
+    void *a, *b;
+    neighbours(&a, 200, &b, 200);
     free(b);
     *word(b, 0) = (size_t)fake();
     *word(b, 1) = (size_t)fake();
@@ -282,11 +232,7 @@ static void unlink_corrupted_list(void)
  * forged; a smaller request splits it (binmap search, unlink). */
 static void unlink_corrupted_list_bin(void)
 {
-    tcache_off();
-    guard();
-    void *b = malloc(200);
-    guard();
-    free(b);
+    void *b = freed_between_guards(200);
     (void)!malloc(1000); /* sorts b into its small bin */
     *word(b, 0) = (size_t)fake();
     *word(b, 1) = (size_t)fake();
@@ -297,12 +243,8 @@ static void unlink_corrupted_list_bin(void)
 /* A large chunk in its sorted bin with a forged size skip-list link. */
 static void unlink_corrupted_nextsize(void)
 {
-    tcache_off();
-    guard();
-    void *a = malloc(200);
-    void *l = malloc(2000);
-    guard();
-    require_adjacent(a, l);
+    void *a, *l;
+    neighbours(&a, 200, &l, 2000);
     free(l);
     (void)!malloc(3000); /* sorts l into its large bin */
     REQUIRE(chunk_fd_nextsize(hdr(l)) == hdr(l));
@@ -315,11 +257,8 @@ static void unlink_corrupted_nextsize(void)
  * put in the unsorted bin by free finds the list broken. */
 static void free_corrupted_unsorted(void)
 {
-    tcache_off();
-    void *x = malloc(200);
-    guard();
-    void *y = malloc(200);
-    guard();
+    void *x, *y;
+    two_guarded_blocks(200, &x, &y);
     free(x);
     *word(x, 1) = (size_t)fake();
     death_expect_addr(hdr(y));
@@ -332,8 +271,7 @@ static void tcache_double_free(void)
 {
     void *a = malloc(24);
     free(a);
-    death_expect_addr(a);
-    free(opaque(a));
+    free_again(a);
 }
 
 /* The bin walk that confirms a double free runs longer than the bin's
@@ -367,36 +305,32 @@ static void tcache_unaligned_in_walk(void)
 }
 
 static const struct death_case cases[] = {
-    {"misaligned_tcache", misaligned_tcache, "free(): invalid pointer", NULL},
-    {"misaligned_arena", misaligned_arena, "free(): invalid pointer", NULL},
-    {"size_too_small", size_too_small, "free(): invalid size", NULL},
-    {"size_unaligned_arena", size_unaligned_arena, "free(): invalid size", NULL},
-    {"size_unaligned_tcache", size_unaligned_tcache, "free(): invalid size", NULL},
-    {"size_wraps", size_wraps, "free(): invalid pointer", NULL},
-    {"fasttop_double_free", fasttop_double_free, "double free or corruption (fasttop)", NULL},
-    {"fast_invalid_next_size", fast_invalid_next_size, "free(): invalid next size (fast)", NULL},
-    {"invalid_fastbin_entry", invalid_fastbin_entry, "invalid fastbin entry (free)", NULL},
-    {"free_of_top", free_of_top, "double free or corruption (top)", NULL},
-    {"next_past_top", next_past_top, "double free or corruption (out)", NULL},
-    {"double_free_prev", double_free_prev, "double free or corruption (!prev)", NULL},
-    {"double_free_prev_default", double_free_prev_default, "double free or corruption (!prev)", NULL},
-    {"double_free_prev_thread", double_free_prev_thread, "double free or corruption (!prev)", NULL},
-    {"normal_invalid_next_size", normal_invalid_next_size, "free(): invalid next size (normal)", NULL},
-    {"normal_invalid_next_size_huge", normal_invalid_next_size_huge, "free(): invalid next size (normal)", NULL},
-    {"prev_size_while_consolidating", prev_size_while_consolidating,
-     "corrupted size vs. prev_size while consolidating", NULL},
-    {"prev_size_in_fastbins", prev_size_in_fastbins, "corrupted size vs. prev_size while consolidating", NULL},
-    {"unlink_size_vs_prev_size", unlink_size_vs_prev_size, "corrupted size vs. prev_size", NULL},
-    {"unlink_corrupted_list", unlink_corrupted_list, "corrupted double-linked list", NULL},
-    {"unlink_corrupted_list_bin", unlink_corrupted_list_bin, "corrupted double-linked list", NULL},
-    {"unlink_corrupted_nextsize", unlink_corrupted_nextsize, "corrupted double-linked list (not small)", NULL},
-    {"free_corrupted_unsorted", free_corrupted_unsorted, "free(): corrupted unsorted chunks", NULL},
-    {"tcache_double_free", tcache_double_free, "free(): double free detected in tcache 2", NULL},
-    {"tcache_too_many", tcache_too_many, "free(): too many chunks detected in tcache", NULL},
-    {"tcache_unaligned_in_walk", tcache_unaligned_in_walk, "free(): unaligned chunk detected in tcache 2", NULL},
+    DEATH_CASE(misaligned_tcache, "free(): invalid pointer"),
+    DEATH_CASE(misaligned_arena, "free(): invalid pointer"),
+    DEATH_CASE(size_too_small, "free(): invalid size"),
+    DEATH_CASE(size_unaligned_arena, "free(): invalid size"),
+    DEATH_CASE(size_unaligned_tcache, "free(): invalid size"),
+    DEATH_CASE(size_wraps, "free(): invalid pointer"),
+    DEATH_CASE(fasttop_double_free, "double free or corruption (fasttop)"),
+    DEATH_CASE(fast_invalid_next_size, "free(): invalid next size (fast)"),
+    DEATH_CASE(invalid_fastbin_entry, "invalid fastbin entry (free)"),
+    DEATH_CASE(free_of_top, "double free or corruption (top)"),
+    DEATH_CASE(next_past_top, "double free or corruption (out)"),
+    DEATH_CASE(double_free_prev, "double free or corruption (!prev)"),
+    DEATH_CASE(double_free_prev_default, "double free or corruption (!prev)"),
+    DEATH_CASE(double_free_prev_thread, "double free or corruption (!prev)"),
+    DEATH_CASE(normal_invalid_next_size, "free(): invalid next size (normal)"),
+    DEATH_CASE(normal_invalid_next_size_huge, "free(): invalid next size (normal)"),
+    DEATH_CASE(prev_size_while_consolidating, "corrupted size vs. prev_size while consolidating"),
+    DEATH_CASE(prev_size_in_fastbins, "corrupted size vs. prev_size while consolidating"),
+    DEATH_CASE(unlink_size_vs_prev_size, "corrupted size vs. prev_size"),
+    DEATH_CASE(unlink_corrupted_list, "corrupted double-linked list"),
+    DEATH_CASE(unlink_corrupted_list_bin, "corrupted double-linked list"),
+    DEATH_CASE(unlink_corrupted_nextsize, "corrupted double-linked list (not small)"),
+    DEATH_CASE(free_corrupted_unsorted, "free(): corrupted unsorted chunks"),
+    DEATH_CASE(tcache_double_free, "free(): double free detected in tcache 2"),
+    DEATH_CASE(tcache_too_many, "free(): too many chunks detected in tcache"),
+    DEATH_CASE(tcache_unaligned_in_walk, "free(): unaligned chunk detected in tcache 2"),
 };
 
-int main(int argc, char **argv)
-{
-    return death_main(argc, argv, cases, sizeof cases / sizeof cases[0], "test_death_free");
-}
+DEATH_TEST_MAIN(cases, "test_death_free")

@@ -9,15 +9,29 @@
 
 /* ---- fast bins and safe-linking (thread cache off) ---- */
 
-/* The fast-bin head's size was changed after the free. */
-static void fast_memory_corruption(void)
+/* A fast bin of two chunks whose head's stored fd was forged, as one who
+ * knows the secret would, to lead to a misaligned address. */
+static void fastbin_with_forged_fd(void)
 {
-    tcache_off();
-    void *a = malloc(24);
-    guard();
+    void *a, *b;
+    two_guarded_blocks(24, &a, &b);
     free(a);
+    free(b);
+    *word(b, 0) = (size_t)forged_fd(b, misaligned());
+}
+
+/* The fast-bin head's size was changed after the free. */
+static void *fast_chunk_resized(void)
+{
+    void *a = freed_between_guards(24);
     *size_word(a) = 0x40 | PM_PREV_INUSE;
     death_expect_addr(hdr(a));
+    return a;
+}
+
+static void fast_memory_corruption(void)
+{
+    fast_chunk_resized();
     (void)!malloc(24);
 }
 
@@ -26,14 +40,7 @@ static void fast_memory_corruption(void)
  * point at an aligned chunk, and the pop refuses to make it the head. */
 static void fast_forged_fd(void)
 {
-    tcache_off();
-    void *a = malloc(24);
-    guard();
-    void *b = malloc(24);
-    guard();
-    free(a);
-    free(b);
-    *word(b, 0) = (size_t)forged_fd(b, misaligned());
+    fastbin_with_forged_fd();
     death_expect_addr(misaligned());
     (void)!malloc(24);
 }
@@ -67,10 +74,7 @@ static void fast_raw_pointer(void)
 /* b sits in its small bin; its bk was overwritten. */
 static void smallbin_corrupted(void)
 {
-    tcache_off();
-    void *b = malloc(200);
-    guard();
-    free(b);
+    void *b = freed_between_guards(200);
     (void)!malloc(1000); /* sorts b into its small bin */
     *word(b, 1) = (size_t)fake();
     death_expect_addr(hdr(b));
@@ -79,15 +83,7 @@ static void smallbin_corrupted(void)
 
 /* b sits in the unsorted bin; each case changes one thing the scan
  * checks, then a request makes the scan look at b. */
-static void *unsorted_b(void)
-{
-    tcache_off();
-    guard();
-    void *b = malloc(200);
-    guard();
-    free(b);
-    return b;
-}
+static void *unsorted_b(void) { return freed_between_guards(200); }
 
 static void unsorted_invalid_size(void)
 {
@@ -204,9 +200,7 @@ static void largebin_bk(void)
 static void top_size_huge(void)
 {
     tcache_off();
-    big_top();
-    void *b = malloc(200);
-    REQUIRE(chunk_at(hdr(b), csize(b)) == MAIN->top);
+    void *b = block_before_top(200);
     death_expect_addr(MAIN->top);
     *next_size_word(b) = (size_t)-1;
     (void)!malloc(100000);
@@ -216,9 +210,7 @@ static void top_size_huge(void)
  * and the mmap threshold. */
 static void top_size_huge_default(void)
 {
-    big_top();
-    void *b = malloc(5000);
-    REQUIRE(chunk_at(hdr(b), csize(b)) == MAIN->top);
+    void *b = block_before_top(5000);
     death_expect_addr(MAIN->top);
     *next_size_word(b) = (size_t)-16 | PM_PREV_INUSE;
     (void)!malloc(50000);
@@ -228,38 +220,21 @@ static void top_size_huge_default(void)
 
 static void consolidate_unaligned(void)
 {
-    tcache_off();
-    void *a = malloc(24);
-    guard();
-    void *b = malloc(24);
-    guard();
-    free(a);
-    free(b);
-    *word(b, 0) = (size_t)forged_fd(b, misaligned());
+    fastbin_with_forged_fd();
     death_expect_addr(misaligned());
     (void)!malloc(2000); /* a large request consolidates */
 }
 
 static void consolidate_invalid_size(void)
 {
-    tcache_off();
-    void *a = malloc(24);
-    guard();
-    free(a);
-    *size_word(a) = 0x40 | PM_PREV_INUSE;
-    death_expect_addr(hdr(a));
+    fast_chunk_resized();
     (void)!malloc(2000);
 }
 
 /* mallopt consolidates too. */
 static void consolidate_by_mallopt(void)
 {
-    tcache_off();
-    void *a = malloc(24);
-    guard();
-    free(a);
-    *size_word(a) = 0x40 | PM_PREV_INUSE;
-    death_expect_addr(hdr(a));
+    fast_chunk_resized();
     mallopt(M_PERTURB, 0);
 }
 
@@ -296,21 +271,9 @@ static void tcache_forged_next_spill(void)
 
 /* ---- the statistics walkers ---- */
 
-static void fastbin_forged(void)
-{
-    tcache_off();
-    void *a = malloc(24);
-    guard();
-    void *b = malloc(24);
-    guard();
-    free(a);
-    free(b);
-    *word(b, 0) = (size_t)forged_fd(b, misaligned());
-}
-
 static void mallinfo_unaligned(void)
 {
-    fastbin_forged();
+    fastbin_with_forged_fd();
     death_expect_addr(misaligned());
     (void)mallinfo2();
 }
@@ -322,17 +285,14 @@ static void malloc_info_unaligned(void)
     /* its buffer now: a later 4 KiB request would consolidate first */
     fputs("<!-- -->\n", f);
     fflush(f);
-    fastbin_forged();
+    fastbin_with_forged_fd();
     death_expect_addr(misaligned());
     malloc_info(0, f);
 }
 
 static void mallinfo_fastbin_cycle(void)
 {
-    tcache_off();
-    void *a = malloc(24);
-    guard();
-    free(a);
+    void *a = freed_between_guards(24);
     *word(a, 0) = (size_t)forged_fd(a, hdr(a));
     (void)mallinfo2();
 }
@@ -346,35 +306,30 @@ static void mallinfo_broken_bin(void)
 }
 
 static const struct death_case cases[] = {
-    {"fast_memory_corruption", fast_memory_corruption, "malloc(): memory corruption (fast)", NULL},
-    {"fast_forged_fd", fast_forged_fd, "malloc(): unaligned fastbin chunk detected", NULL},
-    {"fast_raw_pointer", fast_raw_pointer, "malloc(): unaligned fastbin chunk detected", NULL},
-    {"smallbin_corrupted", smallbin_corrupted, "malloc(): smallbin double linked list corrupted", NULL},
-    {"unsorted_invalid_size", unsorted_invalid_size, "malloc(): invalid size (unsorted)", NULL},
-    {"unsorted_size_too_small", unsorted_size_too_small, "malloc(): invalid size (unsorted)", NULL},
-    {"unsorted_invalid_next_size", unsorted_invalid_next_size, "malloc(): invalid next size (unsorted)", NULL},
-    {"unsorted_mismatching_prev_size", unsorted_mismatching_prev_size,
-     "malloc(): mismatching next->prev_size (unsorted)", NULL},
-    {"unsorted_list_corrupted", unsorted_list_corrupted, "malloc(): unsorted double linked list corrupted", NULL},
-    {"unsorted_next_prev_inuse", unsorted_next_prev_inuse, "malloc(): invalid next->prev_inuse (unsorted)", NULL},
-    {"malloc_corrupted_unsorted", malloc_corrupted_unsorted, "malloc(): corrupted unsorted chunks", NULL},
-    {"largebin_nextsize", largebin_nextsize, "malloc(): largebin double linked list corrupted (nextsize)", NULL},
-    {"largebin_bk", largebin_bk, "malloc(): largebin double linked list corrupted (bk)", NULL},
-    {"top_size_huge", top_size_huge, "malloc(): corrupted top size", NULL},
-    {"top_size_huge_default", top_size_huge_default, "malloc(): corrupted top size", NULL},
-    {"consolidate_unaligned", consolidate_unaligned, "malloc_consolidate(): unaligned fastbin chunk detected", NULL},
-    {"consolidate_invalid_size", consolidate_invalid_size, "malloc_consolidate(): invalid chunk size", NULL},
-    {"consolidate_by_mallopt", consolidate_by_mallopt, "malloc_consolidate(): invalid chunk size", NULL},
-    {"tcache_forged_next", tcache_forged_next, "malloc(): unaligned tcache chunk detected", NULL},
-    {"tcache_forged_next_spill", tcache_forged_next_spill, "malloc(): unaligned tcache chunk detected", NULL},
-    {"mallinfo_unaligned", mallinfo_unaligned, "int_mallinfo(): unaligned fastbin chunk detected", NULL},
-    {"malloc_info_unaligned", malloc_info_unaligned, "__malloc_info(): unaligned fastbin chunk detected", NULL},
-    {"mallinfo_fastbin_cycle", mallinfo_fastbin_cycle,
-     "int_mallinfo(): fastbin list is longer than the arena allows", NULL},
-    {"mallinfo_broken_bin", mallinfo_broken_bin, "int_mallinfo(): corrupted bin list", NULL},
+    DEATH_CASE(fast_memory_corruption, "malloc(): memory corruption (fast)"),
+    DEATH_CASE(fast_forged_fd, "malloc(): unaligned fastbin chunk detected"),
+    DEATH_CASE(fast_raw_pointer, "malloc(): unaligned fastbin chunk detected"),
+    DEATH_CASE(smallbin_corrupted, "malloc(): smallbin double linked list corrupted"),
+    DEATH_CASE(unsorted_invalid_size, "malloc(): invalid size (unsorted)"),
+    DEATH_CASE(unsorted_size_too_small, "malloc(): invalid size (unsorted)"),
+    DEATH_CASE(unsorted_invalid_next_size, "malloc(): invalid next size (unsorted)"),
+    DEATH_CASE(unsorted_mismatching_prev_size, "malloc(): mismatching next->prev_size (unsorted)"),
+    DEATH_CASE(unsorted_list_corrupted, "malloc(): unsorted double linked list corrupted"),
+    DEATH_CASE(unsorted_next_prev_inuse, "malloc(): invalid next->prev_inuse (unsorted)"),
+    DEATH_CASE(malloc_corrupted_unsorted, "malloc(): corrupted unsorted chunks"),
+    DEATH_CASE(largebin_nextsize, "malloc(): largebin double linked list corrupted (nextsize)"),
+    DEATH_CASE(largebin_bk, "malloc(): largebin double linked list corrupted (bk)"),
+    DEATH_CASE(top_size_huge, "malloc(): corrupted top size"),
+    DEATH_CASE(top_size_huge_default, "malloc(): corrupted top size"),
+    DEATH_CASE(consolidate_unaligned, "malloc_consolidate(): unaligned fastbin chunk detected"),
+    DEATH_CASE(consolidate_invalid_size, "malloc_consolidate(): invalid chunk size"),
+    DEATH_CASE(consolidate_by_mallopt, "malloc_consolidate(): invalid chunk size"),
+    DEATH_CASE(tcache_forged_next, "malloc(): unaligned tcache chunk detected"),
+    DEATH_CASE(tcache_forged_next_spill, "malloc(): unaligned tcache chunk detected"),
+    DEATH_CASE(mallinfo_unaligned, "int_mallinfo(): unaligned fastbin chunk detected"),
+    DEATH_CASE(malloc_info_unaligned, "__malloc_info(): unaligned fastbin chunk detected"),
+    DEATH_CASE(mallinfo_fastbin_cycle, "int_mallinfo(): fastbin list is longer than the arena allows"),
+    DEATH_CASE(mallinfo_broken_bin, "int_mallinfo(): corrupted bin list"),
 };
 
-int main(int argc, char **argv)
-{
-    return death_main(argc, argv, cases, sizeof cases / sizeof cases[0], "test_death_malloc");
-}
+DEATH_TEST_MAIN(cases, "test_death_malloc")

@@ -23,47 +23,31 @@ static void realloc_wraps(void)
     (void)!realloc(p, 100);
 }
 
-static void realloc_old_size_small(void)
+static void realloc_with_size(size_t forged)
 {
     void *p = malloc(200);
     guard();
-    *size_word(p) = 0x8 | PM_PREV_INUSE;
+    *size_word(p) = forged | PM_PREV_INUSE;
     death_expect_addr(p);
     (void)!realloc(p, 300);
 }
+static void realloc_old_size_small(void) { realloc_with_size(0x8); }
+static void realloc_old_size_huge(void) { realloc_with_size((size_t)1 << 40); }
 
-static void realloc_old_size_huge(void)
+/* A block whose in-use neighbour's size was overwritten. */
+static void *next_size_forged(size_t forged)
 {
-    void *p = malloc(200);
-    guard();
-    *size_word(p) = ((size_t)1 << 40) | PM_PREV_INUSE;
+    void *p, *q;
+    neighbours(&p, 200, &q, 200);
+    *next_size_word(p) = forged | PM_PREV_INUSE;
     death_expect_addr(p);
-    (void)!realloc(p, 300);
+    return p;
 }
 
-static void realloc_next_size(void)
-{
-    tcache_off();
-    void *p = malloc(200);
-    void *q = malloc(200);
-    guard();
-    require_adjacent(p, q);
-    *next_size_word(p) = 0x8 | PM_PREV_INUSE;
-    death_expect_addr(p);
-    (void)!realloc(p, 300);
-}
+static void realloc_next_size(void) { (void)!realloc(next_size_forged(0x8), 300); }
 
-static void realloc_next_size_huge(void)
-{
-    tcache_off();
-    void *p = malloc(200);
-    void *q = malloc(200);
-    guard();
-    require_adjacent(p, q);
-    *next_size_word(p) = ((size_t)1 << 40) | PM_PREV_INUSE;
-    death_expect_addr(p);
-    (void)!realloc(p, 100); /* a shrink checks too */
-}
+/* a shrink checks too */
+static void realloc_next_size_huge(void) { (void)!realloc(next_size_forged((size_t)1 << 40), 100); }
 
 /* ---- mmapped chunks ---- */
 
@@ -144,11 +128,7 @@ static void action_env(void) { tcache_double_free(); }
 static void action_0_arena(void)
 {
     REQUIRE(mallopt(M_CHECK_ACTION, 0) == 1);
-    tcache_off();
-    void *b = malloc(200);
-    guard();
-    free(b);
-    free(opaque(b));
+    free(opaque(freed_between_guards(200)));
 }
 
 /* ---- the debug mode's walker ---- */
@@ -171,17 +151,17 @@ static void walker_after_call(void)
 static const char walker_check[] = "NON_MAIN_ARENA flag does not match the arena";
 
 static const struct death_case cases[] = {
-    {"realloc_misaligned", realloc_misaligned, "realloc(): invalid pointer", NULL},
-    {"realloc_wraps", realloc_wraps, "realloc(): invalid pointer", NULL},
-    {"realloc_old_size_small", realloc_old_size_small, "realloc(): invalid old size", NULL},
-    {"realloc_old_size_huge", realloc_old_size_huge, "realloc(): invalid old size", NULL},
-    {"realloc_next_size", realloc_next_size, "realloc(): invalid next size", NULL},
-    {"realloc_next_size_huge", realloc_next_size_huge, "realloc(): invalid next size", NULL},
-    {"munmap_forged_flag", munmap_forged_flag, "munmap_chunk(): invalid pointer", NULL},
-    {"munmap_forged_in_mapping", munmap_forged_in_mapping, "munmap_chunk(): invalid pointer", NULL},
-    {"munmap_size_changed", munmap_size_changed, "munmap_chunk(): invalid pointer", NULL},
-    {"munmap_prev_size_changed", munmap_prev_size_changed, "munmap_chunk(): invalid pointer", NULL},
-    {"mremap_size_changed", mremap_size_changed, "mremap_chunk(): invalid pointer", NULL},
+    DEATH_CASE(realloc_misaligned, "realloc(): invalid pointer"),
+    DEATH_CASE(realloc_wraps, "realloc(): invalid pointer"),
+    DEATH_CASE(realloc_old_size_small, "realloc(): invalid old size"),
+    DEATH_CASE(realloc_old_size_huge, "realloc(): invalid old size"),
+    DEATH_CASE(realloc_next_size, "realloc(): invalid next size"),
+    DEATH_CASE(realloc_next_size_huge, "realloc(): invalid next size"),
+    DEATH_CASE(munmap_forged_flag, "munmap_chunk(): invalid pointer"),
+    DEATH_CASE(munmap_forged_in_mapping, "munmap_chunk(): invalid pointer"),
+    DEATH_CASE(munmap_size_changed, "munmap_chunk(): invalid pointer"),
+    DEATH_CASE(munmap_prev_size_changed, "munmap_chunk(): invalid pointer"),
+    DEATH_CASE(mremap_size_changed, "mremap_chunk(): invalid pointer"),
     {"check_action_0_silent", action_0, NULL, NULL},
     {"check_action_1_prints", action_1, "free(): double free detected in tcache 2", NULL},
     {"check_action_2_silent", action_2, NULL, NULL},

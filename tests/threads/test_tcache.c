@@ -83,6 +83,20 @@ static void test_bins_and_lifo(void)
 
 /* Freeing 20 chunks of one size leaves at most 7 in the bin, whatever
  * the order; the bin's list always agrees with its count. */
+/* Frees the n blocks of one size in p and returns the most chunks their
+ * cache bin held meanwhile. */
+static size_t fullest_while_freeing(void **p, int n)
+{
+    unsigned idx = idx_of(p[0]);
+    size_t worst = 0;
+    for (int i = 0; i < n; i++) {
+        free(p[i]);
+        if (pm_tcache_count(TC, idx) > worst)
+            worst = pm_tcache_count(TC, idx);
+    }
+    return worst;
+}
+
 static void test_count_limit(size_t count)
 {
     enum { N = 20 };
@@ -91,18 +105,25 @@ static void test_count_limit(size_t count)
         for (int i = 0; i < N; i++)
             p[i] = malloc(size);
         unsigned idx = idx_of(p[0]);
-        size_t worst = 0;
-        for (int i = 0; i < N; i++) {
-            free(p[i]);
-            if (pm_tcache_count(TC, idx) > worst)
-                worst = pm_tcache_count(TC, idx);
-        }
+        size_t worst = fullest_while_freeing(p, N);
         if (worst > count)
             fprintf(stderr, "size %zu: %zu chunks in bin %u (limit %zu)\n", size, worst, idx, count);
         CHECK(worst <= count);
         CHECK(count == 0 || pm_tcache_count(TC, idx) >= 1);
         CHECK_EQ_SIZE(walk_bin(idx), pm_tcache_count(TC, idx));
     }
+}
+
+/* With the cache turned off, frees of every cached size add nothing. */
+static void check_frees_not_cached(void)
+{
+    size_t before = cached_total();
+    void *p[16];
+    for (int i = 0; i < 16; i++)
+        p[i] = malloc((size_t)i * 60 + 10);
+    for (int i = 0; i < 16; i++)
+        free(p[i]);
+    CHECK_EQ_SIZE(cached_total(), before);
 }
 
 static void test_mallopt(void)
@@ -127,12 +148,7 @@ static void test_mallopt(void)
         for (int i = 0; i < N; i++)
             p[i] = malloc(200);
         unsigned idx = idx_of(p[0]);
-        size_t worst = 0;
-        for (int i = 0; i < N; i++) {
-            free(p[i]);
-            if (pm_tcache_count(TC, idx) > worst)
-                worst = pm_tcache_count(TC, idx);
-        }
+        size_t worst = fullest_while_freeing(p, N);
         CHECK(worst > 7 && worst <= 100);
         CHECK_EQ_SIZE(walk_bin(idx), pm_tcache_count(TC, idx));
         /* lowered again: the overfull bin keeps its chunks until its next
@@ -172,27 +188,11 @@ static void test_mallopt(void)
     /* 0 disables it: nothing is added */
     REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 0) == 1);
     CHECK_EQ_SIZE(pm_global.tcache_request_limit, 0);
-    {
-        size_t before = cached_total();
-        void *p[16];
-        for (int i = 0; i < 16; i++)
-            p[i] = malloc((size_t)i * 60 + 10);
-        for (int i = 0; i < 16; i++)
-            free(p[i]);
-        CHECK_EQ_SIZE(cached_total(), before);
-    }
+    check_frees_not_cached();
     REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 1032) == 1);
     REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 0) == 1);
     CHECK_EQ_SIZE(pm_global.tcache_request_limit, 0);
-    {
-        size_t before = cached_total();
-        void *p[16];
-        for (int i = 0; i < 16; i++)
-            p[i] = malloc((size_t)i * 60 + 10);
-        for (int i = 0; i < 16; i++)
-            free(p[i]);
-        CHECK_EQ_SIZE(cached_total(), before);
-    }
+    check_frees_not_cached();
     REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 7) == 1);
     CHECK_EQ_SIZE(pm_global.tcache_request_limit, 1033);
     CHECK_HEAP();

@@ -19,9 +19,6 @@
 #include "../helpers.h"
 #include "tcache.h"
 
-#define KiB ((size_t)1024)
-#define MiB (KiB * 1024)
-
 /* Failures seen by threads other than main; main turns them into one
  * harness failure each with THR_COLLECT(). */
 static atomic_int thr_failures __attribute__((unused));

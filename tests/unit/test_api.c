@@ -4,9 +4,6 @@
 
 #include <stdint.h>
 
-#define KiB ((size_t)1024)
-#define MiB (KiB * 1024)
-
 static void test_malloc_edges(void)
 {
     /* malloc(0): unique, usable, non-NULL */
@@ -285,6 +282,14 @@ static void check_aligned(void *p, size_t align, size_t n, const char *fn)
     memset(launder(p), 0xE1, us);
 }
 
+/* A block from valloc or pvalloc: page-aligned, at least n usable bytes;
+ * then freed. */
+static void check_page_block(void *p, size_t n, const char *fn)
+{
+    check_aligned(p, 4096, n, fn);
+    free(p);
+}
+
 static void test_aligned(void)
 {
     static const size_t sizes[] = {1, 100, 5000, 300000};
@@ -331,21 +336,11 @@ static void test_aligned(void)
     CHECK_HEAP();
 
     /* valloc and pvalloc */
-    void *v = valloc(100);
-    check_aligned(v, 4096, 100, "valloc");
-    free(v);
-    v = valloc(300000);
-    check_aligned(v, 4096, 300000, "valloc");
-    free(v);
-    void *pv = pvalloc(100);
-    check_aligned(pv, 4096, 4096, "pvalloc");
-    free(pv);
-    pv = pvalloc(4097);
-    check_aligned(pv, 4096, 8192, "pvalloc");
-    free(pv);
-    pv = pvalloc(0);
-    check_aligned(pv, 4096, 4096, "pvalloc");
-    free(pv);
+    check_page_block(valloc(100), 100, "valloc");
+    check_page_block(valloc(300000), 300000, "valloc");
+    check_page_block(pvalloc(100), 4096, "pvalloc");
+    check_page_block(pvalloc(4097), 8192, "pvalloc");
+    check_page_block(pvalloc(0), 4096, "pvalloc");
     errno = 0;
     CHECK(valloc(hide(SIZE_MAX - 10)) == NULL);
     CHECK(errno == ENOMEM);

@@ -2,9 +2,6 @@
  * (facts §5), M_MMAP_THRESHOLD and M_MMAP_MAX, and realloc by mremap. */
 #include "../helpers.h"
 
-#define KiB ((size_t)1024)
-#define MiB (KiB * 1024)
-
 static size_t s300;  /* chunk size of the first 300 KiB mmapped block */
 
 static bool is_mmapped(const void *p) { return chunk_is_mmapped(hdr(p)); }

@@ -200,7 +200,6 @@ static void clear_option_env(void)
  * assignments, and returns what it wrote to stderr. */
 static const char *env_run(const char *const *assignments)
 {
-    static char captured[4096];
     clear_option_env();
     for (const char *const *a = assignments; *a != NULL; a++) {
         const char *eq = strchr(*a, '=');
@@ -215,22 +214,7 @@ static const char *env_run(const char *const *assignments)
     restore_options();
     pm_opt.no_dyn_threshold = false;
 
-    int fds[2];
-    REQUIRE(pipe(fds) == 0);
-    fflush(stderr);
-    int saved = dup(2);
-    REQUIRE(saved >= 0);
-    dup2(fds[1], 2);
-    pm_options_from_env();
-    dup2(saved, 2);
-    close(saved);
-    close(fds[1]);
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(fds[0], captured + len, sizeof captured - 1 - len)) > 0)
-        len += (size_t)r;
-    close(fds[0]);
-    captured[len] = '\0';
+    const char *captured = capture_stderr(pm_options_from_env);
     clear_option_env();
     return captured;
 }

@@ -142,31 +142,6 @@ static void test_mallinfo_int(void)
     CHECK(alias.arena == narrow.arena && alias.uordblks == narrow.uordblks);
 }
 
-/* Runs fn with fd 2 sent into a pipe; returns what was written.  The
- * output is small, far below a pipe's capacity. */
-static const char *capture_stderr(void (*fn)(void))
-{
-    static char captured[8192];
-    int fds[2];
-    REQUIRE(pipe(fds) == 0);
-    fflush(stderr);
-    int saved = dup(2);
-    REQUIRE(saved >= 0);
-    dup2(fds[1], 2);
-    fn();
-    dup2(saved, 2);
-    close(saved);
-    close(fds[1]);
-    size_t len = 0;
-    ssize_t r;
-    while (len + 1 < sizeof captured &&
-           (r = read(fds[0], captured + len, sizeof captured - 1 - len)) > 0)
-        len += (size_t)r;
-    close(fds[0]);
-    captured[len] = '\0';
-    return captured;
-}
-
 /* The number after "label" in text, searching from *cursor; advances the
  * cursor past it.  Checks glibc's right-aligned width of 10. */
 static bool stats_value(const char **cursor, const char *label, unsigned long long *value)

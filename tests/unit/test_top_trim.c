@@ -3,9 +3,6 @@
  * return value of malloc_trim (facts §2 systrim, §5, §7). */
 #include "../helpers.h"
 
-#define KiB ((size_t)1024)
-#define MiB (KiB * 1024)
-
 static void test_trim_on_free(void)
 {
     /* keep 1 MiB requests on the heap */

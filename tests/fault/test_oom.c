@@ -7,41 +7,10 @@
  *  - running out of address space (RLIMIT_AS, in a child) through every
  *    API: each eventually fails with ENOMEM, the heap stays consistent,
  *    and once everything is freed, allocation works again. */
-#include "misuse.h"
+#include "enomem.h"
 
 #include <stdint.h>
 #include <sys/resource.h>
-
-static void expect_null(const char *what, void *p, int err)
-{
-    harness_checks++;
-    if (p != NULL || errno != err) {
-        harness_failures++;
-        fprintf(stderr, "%s: got %p errno %d, expected NULL errno %d\n", what, p, errno, err);
-    }
-}
-
-#define EXPECT_NULL(call, err)                                              \
-    do {                                                                    \
-        errno = 0;                                                          \
-        void *r_ = (call);                                                  \
-        expect_null(#call, r_, err);                                        \
-        if (r_ != NULL && malloc_usable_size(r_) < 4096)                    \
-            fprintf(stderr, "  ... and it is a small block\n");             \
-    } while (0)
-
-#define EXPECT_RC(call, want)                                               \
-    do {                                                                    \
-        void *out_ = (void *)&out_;                                         \
-        void *const before_ = out_;                                         \
-        int rc_ = (call);                                                   \
-        harness_checks++;                                                   \
-        if (rc_ != (want) || out_ != before_) {                             \
-            harness_failures++;                                             \
-            fprintf(stderr, "%s: rc %d (want %d), out %s\n", #call, rc_,    \
-                    (want), out_ == before_ ? "untouched" : "CHANGED");     \
-        }                                                                   \
-    } while (0)
 
 static const size_t huge[] = {
     SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 7, SIZE_MAX - 8, SIZE_MAX - 15, SIZE_MAX - 16,
@@ -64,22 +33,8 @@ static void oversized(void)
     for (size_t i = 0; i < NHUGE; i++) {
         /* more than the address space: nothing can serve it */
         size_t n = hide(huge[i]);
-        {
-            EXPECT_NULL(malloc(n), ENOMEM);
-            EXPECT_NULL(calloc(n, 1), ENOMEM);
-            EXPECT_NULL(calloc(1, n), ENOMEM);
-            EXPECT_NULL(realloc(NULL, n), ENOMEM);
-            EXPECT_NULL(realloc(opaque(keep), n), ENOMEM);
-            EXPECT_NULL(realloc(opaque(big), n), ENOMEM);
-            EXPECT_NULL(reallocarray(opaque(keep), n, 1), ENOMEM);
-            EXPECT_NULL(memalign(64, n), ENOMEM);
-            EXPECT_NULL(memalign(8192, n), ENOMEM);
-            EXPECT_NULL(aligned_alloc(32, n), ENOMEM);
-            EXPECT_NULL(valloc(n), ENOMEM);
-            EXPECT_NULL(pvalloc(n), ENOMEM);
-            EXPECT_RC(posix_memalign(&out_, 16, n), ENOMEM);
-            EXPECT_RC(posix_memalign(&out_, 4096, n), ENOMEM);
-        }
+        expect_every_api_enomem(n, keep);
+        EXPECT_NULL(realloc(launder(big), n), ENOMEM);
     }
 
     /* products that overflow */
@@ -89,9 +44,9 @@ static void oversized(void)
     EXPECT_NULL(calloc(hide((size_t)1 << 32), hide((size_t)1 << 32)), ENOMEM);
     EXPECT_NULL(calloc(hide(SIZE_MAX), hide(SIZE_MAX)), ENOMEM);
     EXPECT_NULL(calloc(hide(3), hide(SIZE_MAX / 3 + 1)), ENOMEM);
-    EXPECT_NULL(reallocarray(opaque(keep), h, 2), ENOMEM);
+    EXPECT_NULL(reallocarray(launder(keep), h, 2), ENOMEM);
     EXPECT_NULL(reallocarray(NULL, h, 2), ENOMEM);
-    EXPECT_NULL(reallocarray(opaque(big), hide((size_t)1 << 33), hide((size_t)1 << 31)), ENOMEM);
+    EXPECT_NULL(reallocarray(launder(big), hide((size_t)1 << 33), hide((size_t)1 << 31)), ENOMEM);
 
     /* huge alignments: a power of two too large to serve is ENOMEM, a
      * value that is not one (or above SIZE_MAX/2+1) is EINVAL */
@@ -314,29 +269,10 @@ static void oversized_no_tcache(void)
     oversized();
 }
 
-static void run(const char *name, void (*fn)(void))
-{
-    fflush(stderr);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        alarm(60);
-        fn();
-        fprintf(stderr, "  %s: %d checks, %d failed\n", name, harness_checks, harness_failures);
-        _exit(harness_failures ? 1 : 0);
-    }
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fprintf(stderr, "  %s: FAILED (%s %d)\n", name, WIFSIGNALED(status) ? "signal" : "exit",
-                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
 int main(void)
 {
-    run("oversized", oversized);
-    run("oversized_no_tcache", oversized_no_tcache);
-    run("exhaust", exhaust);
+    run_forked_case("oversized", oversized);
+    run_forked_case("oversized_no_tcache", oversized_no_tcache);
+    run_forked_case("exhaust", exhaust);
     return test_finish("test_oom");
 }

@@ -1,4 +1,4 @@
-/* mprotect and madvise failures in thread arenas (tests/fault covers brk,
+/* mprotect and madvise failures in thread arenas (test_fault_os covers brk,
  * mmap, mremap, munmap, a new thread's first heap, and madvise in the main
  * arena's malloc_trim; this adds what happens to an existing sub-heap):
  *  - a thread's sub-heap cannot grow (mprotect fails, and so does a new
@@ -10,7 +10,7 @@
  *    malloc_trim): nothing is released or lost, the heap stays consistent,
  *    and the next trim works.
  * Each part runs in a child, so a fault never leaks into the next. */
-#include "misuse.h"
+#include "enomem.h"
 
 #include <pthread.h>
 #include "os.h"
@@ -108,24 +108,7 @@ static void *nothing_works(void *arg)
     size_t sizes[] = { BIG, 3 * BIG, 16 * MiB };
     for (size_t i = 0; i < 3; i++) {
         size_t n = sizes[i];
-        errno = 0;
-        CHECK(malloc(n) == NULL && errno == ENOMEM);
-        errno = 0;
-        CHECK(calloc(n, 1) == NULL && errno == ENOMEM);
-        errno = 0;
-        CHECK(realloc(opaque(small), n) == NULL && errno == ENOMEM);
-        errno = 0;
-        CHECK(memalign(64, n) == NULL && errno == ENOMEM);
-        errno = 0;
-        CHECK(aligned_alloc(4096, n) == NULL && errno == ENOMEM);
-        errno = 0;
-        CHECK(valloc(n) == NULL && errno == ENOMEM);
-        errno = 0;
-        CHECK(pvalloc(n) == NULL && errno == ENOMEM);
-        errno = 0;
-        CHECK(reallocarray(NULL, n, 1) == NULL && errno == ENOMEM);
-        void *out = &out;
-        CHECK(posix_memalign(&out, 64, n) == ENOMEM && out == &out);
+        expect_every_api_enomem(n, small);
     }
     CHECK(pat_check(small, 100, 5) == 100);
     CHECK(same(before, snap_of(a)));
@@ -204,29 +187,10 @@ static void part_no_growth(void) { in_thread(no_growth); }
 static void part_nothing_works(void) { in_thread(nothing_works); }
 static void part_trim_fails(void) { in_thread(trim_fails); }
 
-static void run(const char *name, void (*fn)(void))
-{
-    fflush(stderr);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        alarm(60);
-        fn();
-        fprintf(stderr, "  %s: %d checks, %d failed\n", name, harness_checks, harness_failures);
-        _exit(harness_failures ? 1 : 0);
-    }
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fprintf(stderr, "  %s: FAILED (%s %d)\n", name, WIFSIGNALED(status) ? "signal" : "exit",
-                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
 int main(void)
 {
-    run("no_growth", part_no_growth);
-    run("nothing_works", part_nothing_works);
-    run("trim_fails", part_trim_fails);
-    return test_finish("test_os_faults");
+    run_forked_case("no_growth", part_no_growth);
+    run_forked_case("nothing_works", part_nothing_works);
+    run_forked_case("trim_fails", part_trim_fails);
+    return test_finish("test_fault_subheap");
 }
