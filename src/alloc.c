@@ -28,7 +28,7 @@ static inline __attribute__((always_inline)) void *with_arena(pm_arena_op op, si
 
 void *pm_with_arena(pm_arena_op op, size_t arg1, size_t arg2) { return with_arena(op, arg1, arg2); }
 
-void *pm_op_malloc(struct pm_arena *a, size_t nb, size_t unused)
+static void *op_malloc(struct pm_arena *a, size_t nb, size_t unused)
 {
     (void)unused;
     void *mem = pm_int_malloc(a, nb);
@@ -56,7 +56,7 @@ void *pm_alloc_chunk(size_t nb)
             return mem;
         tried_mmap = true;
     }
-    void *mem = with_arena(pm_op_malloc, nb, 0);
+    void *mem = with_arena(op_malloc, nb, 0);
     if (mem == NULL && !tried_mmap && pm_global.n_mmaps < pm_opt.mmap_max)
         mem = pm_mmap_alloc(nb, 0);
     if (mem == NULL)

@@ -34,7 +34,6 @@ static inline bool request_size(size_t bytes, size_t *nb)
  * when that one is out of memory. */
 typedef void *(*pm_arena_op)(struct pm_arena *a, size_t arg1, size_t arg2);
 void *pm_with_arena(pm_arena_op op, size_t arg1, size_t arg2);
-void *pm_op_malloc(struct pm_arena *a, size_t nb, size_t unused);
 void *pm_op_memalign(struct pm_arena *a, size_t nb, size_t alignment);
 
 /* A chunk of at least nb bytes (heap or mapping), or NULL with ENOMEM. */

@@ -3,8 +3,6 @@
  * lock around the core.  glibc's documented semantics throughout. */
 #include "config.h"
 
-#include "api.h"
-
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -48,7 +46,7 @@ static void *malloc_core(size_t bytes)
     return pm_new_block(mem);
 }
 
-__attribute__((noinline)) void *pm_malloc_slow(size_t bytes)
+static __attribute__((noinline)) void *malloc_slow(size_t bytes)
 {
     pm_ensure_init();
     if (PM_LIKELY(!pm_vg()))
@@ -70,7 +68,7 @@ PM_EXPORT void *malloc(size_t bytes)
         if (PM_LIKELY(e != NULL))
             return pm_tcache_pop(t, idx, e);
     }
-    return pm_malloc_slow(bytes);
+    return malloc_slow(bytes);
 }
 
 /* Under valgrind: tells memcheck the block is gone and, if memcheck
@@ -91,7 +89,7 @@ static bool vg_release(void *mem)
 
 /* Everything free does beyond a push onto the thread cache: checks,
  * double-free confirmation, spilling a full bin, and the arenas. */
-__attribute__((noinline)) void pm_free_slow(void *mem)
+static __attribute__((noinline)) void free_slow(void *mem)
 {
     if (mem == NULL)
         return;
@@ -175,7 +173,7 @@ PM_EXPORT void free(void *mem)
         }
     }
 slow:
-    pm_free_slow(mem);
+    free_slow(mem);
 }
 
 /* Bytes of a chunk just cut from top that may hold old data: memory at or
@@ -280,7 +278,7 @@ static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
  * through the quarantine with its checks. */
 static void *moving_realloc(void *oldmem, size_t bytes)
 {
-    void *mem = pm_malloc_slow(bytes);
+    void *mem = malloc_slow(bytes);
     if (mem == NULL)
         return NULL;
     pm_vg_enter();
@@ -288,7 +286,7 @@ static void *moving_realloc(void *oldmem, size_t bytes)
     size_t old_usable = pm_opt.hardened ? pm_hardened_usable(oldp) : chunk_usable(oldp);
     memcpy(mem, oldmem, old_usable < bytes ? old_usable : bytes);
     pm_vg_leave();
-    pm_free_slow(oldmem);
+    free_slow(oldmem);
     return mem;
 }
 

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <malloc.h>
 #include "alloc.h"
-#include "api.h"
 #include "check.h"
 #include "hardened.h"
 #include "init.h"

@@ -164,7 +164,10 @@ static void visit_problem(void *ctx, enum pm_bins_problem what, const void *wher
     problem(ctx, text[what], where);
 }
 
-size_t pm_check_arena(struct pm_arena *a, pm_problem_fn report, void *ctx)
+/* Walks every chunk, bin and list of an arena (its lock held by the
+ * caller) and checks every invariant.  Each broken one is reported to the
+ * sink; returns the number found. */
+static size_t check_arena(struct pm_arena *a, pm_problem_fn report, void *ctx)
 {
     struct walk w = { .a = a, .report = report, .ctx = ctx, .problems = 0 };
     if (a->heap == NULL)
@@ -220,7 +223,7 @@ size_t pm_check_all(bool abort_on_problem)
     struct pm_arena *a = &pm_main_arena;
     do {
         pm_lock(&a->lock);
-        problems += pm_check_arena(a, report, NULL);
+        problems += check_arena(a, report, NULL);
         pm_unlock(&a->lock);
         a = arena_next(a);
     } while (a != &pm_main_arena);

@@ -10,11 +10,6 @@
 
 struct pm_arena;
 
-/* Walks every chunk, bin and list of an arena (its lock held by the
- * caller) and checks every invariant.  Each broken one is reported to the
- * sink; returns the number found. */
-size_t pm_check_arena(struct pm_arena *a, pm_problem_fn report, void *ctx);
-
 /* Checks every arena and the mmapped-chunk list, taking each lock in turn.
  * With abort_on_problem the first problem aborts via pm_corruption;
  * otherwise each is written to stderr and the count is returned. */

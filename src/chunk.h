@@ -37,6 +37,12 @@ struct pm_chunk {
     struct pm_chunk *bk_nextsize;
 };
 typedef struct pm_chunk *mchunk;
+/* The header is two words, and the user area of a free chunk holds both
+ * list links: the smallest chunk is a header and the links. */
+_Static_assert(PM_CHUNK_HDR == offsetof(struct pm_chunk, fd), "user data starts after two words");
+_Static_assert(PM_MINSIZE >= offsetof(struct pm_chunk, fd_nextsize), "a minimal chunk holds fd and bk");
+_Static_assert((PM_MINSIZE & PM_ALIGN_MASK) == 0 && (PM_ALIGNMENT & PM_ALIGN_MASK) == 0, "sizes are aligned");
+_Static_assert(PM_SIZE_BITS < PM_ALIGNMENT, "the flag bits lie below the alignment");
 
 static inline void *chunk_mem(mchunk p) { return (char *)p + PM_CHUNK_HDR; }
 static inline mchunk mem_chunk(const void *mem) { return (mchunk)((char *)mem - PM_CHUNK_HDR); }

@@ -167,15 +167,6 @@ void pm_json_addr(struct pm_json *j, uint64_t v)
     putc1(j, '"');
 }
 
-void pm_json_bool(struct pm_json *j, bool v)
-{
-    separate(j);
-    if (v)
-        put(j, "true", 4);
-    else
-        put(j, "false", 5);
-}
-
 void pm_json_null(struct pm_json *j)
 {
     separate(j);
@@ -229,7 +220,11 @@ void pm_json_kv_str(struct pm_json *j, const char *key, const char *s)
 void pm_json_kv_bool(struct pm_json *j, const char *key, bool v)
 {
     pm_json_key(j, key);
-    pm_json_bool(j, v);
+    separate(j);
+    if (v)
+        put(j, "true", 4);
+    else
+        put(j, "false", 5);
 }
 
 /* ---- the format layer ---- */
@@ -422,28 +417,6 @@ void pm_emit_str(struct pm_emit *e, const char *key, const char *label, const ch
         text_label(e, label);
         put(&e->j, s, strlen(s));
         putc1(&e->j, '\n');
-        break;
-    }
-}
-
-void pm_emit_ratio(struct pm_emit *e, const char *key, const char *label, uint64_t num, uint64_t den)
-{
-    switch (e->format) {
-    case PM_EMIT_JSON:
-        pm_json_key(&e->j, key);
-        pm_json_ratio(&e->j, num, den);
-        break;
-    case PM_EMIT_XML:
-        xml_attr_start(e, key);
-        put_fixed4(&e->j, num, den, 1);
-        putc1(&e->j, '"');
-        break;
-    case PM_EMIT_TEXT:
-        if (label == NULL)
-            break;
-        text_label(e, label);
-        put_fixed4(&e->j, num, den, 100);
-        put(&e->j, " %\n", 3);
         break;
     }
 }

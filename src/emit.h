@@ -38,7 +38,6 @@ void pm_json_str(struct pm_json *j, const char *s);
 void pm_json_u64(struct pm_json *j, uint64_t v);
 void pm_json_i64(struct pm_json *j, int64_t v);
 void pm_json_addr(struct pm_json *j, uint64_t v);   /* "0x..." string */
-void pm_json_bool(struct pm_json *j, bool v);
 void pm_json_null(struct pm_json *j);
 /* a number with 4 decimals, 0 <= v < 2^53 / 10000 */
 void pm_json_ratio(struct pm_json *j, uint64_t num, uint64_t den);
@@ -86,7 +85,5 @@ void pm_emit_end_list(struct pm_emit *e);
  * (none when label is NULL: a value only the machine formats carry). */
 void pm_emit_u64(struct pm_emit *e, const char *key, const char *label, uint64_t v);
 void pm_emit_str(struct pm_emit *e, const char *key, const char *label, const char *s);
-/* A ratio num/den with 4 decimals (JSON, XML), or as a percentage (text). */
-void pm_emit_ratio(struct pm_emit *e, const char *key, const char *label, uint64_t num, uint64_t den);
 
 #endif

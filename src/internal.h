@@ -31,8 +31,6 @@
 #include "snapshot_self.h"
 #include "fork.h"
 #include "init.h"
-#include "api.h"
-#include "stats.h"
 #include "report.h"
 
 #endif

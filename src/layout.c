@@ -19,6 +19,55 @@
 
 #define OFF(type, field) ((uint32_t)offsetof(type, field))
 
+/* The walker (snapshot_*.c) reads each field with the width below, from
+ * whatever build it inspects: a field that changes width must change the
+ * walker and PM_LAYOUT_VERSION with it. */
+#define WIDTH(type, field, bytes)                                                                              \
+    _Static_assert(sizeof(((type *)0)->field) == (bytes), #type "." #field " is read as " #bytes " bytes")
+#define WORD sizeof(void *)
+WIDTH(struct pm_chunk, size, WORD);
+WIDTH(struct pm_chunk, fd, WORD);
+WIDTH(struct pm_arena, flags, 4);
+WIDTH(struct pm_arena, index, 4);
+WIDTH(struct pm_arena, have_fastchunks, 4);
+WIDTH(struct pm_arena, top, WORD);
+WIDTH(struct pm_arena, heap, WORD);
+WIDTH(struct pm_arena, next, WORD);
+WIDTH(struct pm_arena, nheaps, WORD);
+WIDTH(struct pm_arena, system_mem, WORD);
+WIDTH(struct pm_arena, attached_threads, WORD);
+WIDTH(struct pm_arena, remote_frees, WORD);
+WIDTH(struct pm_arena, binmap[0], 4);
+WIDTH(struct pm_heap, size, WORD);
+WIDTH(struct pm_heap, chunks_start, WORD);
+WIDTH(struct pm_heap, kind, 4);
+WIDTH(struct pm_heap, magic, 4);
+WIDTH(struct pm_shared_state, narenas, WORD);
+WIDTH(struct pm_shared_state, n_mmaps, WORD);
+WIDTH(struct pm_shared_state, mmapped_mem, WORD);
+WIDTH(struct pm_shared_state, secret, WORD);
+WIDTH(struct pm_shared_state, sbrk_base_mem, WORD);
+WIDTH(struct pm_options, max_fast, 8);
+WIDTH(struct pm_options, trim_threshold, 8);
+WIDTH(struct pm_options, top_pad, 8);
+WIDTH(struct pm_options, mmap_threshold, 8);
+WIDTH(struct pm_options, mmap_max, 8);
+WIDTH(struct pm_options, arena_max, 8);
+WIDTH(struct pm_options, arena_test, 8);
+WIDTH(struct pm_options, perturb_byte, 4);
+WIDTH(struct pm_options, check_action, 4);
+WIDTH(struct pm_options, tcache_count, 8);
+WIDTH(struct pm_options, tcache_max_bytes, 8);
+WIDTH(struct pm_options, no_dyn_threshold, 1);
+WIDTH(struct pm_mmap_link, next, WORD);
+WIDTH(struct pm_mmap_link, chunk, WORD);
+WIDTH(struct pm_tcache, room[0], 4);
+WIDTH(struct pm_tcache, limit, 4);
+WIDTH(struct pm_tcache, tid, 4);
+WIDTH(struct pm_tcache, entries[0], WORD);
+WIDTH(struct pm_tcache_entry, next, WORD);
+_Static_assert(sizeof pm_init_state == 4, "pm_init_state is read as 4 bytes");
+
 PM_EXPORT const struct pm_layout_desc pmalloc_layout = {
     .magic = PM_LAYOUT_MAGIC,
     .version = PM_LAYOUT_VERSION,

@@ -12,7 +12,7 @@ void pm_buf_str(struct pm_buf *b, const char *s)
         b->text[b->len++] = *s++;
 }
 
-void pm_buf_pad_dec(struct pm_buf *b, uint64_t v, unsigned width)
+static void pad_dec(struct pm_buf *b, uint64_t v, unsigned width)
 {
     char digits[24];
     unsigned n = 0;
@@ -28,9 +28,9 @@ void pm_buf_pad_dec(struct pm_buf *b, uint64_t v, unsigned width)
         b->text[b->len++] = digits[--n];
 }
 
-void pm_buf_dec(struct pm_buf *b, uint64_t v) { pm_buf_pad_dec(b, v, 0); }
+void pm_buf_dec(struct pm_buf *b, uint64_t v) { pad_dec(b, v, 0); }
 
-void pm_buf_hex(struct pm_buf *b, uintptr_t v)
+static void put_hex(struct pm_buf *b, uintptr_t v)
 {
     static const char hexdigits[] = "0123456789abcdef";
     char digits[2 * sizeof v];
@@ -83,7 +83,7 @@ void pm_log_at(int fd, const char *prefix, const char *what, const void *addr)
     pm_buf_str(&b, prefix);
     pm_buf_str(&b, what);
     pm_buf_str(&b, " at ");
-    pm_buf_hex(&b, (uintptr_t)addr);
+    put_hex(&b, (uintptr_t)addr);
     pm_buf_end_line(&b);
     pm_buf_flush(&b, fd);
 }

@@ -12,8 +12,6 @@ struct pm_buf {
 
 void pm_buf_str(struct pm_buf *b, const char *s);
 void pm_buf_dec(struct pm_buf *b, uint64_t v);
-void pm_buf_pad_dec(struct pm_buf *b, uint64_t v, unsigned width);
-void pm_buf_hex(struct pm_buf *b, uintptr_t v);
 /* Ends the line with a newline, which stays even when the text filled
  * the buffer. */
 void pm_buf_end_line(struct pm_buf *b);

@@ -89,7 +89,8 @@ static const char *const syscall_names[PM_OS_NCALLS] = {
     [PM_OS_MREMAP] = "mremap", [PM_OS_MPROTECT] = "mprotect", [PM_OS_MADVISE] = "madvise",
 };
 
-void pm_report_print(int fd, bool json)
+/* The report, as text or as one JSON object, to fd (write(2) only). */
+static void report_print(int fd, bool json)
 {
     int old_cancel_state;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel_state);
@@ -171,6 +172,8 @@ void pm_report_print(int fd, bool json)
     pm_emit_begin(&e, "arenas", "arenas:");
     pm_emit_u64(&e, "count", "arenas", arenas);
     pm_emit_u64(&e, "mapped_chunks", "mapped chunks now", __atomic_load_n(&pm_global.n_mmaps, __ATOMIC_RELAXED));
+    pm_emit_u64(&e, "mapped_chunks_max", "mapped chunks, most",
+                __atomic_load_n(&pm_global.n_mmaps_max, __ATOMIC_RELAXED));
     pm_emit_end(&e);
     pm_emit_end(&e);
     if (!json)
@@ -197,7 +200,7 @@ void pm_report_at_exit(void)
     static int done;
     if (!pm_opt.stats_at_exit || __atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
         return;
-    pm_report_print(stats_fd >= 0 ? stats_fd : STDERR_FILENO, pm_opt.stats_json);
+    report_print(stats_fd >= 0 ? stats_fd : STDERR_FILENO, pm_opt.stats_json);
 }
 
 __attribute__((destructor)) static void report_at_exit_destructor(void) { pm_report_at_exit(); }

@@ -4,8 +4,6 @@
 
 #include <stdbool.h>
 
-/* The report, as text or as one JSON object, to fd (write(2) only). */
-void pm_report_print(int fd, bool json);
 /* The report at exit, once, if PMALLOC_STATS asked for it. */
 void pm_report_at_exit(void);
 

@@ -199,12 +199,8 @@ void pm_snap_cache_clear(struct pm_snap_walker *w);
 void pm_snap_problem(struct pm_snap_walker *w, const char *what, uint64_t addr);
 /* A problem after which what is read next cannot be trusted. */
 void pm_snap_stop(struct pm_snap_walker *w, const char *why, uint64_t addr);
-bool pm_snap_push(struct pm_snap_walker *w, struct pm_snap_vec *v, uint64_t addr, uint32_t state, uint32_t aux);
 void pm_snap_vec_free(struct pm_snap_walker *w, struct pm_snap_vec *v);
-void pm_snap_sort(struct pm_snap_vec *v);
 const struct pm_snap_entry *pm_snap_find(const struct pm_snap_vec *v, uint64_t addr);
-/* True if [addr, addr + len) lies inside one region (of `arena` unless 0). */
-bool pm_snap_in_regions(const struct pm_snap_walker *w, uint64_t addr, uint64_t len, uint64_t arena);
 /* Follows every thread cache, filling w->tcache and writing "tcaches". */
 void pm_snap_tcaches(struct pm_snap_walker *w);
 /* Follows the fast bins, bins and remote frees of an arena (lock held),

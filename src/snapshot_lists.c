@@ -86,7 +86,7 @@ void pm_snap_stop(struct pm_snap_walker *w, const char *why, uint64_t addr)
 
 /* ---- vectors of list entries (scratch memory from the source) ---- */
 
-bool pm_snap_push(struct pm_snap_walker *w, struct pm_snap_vec *v, uint64_t addr, uint32_t state, uint32_t aux)
+static bool snap_push(struct pm_snap_walker *w, struct pm_snap_vec *v, uint64_t addr, uint32_t state, uint32_t aux)
 {
     if (v->n == v->cap) {
         size_t cap = v->cap ? 2 * v->cap : 4096;
@@ -137,7 +137,7 @@ static void sift(struct pm_snap_entry *a, size_t root, size_t n)
 }
 
 /* Heapsort: in place, no recursion, no allocation. */
-void pm_snap_sort(struct pm_snap_vec *v)
+static void snap_sort(struct pm_snap_vec *v)
 {
     struct pm_snap_entry *a = v->v;
     size_t n = v->n;
@@ -166,7 +166,8 @@ const struct pm_snap_entry *pm_snap_find(const struct pm_snap_vec *v, uint64_t a
     return lo < v->n && v->v[lo].addr == addr ? &v->v[lo] : NULL;
 }
 
-bool pm_snap_in_regions(const struct pm_snap_walker *w, uint64_t addr, uint64_t len, uint64_t arena)
+/* True if [addr, addr + len) lies inside one region (of `arena` unless 0). */
+static bool in_regions(const struct pm_snap_walker *w, uint64_t addr, uint64_t len, uint64_t arena)
 {
     for (size_t i = 0; i < w->nregions; i++) {
         const struct pm_snap_region *r = &w->regions[i];
@@ -185,7 +186,7 @@ static uint64_t reveal(const struct pm_snap_walker *w, uint64_t slot, uint64_t s
 
 static bool chunk_ok(struct pm_snap_walker *w, uint64_t p, uint64_t arena)
 {
-    return (p & (w->d.alignment - 1)) == 0 && pm_snap_in_regions(w, p, 4 * sizeof(uint64_t), arena);
+    return (p & (w->d.alignment - 1)) == 0 && in_regions(w, p, 4 * sizeof(uint64_t), arena);
 }
 
 /* No list can hold more chunks than fit in every heap of the process. */
@@ -247,7 +248,7 @@ static void fast_bins(struct pm_snap_walker *w, uint64_t arena, uint64_t bound)
                 pm_snap_problem(w, "chunk filed in the wrong fast bin", p);
             pm_json_addr(w->j, p);
             bytes += size;
-            pm_snap_push(w, &w->lists, p, PM_ST_FAST, i);
+            snap_push(w, &w->lists, p, PM_ST_FAST, i);
             if (pm_snap_word(w, p + w->d.chunk_fd, &stored) != 0) {
                 pm_snap_stop(w, "cannot read a fast bin link", p);
                 break;
@@ -290,7 +291,7 @@ static void normal_bins(struct pm_snap_walker *w, uint64_t arena, uint64_t bound
                 pm_snap_problem(w, "bin list back link broken", p);
             pm_json_addr(w->j, p);
             bytes += chunk_size_at(w, p);
-            pm_snap_push(w, &w->lists, p, state, i);
+            snap_push(w, &w->lists, p, state, i);
             prev = p;
             p = fd;
         }
@@ -315,7 +316,7 @@ static void remote_frees(struct pm_snap_walker *w, uint64_t arena, uint64_t boun
             break;
         }
         pm_json_addr(w->j, p);
-        pm_snap_push(w, &w->lists, p, PM_ST_REMOTE, 0);
+        snap_push(w, &w->lists, p, PM_ST_REMOTE, 0);
         if (pm_snap_word(w, p + w->d.chunk_fd, &p) != 0) {
             pm_snap_stop(w, "cannot read a remote-free link", p);
             break;
@@ -334,7 +335,7 @@ void pm_snap_arena_lists(struct pm_snap_walker *w, uint64_t arena)
     normal_bins(w, arena, bound);
     pm_json_end_arr(w->j);
     remote_frees(w, arena, bound);
-    pm_snap_sort(&w->lists);
+    snap_sort(&w->lists);
     for (size_t i = 1; i < w->lists.n; i++)
         if (w->lists.v[i].addr == w->lists.v[i - 1].addr)
             pm_snap_problem(w, "chunk is on two free lists", w->lists.v[i].addr);
@@ -385,7 +386,7 @@ static void one_tcache(struct pm_snap_walker *w, uint64_t t, uint64_t bound)
             if (chunk_size_at(w, chunk) != size)
                 pm_snap_problem(w, "chunk filed in the wrong thread cache bin", chunk);
             pm_json_addr(w->j, chunk);
-            pm_snap_push(w, &w->tcache, chunk, PM_ST_TCACHE, (uint32_t)tid);
+            snap_push(w, &w->tcache, chunk, PM_ST_TCACHE, (uint32_t)tid);
             if (pm_snap_word(w, e + w->d.tcache_entry_next, &stored) != 0) {
                 pm_snap_stop(w, "cannot read a thread cache link", e);
                 break;
@@ -429,7 +430,7 @@ void pm_snap_tcaches(struct pm_snap_walker *w)
             pm_snap_stop(w, "thread-cache list does not end (cycle)", head);
             break;
         }
-        if (!pm_snap_in_regions(w, t, w->d.tcache_sizeof, 0)) {
+        if (!in_regions(w, t, w->d.tcache_sizeof, 0)) {
             pm_snap_stop(w, "thread-cache list holds a pointer outside every heap", t);
             break;
         }
@@ -442,5 +443,5 @@ void pm_snap_tcaches(struct pm_snap_walker *w)
     if (s->lock)
         s->lock(s->ctx, PM_SNAP_LOCK_TCACHE, w->d.addr_tcache_list_lock, false);
     pm_json_end_arr(w->j);
-    pm_snap_sort(&w->tcache);
+    snap_sort(&w->tcache);
 }

@@ -23,7 +23,6 @@
 #include "log.h"
 #include "memcheck.h"
 #include "mmap_chunk.h"
-#include "stats.h"
 
 /* Free chunks of one fast bin or bin. */
 struct bin_stat {
@@ -205,8 +204,7 @@ static int clamp_int(size_t v) { return v > (size_t)INT_MAX ? INT_MAX : (int)v; 
 
 /* The body has its own name because <malloc.h> marks mallinfo deprecated,
  * and naming it as an alias target would trip -Werror. */
-struct mallinfo pm_mallinfo(void);
-struct mallinfo pm_mallinfo(void)
+static struct mallinfo pm_mallinfo(void)
 {
     struct mallinfo2 wide = mallinfo2();
     struct mallinfo mi;
@@ -227,7 +225,7 @@ PM_EXPORT struct mallinfo mallinfo(void) PM_ALIAS(pm_mallinfo);
 PM_EXPORT struct mallinfo __libc_mallinfo(void) PM_ALIAS(pm_mallinfo);
 
 /* glibc's layout, but with full 64-bit numbers: its %10u wraps at 4 GiB. */
-void pm_stats_print(int fd)
+static void stats_print(int fd)
 {
     /* write(2) is a cancellation point; malloc_stats must not be one
      * (a cancelled thread would leave the report half written). */
@@ -274,7 +272,7 @@ void pm_stats_print(int fd)
 PM_EXPORT void malloc_stats(void)
 {
     pm_ensure_init();
-    pm_stats_print(STDERR_FILENO);
+    stats_print(STDERR_FILENO);
 }
 
 

@@ -14,6 +14,11 @@
 #define PM_TCACHE_BINS 64
 /* Bin i holds chunks of size 32 + 16 i: 32..1040 (requests up to 1032). */
 #define PM_TCACHE_MAX_CHUNK ((size_t)PM_MINSIZE + (PM_TCACHE_BINS - 1) * PM_ALIGNMENT)
+/* Chunks a cache gives back wait in the arena's fast bins (fastbin_limit
+ * in state.h), so there must be one for every size a cache holds. */
+_Static_assert((PM_TCACHE_MAX_CHUNK >> 4) - 2 < PM_NFASTBINS, "a fast bin for every thread-cache size");
+/* A request of the largest cached size maps to the last bin. */
+_Static_assert(((PM_DEFAULT_TCACHE_MAX_BYTES - 9) >> 4) == PM_TCACHE_BINS - 1, "the request table fits the bins");
 
 /* A cached chunk's user area: a safe-linked next pointer and a key that
  * marks it as cached, so a second free of it is caught. */

@@ -27,9 +27,9 @@ done
 check "sqlite: 100000 rows in every run" \
     test "$(grep -l '^rows|100000|' "$WORK"/sqlite-*.out | wc -l)" -eq 4
 
-# "max mmap regions = N" of the report of the sqlite3 process.
+# "mapped chunks, most = N" of the report of the sqlite3 process.
 mmap_regions() {
-    awk '/^max mmap regions *=/ { n = $NF } END { print n + 0 }' "$1"
+    awk '/^  mapped chunks, most *=/ { n = $NF } END { print n + 0 }' "$1"
 }
 low=$(mmap_regions "$WORK/sqlite-small_paths.pmalloc.err")
 default=$(mmap_regions "$WORK/sqlite-one_arena.pmalloc.err")

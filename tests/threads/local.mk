@@ -3,21 +3,25 @@
 # Thread tests (test developer).  All link the static library, so their
 # malloc is pmalloc and they read its internals; thr.h has the shared code.
 # -fno-builtin: malloc/free pairs that only move counters must stay.
-TEST_THR_CFLAGS = $(AM_CFLAGS) -fno-builtin
+# They link the copy of the library that checks the lock order on every
+# acquisition (PM_LOCK_CHECK), and are compiled with it too, since the
+# lock functions are inline.
+TEST_THR_CFLAGS = $(AM_CFLAGS) -fno-builtin -DPM_LOCK_CHECK
+TEST_THR_LDADD = libpmalloc_lockcheck.la
 EXTRA_DIST += tests/threads/thr.h
 
 # 8 threads of random operations with cross-thread frees and heap checks
 # at barriers (about 3 s).
 check_PROGRAMS += tests/threads/test_mt_random
 tests_threads_test_mt_random_CFLAGS = $(TEST_THR_CFLAGS)
-tests_threads_test_mt_random_LDADD = $(TEST_LDADD)
+tests_threads_test_mt_random_LDADD = $(TEST_THR_LDADD)
 tests_threads_test_mt_random_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/threads/test_mt_random
 
 # 500 forks while 4 threads hammer the allocator, under watchdogs (~10 s).
 check_PROGRAMS += tests/threads/test_fork
 tests_threads_test_fork_CFLAGS = $(TEST_THR_CFLAGS)
-tests_threads_test_fork_LDADD = $(TEST_LDADD)
+tests_threads_test_fork_LDADD = $(TEST_THR_LDADD)
 tests_threads_test_fork_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/threads/test_fork
 
@@ -25,14 +29,14 @@ TESTS += tests/threads/test_fork
 # the PMALLOC_ARENA_MAX / MALLOC_ARENA_MAX variables (re-runs itself).
 check_PROGRAMS += tests/threads/test_arenas
 tests_threads_test_arenas_CFLAGS = $(TEST_THR_CFLAGS)
-tests_threads_test_arenas_LDADD = $(TEST_LDADD)
+tests_threads_test_arenas_LDADD = $(TEST_THR_LDADD)
 tests_threads_test_arenas_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/threads/test_arenas
 
 # 10,000 short-lived threads: RSS, arenas and thread caches stay bounded.
 check_PROGRAMS += tests/threads/test_thread_churn
 tests_threads_test_thread_churn_CFLAGS = $(TEST_THR_CFLAGS)
-tests_threads_test_thread_churn_LDADD = $(TEST_LDADD)
+tests_threads_test_thread_churn_LDADD = $(TEST_THR_LDADD)
 tests_threads_test_thread_churn_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/threads/test_thread_churn
 
@@ -40,7 +44,7 @@ TESTS += tests/threads/test_thread_churn
 # arena gives back the pages of free chunks inside a heap.
 check_PROGRAMS += tests/threads/test_heap_unmap
 tests_threads_test_heap_unmap_CFLAGS = $(TEST_THR_CFLAGS)
-tests_threads_test_heap_unmap_LDADD = $(TEST_LDADD)
+tests_threads_test_heap_unmap_LDADD = $(TEST_THR_LDADD)
 tests_threads_test_heap_unmap_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/threads/test_heap_unmap
 
@@ -48,7 +52,7 @@ TESTS += tests/threads/test_heap_unmap
 # handed out twice, cache lifetime, double-free detection.
 check_PROGRAMS += tests/threads/test_tcache
 tests_threads_test_tcache_CFLAGS = $(TEST_THR_CFLAGS)
-tests_threads_test_tcache_LDADD = $(TEST_LDADD)
+tests_threads_test_tcache_LDADD = $(TEST_THR_LDADD)
 tests_threads_test_tcache_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/threads/test_tcache
 
@@ -56,7 +60,7 @@ TESTS += tests/threads/test_tcache
 # holder; a producer/consumer pair reuses its memory and leaks nothing.
 check_PROGRAMS += tests/threads/test_remote_free
 tests_threads_test_remote_free_CFLAGS = $(TEST_THR_CFLAGS)
-tests_threads_test_remote_free_LDADD = $(TEST_LDADD)
+tests_threads_test_remote_free_LDADD = $(TEST_THR_LDADD)
 tests_threads_test_remote_free_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/threads/test_remote_free
 
@@ -74,6 +78,6 @@ EXTRA_DIST += tests/threads/helgrind.sh tests/threads/helgrind.supp
 # exclusion once threads contend.
 check_PROGRAMS += tests/threads/test_lock
 tests_threads_test_lock_CFLAGS = $(TEST_THR_CFLAGS)
-tests_threads_test_lock_LDADD = $(TEST_LDADD)
+tests_threads_test_lock_LDADD = $(TEST_THR_LDADD)
 tests_threads_test_lock_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/threads/test_lock
