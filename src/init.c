@@ -15,11 +15,21 @@
 #include "arena.h"
 #include "bins.h"
 #include "fork.h"
+#include "layout.h"
 #include "lock.h"
 #include "memcheck.h"
 #include "os.h"
+#include "snapshot_self.h"
 #include "tcache.h"
 #include "thread.h"
+
+/* A static link takes an object out of libpmalloc.a only if something names
+ * it, and no code calls the at-exit snapshot (a destructor) or reads
+ * pmalloc_layout (heapviz finds it in the symbol table).  Every program that
+ * allocates links this file, so naming both here keeps heapviz --pid and
+ * PMALLOC_SNAPSHOT_AT_EXIT working in static binaries. */
+__attribute__((used)) static const void *const keep_in_static_links[] = {
+    &pmalloc_layout, (const void *)pm_snapshot_at_exit};
 
 static uintptr_t make_secret(void)
 {
