@@ -11,6 +11,7 @@ INTEGRATION_TESTS = \
 	tests/integration/link.sh \
 	tests/integration/secure.sh \
 	tests/integration/pkgconfig.sh \
+	tests/integration/man_pages.sh \
 	tests/integration/python_alloc.sh \
 	tests/integration/gcc_compile.sh \
 	tests/integration/git_repo.sh \
