@@ -10,9 +10,11 @@ set -euo pipefail
 build_pkgs=(autoconf automake libtool pkg-config make gcc g++ clang valgrind libc6-dev)
 # Programs the integration tests and the demo run on top of pmalloc.
 test_pkgs=(python3 git sqlite3 perl coreutils bash binutils file time)
+# The manual pages' test renders them with man and groff.
+doc_pkgs=(man-db groff-base)
 
 missing=()
-for pkg in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
+for pkg in "${build_pkgs[@]}" "${test_pkgs[@]}" "${doc_pkgs[@]}"; do
     status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
     if [[ "$status" != "install ok installed" ]]; then
         missing+=("$pkg")

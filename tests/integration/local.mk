@@ -1,7 +1,8 @@
 # Integration tests: real programs (python3, gcc, git, sqlite3, perl,
 # sort, bash) run on glibc and on pmalloc with identical results, the
-# exported symbol set, the pmalloc-run wrapper, and programs linked
-# against libpmalloc statically and dynamically.  common.sh has the
+# exported symbol set, the pmalloc-run wrapper, programs linked
+# against libpmalloc statically and dynamically, and programs linked the
+# way a user links them, through pkg-config (pkgconfig.sh).  common.sh has the
 # shared code; see the comment at its top.
 
 INTEGRATION_TESTS = \
@@ -10,6 +11,8 @@ INTEGRATION_TESTS = \
 	tests/integration/link.sh \
 	tests/integration/secure.sh \
 	tests/integration/report.sh \
+	tests/integration/pkgconfig.sh \
+	tests/integration/man_pages.sh \
 	tests/integration/python_alloc.sh \
 	tests/integration/gcc_compile.sh \
 	tests/integration/git_repo.sh \
@@ -27,7 +30,9 @@ EXTRA_DIST += $(INTEGRATION_TESTS) \
 	tests/integration/gcc_broken.c \
 	tests/integration/sqlite.sql \
 	tests/integration/perl_work.pl \
-	tests/integration/bash_work.bash
+	tests/integration/bash_work.bash \
+	tests/integration/pkg_strdup.c \
+	tests/integration/pkg_cxx.cpp
 
 # The same program linked two ways; link.sh runs and inspects both.
 # link_static: fully static (-all-static), libpmalloc.a replaces glibc's
