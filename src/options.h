@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <pmalloc.h>
 
 /* Longest path an option can hold, its terminating NUL included. */
@@ -64,6 +65,44 @@ static inline void pm_perturb_free(void *mem, size_t n)
 
 /* Chunk-size limit for fast bins from a user value in request bytes. */
 size_t pm_max_fast_for(size_t request);
+
+/* ---- the option table: every tunable described once (options.c);
+ * options_env.c reads the environment through it ---- */
+
+enum pm_value_kind {
+    /* A byte count or count.  A mallopt int is converted to size_t the
+     * way C (and glibc) does, so -1 means SIZE_MAX: mallopt(
+     * M_TRIM_THRESHOLD, -1) is the well-known "never trim".  In the
+     * environment a minus sign is refused: nobody means SIZE_MAX there. */
+    PM_VALUE_SIZE,
+    /* A plain int (glibc stores these in an int); negative is meaningful. */
+    PM_VALUE_INT,
+    /* An on/off switch: 1/0, true/false, yes/no, on/off. */
+    PM_VALUE_BOOL,
+    /* A file name (environment only), passed to the applier as the
+     * address of its text; at most PM_OPTION_PATH_MAX - 1 bytes. */
+    PM_VALUE_PATH,
+};
+
+struct pm_option_desc {
+    const char *name;        /* PMALLOC_ spelling */
+    const char *glibc_name;  /* glibc's spelling, or NULL */
+    int param;               /* mallopt parameter, or INT_MIN for none */
+    enum pm_value_kind kind;
+    /* The valid range, as unsigned for PM_VALUE_SIZE and signed (stored as
+     * its two's-complement pattern) for PM_VALUE_INT. */
+    uint64_t min, max;
+    /* glibc's mallopt ignores M_ARENA_TEST/M_ARENA_MAX values <= 0 and
+     * still returns 1; this flag reproduces that. */
+    bool mallopt_ignores_nonpositive;
+    void (*apply)(uint64_t value);
+};
+
+#define PM_OPTION_COUNT 15
+extern const struct pm_option_desc pm_option_table[PM_OPTION_COUNT];
+
+/* Whether v is in d's range (signed for PM_VALUE_INT). */
+bool pm_option_in_range(const struct pm_option_desc *d, uint64_t v);
 
 /* Reads the environment (without getenv or malloc) once, at start-up. */
 void pm_options_from_env(void);
