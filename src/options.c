@@ -1,10 +1,11 @@
 /* Tunable parameters: their defaults, the option table and mallopt(3).
  *
- * Every tunable is described once, in pm_option_table: its names (ours
- * and glibc's), its mallopt parameter, its valid range and how it is
- * applied.  mallopt and the environment (options_env.c) both go through
- * the same range check and the same apply function, so the two can never
- * disagree about what a value means. */
+ * Every tunable is described once, in pm_option_table: its names (ours,
+ * glibc's older environment name and glibc's tunable), its mallopt
+ * parameter, its valid range and how it is applied.  mallopt and the
+ * environment (options_env.c) both go through the same range check and
+ * the same apply function, so the two can never disagree about what a
+ * value means. */
 #include "config.h"
 
 #include "options.h"
@@ -39,6 +40,7 @@ struct pm_options pm_opt = {
     .hardened = false,
 #endif
     .snapshot_path = "",
+    .verbose = false,
 };
 
 /* A request of v bytes fits a chunk of (v + SIZE_SZ) rounded down to the
@@ -97,6 +99,7 @@ static void apply_tcache_max(uint64_t v) { pm_opt.tcache_max_bytes = (size_t)v; 
 static void apply_stats(uint64_t v) { pm_opt.stats_at_exit = v != 0; }
 static void apply_check_heap(uint64_t v) { pm_opt.check_heap = v != 0; }
 static void apply_hardened(uint64_t v) { pm_opt.hardened = v != 0; }
+static void apply_verbose(uint64_t v) { pm_opt.verbose = v != 0; }
 /* A path arrives as the address of its text, which env_value has
  * checked fits. */
 static void apply_snapshot_path(uint64_t v)
@@ -112,35 +115,48 @@ static void apply_snapshot_path(uint64_t v)
 #define NO_PARAM INT_MIN
 
 #define SIGNED_BOUND(v) ((uint64_t)(int64_t)(v))
+#define FIELD(member) offsetof(struct pm_options, member), sizeof pm_opt.member
 
+/* Every glibc.malloc tunable of glibc 2.36 that pmalloc has is named here,
+ * in glibc's units (tcache_max is in bytes and tcache_count a count, as
+ * ours).  Our ranges are glibc's or narrower, and where glibc silently
+ * ignores a value outside them we say so.  glibc's hugetlb, mcheck and
+ * tcache_unsorted_limit have no counterpart. */
 const struct pm_option_desc pm_option_table[] = {
-    {"PMALLOC_MXFAST", NULL, M_MXFAST, PM_VALUE_SIZE,
-     0, PM_MAX_MXFAST, false, apply_mxfast},
-    {"PMALLOC_TRIM_THRESHOLD", "MALLOC_TRIM_THRESHOLD_", M_TRIM_THRESHOLD, PM_VALUE_SIZE,
-     0, SIZE_MAX, false, apply_trim_threshold},
-    {"PMALLOC_TOP_PAD", "MALLOC_TOP_PAD_", M_TOP_PAD, PM_VALUE_SIZE,
-     0, SIZE_MAX, false, apply_top_pad},
-    {"PMALLOC_MMAP_THRESHOLD", "MALLOC_MMAP_THRESHOLD_", M_MMAP_THRESHOLD, PM_VALUE_SIZE,
-     0, PM_MMAP_THRESHOLD_MAX, false, apply_mmap_threshold},
-    {"PMALLOC_MMAP_MAX", "MALLOC_MMAP_MAX_", M_MMAP_MAX, PM_VALUE_INT,
-     SIGNED_BOUND(INT_MIN), SIGNED_BOUND(INT_MAX), false, apply_mmap_max},
-    {"PMALLOC_ARENA_MAX", "MALLOC_ARENA_MAX", M_ARENA_MAX, PM_VALUE_SIZE,
-     1, SIZE_MAX, true, apply_arena_max},
-    {"PMALLOC_ARENA_TEST", "MALLOC_ARENA_TEST", M_ARENA_TEST, PM_VALUE_SIZE,
-     1, SIZE_MAX, true, apply_arena_test},
-    {"PMALLOC_PERTURB", "MALLOC_PERTURB_", M_PERTURB, PM_VALUE_INT,
-     SIGNED_BOUND(INT_MIN), SIGNED_BOUND(INT_MAX), false, apply_perturb},
-    {"PMALLOC_CHECK_ACTION", "MALLOC_CHECK_", M_CHECK_ACTION, PM_VALUE_INT,
-     SIGNED_BOUND(INT_MIN), SIGNED_BOUND(INT_MAX), false, apply_check_action},
-    {"PMALLOC_TCACHE_COUNT", NULL, PM_M_TCACHE_COUNT, PM_VALUE_SIZE,
-     0, PM_MAX_TCACHE_COUNT, false, apply_tcache_count},
-    {"PMALLOC_TCACHE_MAX", NULL, PM_M_TCACHE_MAX, PM_VALUE_SIZE,
-     0, PM_DEFAULT_TCACHE_MAX_BYTES, false, apply_tcache_max},
-    {"PMALLOC_STATS", NULL, NO_PARAM, PM_VALUE_BOOL, 0, 1, false, apply_stats},
-    {"PMALLOC_CHECK", NULL, NO_PARAM, PM_VALUE_BOOL, 0, 1, false, apply_check_heap},
-    {"PMALLOC_HARDENED", NULL, NO_PARAM, PM_VALUE_BOOL, 0, 1, false, apply_hardened},
-    {"PMALLOC_SNAPSHOT_AT_EXIT", NULL, NO_PARAM, PM_VALUE_PATH,
-     1, PM_OPTION_PATH_MAX - 1, false, apply_snapshot_path},
+    {"PMALLOC_MXFAST", NULL, "mxfast", M_MXFAST, PM_VALUE_SIZE, true,
+     0, PM_MAX_MXFAST, false, FIELD(max_fast), apply_mxfast},
+    {"PMALLOC_TRIM_THRESHOLD", "MALLOC_TRIM_THRESHOLD_", "trim_threshold", M_TRIM_THRESHOLD,
+     PM_VALUE_SIZE, true, 0, SIZE_MAX, false, FIELD(trim_threshold), apply_trim_threshold},
+    {"PMALLOC_TOP_PAD", "MALLOC_TOP_PAD_", "top_pad", M_TOP_PAD, PM_VALUE_SIZE, true,
+     0, SIZE_MAX, false, FIELD(top_pad), apply_top_pad},
+    {"PMALLOC_MMAP_THRESHOLD", "MALLOC_MMAP_THRESHOLD_", "mmap_threshold", M_MMAP_THRESHOLD,
+     PM_VALUE_SIZE, true, 0, PM_MMAP_THRESHOLD_MAX, false, FIELD(mmap_threshold),
+     apply_mmap_threshold},
+    {"PMALLOC_MMAP_MAX", "MALLOC_MMAP_MAX_", "mmap_max", M_MMAP_MAX, PM_VALUE_INT, false,
+     SIGNED_BOUND(INT_MIN), SIGNED_BOUND(INT_MAX), false, FIELD(mmap_max), apply_mmap_max},
+    {"PMALLOC_ARENA_MAX", "MALLOC_ARENA_MAX", "arena_max", M_ARENA_MAX, PM_VALUE_SIZE, false,
+     1, SIZE_MAX, true, FIELD(arena_max), apply_arena_max},
+    {"PMALLOC_ARENA_TEST", "MALLOC_ARENA_TEST", "arena_test", M_ARENA_TEST, PM_VALUE_SIZE, false,
+     1, SIZE_MAX, true, FIELD(arena_test), apply_arena_test},
+    {"PMALLOC_PERTURB", "MALLOC_PERTURB_", "perturb", M_PERTURB, PM_VALUE_INT, false,
+     SIGNED_BOUND(INT_MIN), SIGNED_BOUND(INT_MAX), false, FIELD(perturb_byte), apply_perturb},
+    {"PMALLOC_CHECK_ACTION", "MALLOC_CHECK_", "check", M_CHECK_ACTION, PM_VALUE_INT, false,
+     SIGNED_BOUND(INT_MIN), SIGNED_BOUND(INT_MAX), false, FIELD(check_action),
+     apply_check_action},
+    {"PMALLOC_TCACHE_COUNT", NULL, "tcache_count", PM_M_TCACHE_COUNT, PM_VALUE_SIZE, false,
+     0, PM_MAX_TCACHE_COUNT, false, FIELD(tcache_count), apply_tcache_count},
+    {"PMALLOC_TCACHE_MAX", NULL, "tcache_max", PM_M_TCACHE_MAX, PM_VALUE_SIZE, true,
+     0, PM_DEFAULT_TCACHE_MAX_BYTES, false, FIELD(tcache_max_bytes), apply_tcache_max},
+    {"PMALLOC_STATS", NULL, NULL, NO_PARAM, PM_VALUE_BOOL, false, 0, 1, false,
+     FIELD(stats_at_exit), apply_stats},
+    {"PMALLOC_CHECK", NULL, NULL, NO_PARAM, PM_VALUE_BOOL, false, 0, 1, false,
+     FIELD(check_heap), apply_check_heap},
+    {"PMALLOC_HARDENED", NULL, NULL, NO_PARAM, PM_VALUE_BOOL, false, 0, 1, false,
+     FIELD(hardened), apply_hardened},
+    {"PMALLOC_SNAPSHOT_AT_EXIT", NULL, NULL, NO_PARAM, PM_VALUE_PATH, true,
+     1, PM_OPTION_PATH_MAX - 1, false, FIELD(snapshot_path), apply_snapshot_path},
+    {"PMALLOC_VERBOSE", NULL, NULL, NO_PARAM, PM_VALUE_BOOL, false, 0, 1, false,
+     FIELD(verbose), apply_verbose},
 };
 
 _Static_assert(sizeof pm_option_table / sizeof pm_option_table[0] == PM_OPTION_COUNT,

@@ -30,6 +30,7 @@ struct pm_options {
      * the process id), or "" for none.  A copy: the program may reuse its
      * environment strings (a process title, say) before it exits. */
     char snapshot_path[PM_OPTION_PATH_MAX];
+    bool verbose;             /* PMALLOC_VERBOSE: list the options at start-up */
 };
 
 extern struct pm_options pm_opt;
@@ -86,25 +87,34 @@ enum pm_value_kind {
 
 struct pm_option_desc {
     const char *name;        /* PMALLOC_ spelling */
-    const char *glibc_name;  /* glibc's spelling, or NULL */
+    const char *glibc_name;  /* glibc's older environment name, or NULL */
+    /* glibc.malloc.NAME in GLIBC_TUNABLES: this NAME, or NULL */
+    const char *tunable;
     int param;               /* mallopt parameter, or INT_MIN for none */
     enum pm_value_kind kind;
+    bool bytes;              /* a size in bytes: messages show "32 MiB" */
     /* The valid range, as unsigned for PM_VALUE_SIZE and signed (stored as
      * its two's-complement pattern) for PM_VALUE_INT. */
     uint64_t min, max;
     /* glibc's mallopt ignores M_ARENA_TEST/M_ARENA_MAX values <= 0 and
      * still returns 1; this flag reproduces that. */
     bool mallopt_ignores_nonpositive;
+    /* Where the value lives in pm_opt, and its size, so PMALLOC_VERBOSE
+     * shows what is in effect rather than what was said. */
+    size_t field;
+    size_t field_size;
     void (*apply)(uint64_t value);
 };
 
-#define PM_OPTION_COUNT 15
+#define PM_OPTION_COUNT 16
 extern const struct pm_option_desc pm_option_table[PM_OPTION_COUNT];
 
 /* Whether v is in d's range (signed for PM_VALUE_INT). */
 bool pm_option_in_range(const struct pm_option_desc *d, uint64_t v);
 
-/* Reads the environment (without getenv or malloc) once, at start-up. */
+/* Reads the environment (without getenv or malloc) once, at start-up;
+ * a PMALLOC_ name wins over glibc.malloc.NAME in GLIBC_TUNABLES, which
+ * wins over glibc's older MALLOC_ name. */
 void pm_options_from_env(void);
 
 /* mallopt(3) semantics: 1 on success, 0 on a rejected value. */
