@@ -119,8 +119,11 @@ static void apply_snapshot_path(uint64_t v)
 
 /* Every glibc.malloc tunable of glibc 2.36 that pmalloc has is named here,
  * in glibc's units (tcache_max is in bytes and tcache_count a count, as
- * ours).  Our ranges are glibc's or narrower, and where glibc silently
- * ignores a value outside them we say so.  glibc's hugetlb, mcheck and
+ * ours).  One range per option, whatever the name: where it is narrower
+ * than glibc's (mxfast, mmap_threshold, tcache_max, tcache_count, whose
+ * excess glibc drops silently) the value is reported; glibc's tunables
+ * for perturb (0..255), check (0..3) and mmap_max (not negative) are
+ * narrower than mallopt's, which these accept.  glibc's hugetlb and
  * tcache_unsorted_limit have no counterpart. */
 const struct pm_option_desc pm_option_table[] = {
     {"PMALLOC_MXFAST", NULL, "mxfast", M_MXFAST, PM_VALUE_SIZE, true,
