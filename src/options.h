@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <pmalloc.h>
 
 /* Longest path an option can hold, its terminating NUL included. */
@@ -30,6 +31,7 @@ struct pm_options {
      * the process id), or "" for none.  A copy: the program may reuse its
      * environment strings (a process title, say) before it exits. */
     char snapshot_path[PM_OPTION_PATH_MAX];
+    bool verbose;             /* PMALLOC_VERBOSE: list the options at start-up */
 };
 
 extern struct pm_options pm_opt;
@@ -66,7 +68,56 @@ static inline void pm_perturb_free(void *mem, size_t n)
 /* Chunk-size limit for fast bins from a user value in request bytes. */
 size_t pm_max_fast_for(size_t request);
 
-/* Reads the environment (without getenv or malloc) once, at start-up. */
+/* ---- the option table: every tunable described once (options.c);
+ * options_env.c reads the environment through it ---- */
+
+enum pm_value_kind {
+    /* A byte count or count.  A mallopt int is converted to size_t the
+     * way C (and glibc) does, so -1 means SIZE_MAX: mallopt(
+     * M_TRIM_THRESHOLD, -1) is the well-known "never trim".  In the
+     * environment a minus sign is refused: nobody means SIZE_MAX there. */
+    PM_VALUE_SIZE,
+    /* A plain int (glibc stores these in an int); negative is meaningful. */
+    PM_VALUE_INT,
+    /* An on/off switch: 1/0, true/false, yes/no, on/off. */
+    PM_VALUE_BOOL,
+    /* An on/off switch that also takes "json" (2): PMALLOC_STATS. */
+    PM_VALUE_BOOL_OR_JSON,
+    /* A file name (environment only), passed to the applier as the
+     * address of its text; at most PM_OPTION_PATH_MAX - 1 bytes. */
+    PM_VALUE_PATH,
+};
+
+struct pm_option_desc {
+    const char *name;        /* PMALLOC_ spelling */
+    const char *glibc_name;  /* glibc's older environment name, or NULL */
+    /* glibc.malloc.NAME in GLIBC_TUNABLES: this NAME, or NULL */
+    const char *tunable;
+    int param;               /* mallopt parameter, or INT_MIN for none */
+    enum pm_value_kind kind;
+    bool bytes;              /* a size in bytes: messages show "32 MiB" */
+    /* The valid range, as unsigned for PM_VALUE_SIZE and signed (stored as
+     * its two's-complement pattern) for PM_VALUE_INT. */
+    uint64_t min, max;
+    /* glibc's mallopt ignores M_ARENA_TEST/M_ARENA_MAX values <= 0 and
+     * still returns 1; this flag reproduces that. */
+    bool mallopt_ignores_nonpositive;
+    /* Where the value lives in pm_opt, and its size, so PMALLOC_VERBOSE
+     * shows what is in effect rather than what was said. */
+    size_t field;
+    size_t field_size;
+    void (*apply)(uint64_t value);
+};
+
+#define PM_OPTION_COUNT 16
+extern const struct pm_option_desc pm_option_table[PM_OPTION_COUNT];
+
+/* Whether v is in d's range (signed for PM_VALUE_INT). */
+bool pm_option_in_range(const struct pm_option_desc *d, uint64_t v);
+
+/* Reads the environment (without getenv or malloc) once, at start-up;
+ * a PMALLOC_ name wins over glibc.malloc.NAME in GLIBC_TUNABLES, which
+ * wins over glibc's older MALLOC_ name. */
 void pm_options_from_env(void);
 
 /* mallopt(3) semantics: 1 on success, 0 on a rejected value. */

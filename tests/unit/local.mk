@@ -8,6 +8,13 @@ tests_unit_test_options_LDADD = $(TEST_LDADD)
 tests_unit_test_options_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_options
 
+check_PROGRAMS += tests/unit/test_options_env
+tests_unit_test_options_env_CFLAGS = $(AM_CFLAGS) -fno-builtin
+tests_unit_test_options_env_LDADD = $(TEST_LDADD)
+tests_unit_test_options_env_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_options_env
+EXTRA_DIST += tests/unit/options_env.h
+
 check_PROGRAMS += tests/unit/test_stats
 tests_unit_test_stats_CFLAGS = $(AM_CFLAGS) -fno-builtin
 tests_unit_test_stats_LDADD = $(TEST_LDADD)

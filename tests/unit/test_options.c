@@ -1,6 +1,7 @@
 /* Tunables: defaults, mallopt(3) return values and effects, and the
  * environment (glibc's and pmalloc's spellings, number syntax, rejected
- * values and their one-line messages). */
+ * values and their one-line messages); test_options_env.c has the rest of
+ * the environment. */
 #include "../harness.h"
 
 #include <errno.h>
@@ -13,47 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "options.h"
-
-extern char **environ;
-
-/* Every variable pm_options_from_env reads. */
-static const char *const option_env_names[] = {
-    "PMALLOC_MXFAST", "PMALLOC_TRIM_THRESHOLD", "PMALLOC_TOP_PAD",
-    "PMALLOC_MMAP_THRESHOLD", "PMALLOC_MMAP_MAX", "PMALLOC_ARENA_MAX",
-    "PMALLOC_ARENA_TEST", "PMALLOC_PERTURB", "PMALLOC_CHECK_ACTION",
-    "PMALLOC_TCACHE_COUNT", "PMALLOC_TCACHE_MAX", "PMALLOC_STATS",
-    "PMALLOC_CHECK", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
-    "MALLOC_MMAP_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX",
-    "MALLOC_ARENA_TEST", "MALLOC_PERTURB_", "MALLOC_CHECK_",
-};
-#define N_ENV_NAMES (sizeof option_env_names / sizeof option_env_names[0])
-
-/* The options as start-up left them; every test puts them back. */
-static struct pm_options startup_options;
-
-static void restore_options(void) { pm_opt = startup_options; }
-
-static bool same_options(const struct pm_options *a, const struct pm_options *b)
-{
-    return a->max_fast == b->max_fast && a->trim_threshold == b->trim_threshold &&
-           a->top_pad == b->top_pad && a->mmap_threshold == b->mmap_threshold &&
-           a->mmap_max == b->mmap_max && a->arena_max == b->arena_max &&
-           a->arena_test == b->arena_test && a->perturb_byte == b->perturb_byte &&
-           a->check_action == b->check_action && a->tcache_count == b->tcache_count &&
-           a->tcache_max_bytes == b->tcache_max_bytes &&
-           a->no_dyn_threshold == b->no_dyn_threshold &&
-           a->stats_at_exit == b->stats_at_exit && a->check_heap == b->check_heap;
-}
-
-static bool environment_sets_options(void)
-{
-    for (size_t i = 0; i < N_ENV_NAMES; i++)
-        if (getenv(option_env_names[i]) != NULL)
-            return true;
-    return false;
-}
+#include "options_env.h"
 
 static void test_defaults(void)
 {
@@ -188,82 +149,6 @@ static void test_mallopt(void)
     restore_options();
 }
 
-/* ---- environment, in this process ---- */
-
-static void clear_option_env(void)
-{
-    for (size_t i = 0; i < N_ENV_NAMES; i++)
-        unsetenv(option_env_names[i]);
-}
-
-/* Runs pm_options_from_env from a clean slate with the given NAME=VALUE
- * assignments, and returns what it wrote to stderr. */
-static const char *env_run(const char *const *assignments)
-{
-    clear_option_env();
-    for (const char *const *a = assignments; *a != NULL; a++) {
-        const char *eq = strchr(*a, '=');
-        REQUIRE(eq != NULL);
-        char name[64];
-        size_t n = (size_t)(eq - *a);
-        REQUIRE(n < sizeof name);
-        memcpy(name, *a, n);
-        name[n] = '\0';
-        REQUIRE(setenv(name, eq + 1, 1) == 0);
-    }
-    restore_options();
-    pm_opt.no_dyn_threshold = false;
-
-    const char *captured = capture_stderr(pm_options_from_env);
-    clear_option_env();
-    return captured;
-}
-
-#define ENV(...) ((const char *const[]){__VA_ARGS__, NULL})
-
-/* The options a run must produce: the start-up ones, no_dyn cleared. */
-static struct pm_options env_base(void)
-{
-    struct pm_options e = startup_options;
-    e.no_dyn_threshold = false;
-    return e;
-}
-
-static void expect_env(const char *const *assignments, const struct pm_options *expect,
-                       const char *message, int line)
-{
-    const char *out = env_run(assignments);
-    bool options_ok = same_options(&pm_opt, expect);
-    bool message_ok = strcmp(out, message) == 0;
-    if (!options_ok || !message_ok)
-        fprintf(stderr, "line %d: options %s; stderr was \"%s\", want \"%s\"\n", line,
-                options_ok ? "ok" : "differ", out, message);
-    CHECK(options_ok);
-    CHECK(message_ok);
-    restore_options();
-}
-
-#define ENV_OK(env, field, want)                                             \
-    do {                                                                     \
-        struct pm_options e_ = env_base();                                  \
-        e_.field = (want);                                                   \
-        expect_env(env, &e_, "", __LINE__);                                 \
-    } while (0)
-
-#define ENV_OK_FIXED(env, field, want)                                       \
-    do {                                                                     \
-        struct pm_options e_ = env_base();                                  \
-        e_.field = (want);                                                   \
-        e_.no_dyn_threshold = true;                                          \
-        expect_env(env, &e_, "", __LINE__);                                 \
-    } while (0)
-
-#define ENV_REJECTED(env, message)                                           \
-    do {                                                                     \
-        struct pm_options e_ = env_base();                                  \
-        expect_env(env, &e_, message, __LINE__);                            \
-    } while (0)
-
 static void test_env_names(void)
 {
     ENV_REJECTED(ENV("UNRELATED=1"), "");
@@ -369,17 +254,17 @@ static void test_env_numbers(void)
     ENV_OK_FIXED(ENV("PMALLOC_TRIM_THRESHOLD=18446744073709551615"), trim_threshold, SIZE_MAX);
 
     /* out of range */
-    ENV_REJECTED(ENV("PMALLOC_MXFAST=161"), "pmalloc: ignoring PMALLOC_MXFAST=161: out of range\n");
+    ENV_REJECTED(ENV("PMALLOC_MXFAST=161"), "pmalloc: ignoring PMALLOC_MXFAST=161: out of range 0..160 bytes\n");
     ENV_REJECTED(ENV("MALLOC_MMAP_THRESHOLD_=33m"),
-                 "pmalloc: ignoring MALLOC_MMAP_THRESHOLD_=33m: out of range\n");
-    ENV_REJECTED(ENV("MALLOC_ARENA_MAX=0"), "pmalloc: ignoring MALLOC_ARENA_MAX=0: out of range\n");
-    ENV_REJECTED(ENV("MALLOC_ARENA_TEST=0"), "pmalloc: ignoring MALLOC_ARENA_TEST=0: out of range\n");
+                 "pmalloc: ignoring MALLOC_MMAP_THRESHOLD_=33m: out of range 0..32 MiB\n");
+    ENV_REJECTED(ENV("MALLOC_ARENA_MAX=0"), "pmalloc: ignoring MALLOC_ARENA_MAX=0: out of range (at least 1)\n");
+    ENV_REJECTED(ENV("MALLOC_ARENA_TEST=0"), "pmalloc: ignoring MALLOC_ARENA_TEST=0: out of range (at least 1)\n");
     ENV_REJECTED(ENV("PMALLOC_TCACHE_COUNT=65536"),
-                 "pmalloc: ignoring PMALLOC_TCACHE_COUNT=65536: out of range\n");
+                 "pmalloc: ignoring PMALLOC_TCACHE_COUNT=65536: out of range 0..65535\n");
     ENV_REJECTED(ENV("PMALLOC_TCACHE_MAX=1033"),
-                 "pmalloc: ignoring PMALLOC_TCACHE_MAX=1033: out of range\n");
+                 "pmalloc: ignoring PMALLOC_TCACHE_MAX=1033: out of range 0..1032 bytes\n");
     ENV_REJECTED(ENV("MALLOC_MMAP_MAX_=2147483648"),
-                 "pmalloc: ignoring MALLOC_MMAP_MAX_=2147483648: out of range\n");
+                 "pmalloc: ignoring MALLOC_MMAP_MAX_=2147483648: out of range -2147483648..2147483647\n");
     ENV_REJECTED(ENV("MALLOC_PERTURB_=-99999999999999999999"),
                  "pmalloc: ignoring MALLOC_PERTURB_=-99999999999999999999: too large\n");
 
@@ -395,7 +280,7 @@ static void test_env_numbers(void)
      * nothing applied */
     ENV_REJECTED(ENV("MALLOC_ARENA_MAX=x", "PMALLOC_TCACHE_MAX=2k"),
                  "pmalloc: ignoring MALLOC_ARENA_MAX=x: not a number\n"
-                 "pmalloc: ignoring PMALLOC_TCACHE_MAX=2k: out of range\n");
+                 "pmalloc: ignoring PMALLOC_TCACHE_MAX=2k: out of range 0..1032 bytes\n");
 }
 
 /* ---- environment, at real start-up in a fresh process ---- */
