@@ -14,12 +14,12 @@ tools_heapviz_heapviz_SOURCES = \
 	tools/heapviz/view_text.c \
 	tools/heapviz/view_html.c \
 	tools/heapviz/analysis.c \
-	src/snapshot.h \
+	src/emit.h src/snapshot.h \
 	src/snapshot_walk.c \
 	src/snapshot_header.c \
 	src/snapshot_lists.c \
 	src/snapshot_os.c \
-	src/json_out.c
+	src/emit.c
 tools_heapviz_heapviz_CFLAGS = $(AM_CFLAGS)
 tools_heapviz_heapviz_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DHEAPVIZ_BUILD_LIB='"$(abs_top_builddir)/.libs/libpmalloc.so"' \
