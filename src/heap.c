@@ -91,7 +91,7 @@ static char *reserve_aligned_region(void)
 
 struct pm_heap *pm_heap_new(size_t commit, struct pm_arena *a)
 {
-    commit = align_up(commit < PM_HEAP_MIN_SIZE ? PM_HEAP_MIN_SIZE : commit, PM_PAGE_SIZE);
+    commit = align_up(commit < PM_HEAP_MIN_SIZE ? PM_HEAP_MIN_SIZE : commit, pm_page_size());
     if (commit > PM_HEAP_MAX_SIZE)
         return NULL;
     char *base = reserve_aligned_region();
@@ -116,7 +116,7 @@ struct pm_heap *pm_heap_new(size_t commit, struct pm_arena *a)
 
 bool pm_heap_grow(struct pm_heap *h, size_t diff)
 {
-    diff = align_up(diff, PM_PAGE_SIZE);
+    diff = align_up(diff, pm_page_size());
     if (diff > PM_HEAP_MAX_SIZE - h->size)
         return false;
     size_t new_size = h->size + diff;

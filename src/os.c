@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <linux/futex.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -58,6 +59,37 @@ unsigned long pm_os_calls(enum pm_os_call call)
 {
     return __atomic_load_n(&calls[call], __ATOMIC_RELAXED);
 }
+
+/* ---- the page size ---- */
+
+size_t pm_os_page_size_value;
+static size_t kernel_page;
+
+static size_t ask_kernel_page_size(void)
+{
+    size_t page = __atomic_load_n(&kernel_page, __ATOMIC_RELAXED);
+    if (page != 0)
+        return page;
+    page = (size_t)getauxval(AT_PAGESZ);
+    if (page == 0 || (page & (page - 1)) != 0) {
+        long conf = sysconf(_SC_PAGESIZE);
+        page = conf > 0 && (conf & (conf - 1)) == 0 ? (size_t)conf : 4096;
+    }
+    __atomic_store_n(&kernel_page, page, __ATOMIC_RELAXED);
+    return page;
+}
+
+size_t pm_os_kernel_page_size(void) { return ask_kernel_page_size(); }
+
+size_t pm_os_page_size_slow(void)
+{
+    /* Racing first readers all store the same value. */
+    size_t page = ask_kernel_page_size();
+    __atomic_store_n(&pm_os_page_size_value, page, __ATOMIC_RELAXED);
+    return page;
+}
+
+/* ---- memory ---- */
 
 void *pm_os_sbrk(ptrdiff_t incr)
 {

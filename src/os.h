@@ -8,7 +8,23 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define PM_PAGE_SIZE ((size_t)4096)
+/* The page size is the system's, read once (getauxval(AT_PAGESZ), else
+ * sysconf) the first time it is needed, which start-up makes sure is
+ * before any thread exists.  Only slow paths read it (growing, trimming,
+ * mapping, aligned requests); the fast paths never do, so it stays a
+ * plain load rather than a constant folded into them. */
+extern size_t pm_os_page_size_value;
+size_t pm_os_page_size_slow(void);
+static inline size_t pm_page_size(void)
+{
+    size_t page = __atomic_load_n(&pm_os_page_size_value, __ATOMIC_RELAXED);
+    return __builtin_expect(page != 0, 1) ? page : pm_os_page_size_slow();
+}
+/* No Linux kernel has pages smaller than this: a constant lower bound for
+ * the tests that must stay off the fast paths' page-size load. */
+#define PM_MIN_PAGE_SIZE ((size_t)4096)
+/* The page size the kernel counts in (/proc/<pid>/statm, mincore). */
+size_t pm_os_kernel_page_size(void);
 
 enum pm_os_call {
     PM_OS_BRK,
