@@ -23,7 +23,8 @@ static inline size_t pm_page_size(void)
 /* No Linux kernel has pages smaller than this: a constant lower bound for
  * the tests that must stay off the fast paths' page-size load. */
 #define PM_MIN_PAGE_SIZE ((size_t)4096)
-/* The page size the kernel counts in (/proc/<pid>/statm, mincore). */
+/* The page size the kernel counts in (/proc/<pid>/statm, mincore): the
+ * same as pm_page_size() unless a test fakes a bigger one. */
 size_t pm_os_kernel_page_size(void);
 
 enum pm_os_call {
@@ -73,5 +74,19 @@ void pm_os_fault(enum pm_os_call call, long after, long count);
 void pm_os_fault_clear(void);
 /* How many times each call has been made (successful or not). */
 unsigned long pm_os_calls(enum pm_os_call call);
+
+/* For tests: makes pmalloc believe the page size is `bytes` (a power of
+ * two and a multiple of the kernel's), as on a 16 KiB or 64 KiB page
+ * kernel.  The OS layer then behaves like one: mappings come aligned to
+ * that size and so does the start of the break, residency is reported
+ * per faked page, and a munmap,
+ * mprotect, madvise or mremap given an address or length that is not a
+ * whole number of faked pages fails with EINVAL, as such a kernel would
+ * refuse it, and is counted.  Works only before the page size has first
+ * been read (a test calls it from a constructor that runs before
+ * pmalloc's own); false otherwise, or for an unusable size. */
+bool pm_os_fake_page_size(size_t bytes);
+/* How many calls a faked page size refused as misaligned. */
+unsigned long pm_os_misaligned_calls(void);
 
 #endif
