@@ -131,6 +131,10 @@ static void *map_faked_aligned(size_t len, int prot, int flags)
 
 /* ---- memory ---- */
 
+static void *reserve_hint;
+
+void pm_os_reserve_hint(void *hint) { __atomic_store_n(&reserve_hint, hint, __ATOMIC_RELAXED); }
+
 void *pm_os_sbrk(ptrdiff_t incr)
 {
     if (incr != 0 && inject(PM_OS_BRK))
@@ -159,7 +163,8 @@ void *pm_os_map(size_t len, bool reserve_only)
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | (reserve_only ? MAP_NORESERVE : 0);
     if (misaligned_for_fake(NULL, len))
         return NULL;
-    void *p = faked_page != 0 ? map_faked_aligned(len, prot, flags) : mmap(NULL, len, prot, flags, -1, 0);
+    void *hint = reserve_only ? __atomic_load_n(&reserve_hint, __ATOMIC_RELAXED) : NULL;
+    void *p = faked_page != 0 ? map_faked_aligned(len, prot, flags) : mmap(hint, len, prot, flags, -1, 0);
     if (p == MAP_FAILED) {
         errno = ENOMEM;
         return NULL;

@@ -88,5 +88,9 @@ unsigned long pm_os_calls(enum pm_os_call call);
 bool pm_os_fake_page_size(size_t bytes);
 /* How many calls a faked page size refused as misaligned. */
 unsigned long pm_os_misaligned_calls(void);
+/* For tests: reservations (pm_os_map with reserve_only, which is how
+ * sub-heaps are made) ask the kernel for this address (NULL: none).  A
+ * hint above 2^47 is honoured only by kernels with 5-level page tables. */
+void pm_os_reserve_hint(void *hint);
 
 #endif

@@ -82,3 +82,9 @@ tests_unit_test_page_size_64k_CFLAGS = $(TEST_WB_CFLAGS) -DFAKE_PAGE=65536
 tests_unit_test_page_size_64k_LDADD = $(TEST_LDADD)
 tests_unit_test_page_size_64k_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_page_size_16k tests/unit/test_page_size_64k
+
+check_PROGRAMS += tests/unit/test_subheap_map
+tests_unit_test_subheap_map_CFLAGS = $(TEST_WB_CFLAGS)
+tests_unit_test_subheap_map_LDADD = $(TEST_LDADD)
+tests_unit_test_subheap_map_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_subheap_map
