@@ -98,17 +98,18 @@ PM_EXPORT int posix_memalign(void **out, size_t alignment, size_t bytes)
 
 PM_EXPORT void *valloc(size_t bytes)
 {
-    return aligned_chunk(PM_PAGE_SIZE, bytes);
+    return aligned_chunk(pm_page_size(), bytes);
 }
 
 PM_EXPORT void *pvalloc(size_t bytes)
 {
-    if (bytes > SIZE_MAX - PM_PAGE_SIZE) {
+    size_t page = pm_page_size();
+    if (bytes > SIZE_MAX - page) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t rounded = align_up(bytes ? bytes : 1, PM_PAGE_SIZE);
-    return aligned_chunk(PM_PAGE_SIZE, rounded);
+    size_t rounded = align_up(bytes ? bytes : 1, page);
+    return aligned_chunk(page, rounded);
 }
 
 

@@ -11,34 +11,76 @@
 
 /* One bit per 64 MiB slot of the address space says whether a live
  * sub-heap starts there, so a pointer that claims to be in a thread arena
- * is checked before its heap record is read.  The pages of this map that
- * are never written cost nothing. */
-#define SLOT_BITS 47
-#define SLOT_COUNT ((size_t)1 << (SLOT_BITS - 26))
-static unsigned long subheap_map[SLOT_COUNT / (8 * sizeof(unsigned long))];
+ * is checked before its heap record is read.
+ *
+ * The kernel may map a sub-heap anywhere in user space: below 2^47 on
+ * x86-64 by default, up to 2^48 on arm64 (where mmap starts near the
+ * top), up to 2^57 with 5-level page tables when asked.  So the map is
+ * two-level over the whole 57-bit space, the most any Linux gives a
+ * process: a root of 1024 pointers to leaves of 2^21 bits, each leaf
+ * covering 2^47 bytes.  The first leaf is static, so a process that lives
+ * below 2^47 never maps one (its pages that are never written cost
+ * nothing); the others are mapped from the OS layer (no malloc) the first
+ * time a sub-heap lands in their range, installed with a compare-and-swap
+ * and never freed, so readers need no lock: one acquire load of the root
+ * entry, one of the word.  Asking the kernel for addresses below 2^47
+ * with a hint was the other way; but a hint is only a hint (the kernel
+ * ignores it when the range is taken), and arm64 puts every mapping above
+ * 2^47 unless told otherwise. */
+#define SLOT_SHIFT 26 /* log2(PM_HEAP_MAX_SIZE) */
+#define LEAF_SLOT_BITS 21
+#define ROOT_BITS (57 - SLOT_SHIFT - LEAF_SLOT_BITS)
+#define WORD_BITS (8 * sizeof(unsigned long))
+#define LEAF_WORDS (((size_t)1 << LEAF_SLOT_BITS) / WORD_BITS)
+#define LEAF_BYTES (LEAF_WORDS * sizeof(unsigned long))
 
-static size_t slot_of(const void *p) { return (uintptr_t)p >> 26; }
+static unsigned long first_leaf[LEAF_WORDS];
+static unsigned long *subheap_leaves[(size_t)1 << ROOT_BITS] = {first_leaf};
 
-static void mark_subheap(struct pm_heap *h, bool live)
+/* The word of p's slot and its bit; NULL past 57 bits, or when the leaf
+ * is not there and may not be made. */
+static unsigned long *slot_word(const void *p, unsigned long *bit, bool make)
 {
-    size_t slot = slot_of(h);
-    if (slot >= SLOT_COUNT)
-        return;
-    unsigned long bit = 1UL << (slot % (8 * sizeof(unsigned long)));
-    unsigned long *word = &subheap_map[slot / (8 * sizeof(unsigned long))];
+    uintptr_t slot = (uintptr_t)p >> SLOT_SHIFT;
+    uintptr_t root = slot >> LEAF_SLOT_BITS, in_leaf = slot & (((uintptr_t)1 << LEAF_SLOT_BITS) - 1);
+    if (root >= ((uintptr_t)1 << ROOT_BITS))
+        return NULL;
+    unsigned long *leaf = __atomic_load_n(&subheap_leaves[root], __ATOMIC_ACQUIRE);
+    if (leaf == NULL && make) {
+        size_t bytes = align_up(LEAF_BYTES, pm_page_size());
+        unsigned long *fresh = pm_os_map(bytes, false);
+        if (fresh == NULL)
+            return NULL;
+        if (__atomic_compare_exchange_n(&subheap_leaves[root], &leaf, fresh, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            leaf = fresh;
+        else
+            pm_os_unmap(fresh, bytes); /* another thread's leaf won */
+    }
+    if (leaf == NULL)
+        return NULL;
+    *bit = 1UL << (in_leaf % WORD_BITS);
+    return &leaf[in_leaf / WORD_BITS];
+}
+
+bool pm_subheap_mark(const void *base, bool live)
+{
+    unsigned long bit;
+    unsigned long *word = slot_word(base, &bit, live);
+    if (word == NULL)
+        return !live;
     if (live)
         __atomic_fetch_or(word, bit, __ATOMIC_RELEASE);
     else
         __atomic_fetch_and(word, ~bit, __ATOMIC_RELEASE);
+    return true;
 }
 
 bool pm_subheap_known(const void *p)
 {
-    size_t slot = slot_of(p);
-    if (slot >= SLOT_COUNT)
-        return false;
-    unsigned long word = __atomic_load_n(&subheap_map[slot / (8 * sizeof(unsigned long))], __ATOMIC_ACQUIRE);
-    return (word >> (slot % (8 * sizeof(unsigned long)))) & 1;
+    unsigned long bit;
+    const unsigned long *word = slot_word(p, &bit, false);
+    return word != NULL && (__atomic_load_n(word, __ATOMIC_ACQUIRE) & bit) != 0;
 }
 
 bool pm_arena_holds(struct pm_arena *a, const void *p, size_t len)
@@ -91,7 +133,7 @@ static char *reserve_aligned_region(void)
 
 struct pm_heap *pm_heap_new(size_t commit, struct pm_arena *a)
 {
-    commit = align_up(commit < PM_HEAP_MIN_SIZE ? PM_HEAP_MIN_SIZE : commit, PM_PAGE_SIZE);
+    commit = align_up(commit < PM_HEAP_MIN_SIZE ? PM_HEAP_MIN_SIZE : commit, pm_page_size());
     if (commit > PM_HEAP_MAX_SIZE)
         return NULL;
     char *base = reserve_aligned_region();
@@ -110,13 +152,17 @@ struct pm_heap *pm_heap_new(size_t commit, struct pm_arena *a)
     h->chunks_start = (char *)align_up((uintptr_t)(h + 1), PM_ALIGNMENT);
     h->kind = PM_HEAP_SUB;
     h->magic = PM_HEAP_MAGIC;
-    mark_subheap(h, true);
+    if (!pm_subheap_mark(h, true)) {
+        h->magic = 0;
+        pm_os_unmap(base, PM_HEAP_MAX_SIZE);
+        return NULL;
+    }
     return h;
 }
 
 bool pm_heap_grow(struct pm_heap *h, size_t diff)
 {
-    diff = align_up(diff, PM_PAGE_SIZE);
+    diff = align_up(diff, pm_page_size());
     if (diff > PM_HEAP_MAX_SIZE - h->size)
         return false;
     size_t new_size = h->size + diff;
@@ -148,6 +194,6 @@ void pm_heap_unmap(struct pm_heap *h)
     /* Nothing can be done if the kernel refuses; the region stays ours
      * but unused, which wastes address space and no memory. */
     h->magic = 0;
-    mark_subheap(h, false);
+    pm_subheap_mark(h, false);
     pm_os_unmap(h, h->reserved);
 }

@@ -13,8 +13,13 @@ struct pm_heap *pm_heap_new(size_t commit, struct pm_arena *a);
 bool pm_heap_grow(struct pm_heap *h, size_t diff);
 bool pm_heap_shrink(struct pm_heap *h, size_t diff);
 void pm_heap_unmap(struct pm_heap *h);
-/* True if a live sub-heap holds the 64 MiB slot of p. */
+/* True if a live sub-heap holds the 64 MiB slot of p; any value of p is
+ * safe, and lock-free. */
 bool pm_subheap_known(const void *p);
+/* Records that a sub-heap starting at base is live (or no longer is).
+ * Marking fails only if the map cannot cover base: above 2^57 (no Linux
+ * maps user memory there), or no memory for the map's leaf. */
+bool pm_subheap_mark(const void *base, bool live);
 
 /* True if [p, p+len) lies inside the chunk space of heap h. */
 static inline bool heap_holds(const struct pm_heap *h, const void *p, size_t len)

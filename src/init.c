@@ -15,6 +15,7 @@
 #include "arena.h"
 #include "bins.h"
 #include "fork.h"
+#include "layout.h"
 #include "lock.h"
 #include "memcheck.h"
 #include "os.h"
@@ -54,6 +55,9 @@ void pm_init_slow(void)
     }
     /* Before the first lock: helgrind must see every acquisition. */
     pm_lock_detect_checker();
+    /* The page size, read from the system here, before any thread can
+     * race for it, and published for heapviz before anyone can ask. */
+    pm_layout_publish();
     pm_options_from_env();
     pm_global.secret = make_secret();
     pm_global.tcache_key = make_secret();

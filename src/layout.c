@@ -1,6 +1,13 @@
 /* The layout descriptor: pmalloc describes its own data structures in one
- * exported, read-only record, so heapviz can read a live process or a core
- * dump without debug symbols or guessed struct layouts.
+ * exported record, so heapviz can read a live process or a core dump
+ * without debug symbols or guessed struct layouts.
+ *
+ * Every field is a constant of the build but one: the page size is the
+ * system's, known only at run time.  So the record is writable data, and
+ * start-up writes page_size once, before the allocator is marked
+ * initialised, that is before a snapshot can be taken in-process; a
+ * reader that finds it still 0 is looking at a process where pmalloc has
+ * not started, and says so.  Nothing writes the record afterwards.
  *
  * A reader finds `pmalloc_layout` in the library's dynamic symbol table (or
  * an executable's symbol table when pmalloc is linked statically), checks
@@ -68,7 +75,7 @@ WIDTH(struct pm_tcache, entries[0], WORD);
 WIDTH(struct pm_tcache_entry, next, WORD);
 _Static_assert(sizeof pm_init_state == 4, "pm_init_state is read as 4 bytes");
 
-PM_EXPORT const struct pm_layout_desc pmalloc_layout = {
+PM_EXPORT struct pm_layout_desc pmalloc_layout = {
     .magic = PM_LAYOUT_MAGIC,
     .version = PM_LAYOUT_VERSION,
     .desc_size = sizeof(struct pm_layout_desc),
@@ -86,7 +93,7 @@ PM_EXPORT const struct pm_layout_desc pmalloc_layout = {
     .chunk_hdr = PM_CHUNK_HDR,
     .min_size = PM_MINSIZE,
     .alignment = PM_ALIGNMENT,
-    .page_size = 4096,
+    .page_size = 0, /* pm_layout_publish() */
     .nbins = PM_NBINS,
     .nsmallbins = PM_NSMALLBINS,
     .nfastbins = PM_NFASTBINS,
@@ -168,3 +175,8 @@ PM_EXPORT const struct pm_layout_desc pmalloc_layout = {
     .tcache_tid = OFF(struct pm_tcache, tid),
     .tcache_entry_next = OFF(struct pm_tcache_entry, next),
 };
+
+void pm_layout_publish(void)
+{
+    __atomic_store_n(&pmalloc_layout.page_size, (uint32_t)pm_page_size(), __ATOMIC_RELAXED);
+}

@@ -5,6 +5,10 @@
 
 #include "snapshot.h"
 
-extern const struct pm_layout_desc pmalloc_layout;
+/* Written only by pm_layout_publish(); read-only for everyone else. */
+extern struct pm_layout_desc pmalloc_layout;
+/* Fills in the fields known only at run time (the page size); start-up
+ * calls it once, before the allocator is marked initialised. */
+void pm_layout_publish(void);
 
 #endif

@@ -38,14 +38,15 @@ void *pm_mmap_alloc(size_t nb, size_t alignment)
     if (alignment < PM_ALIGNMENT)
         alignment = PM_ALIGNMENT;
     size_t slack = LINK_SIZE + PM_CHUNK_HDR + (alignment - PM_ALIGNMENT);
-    if (nb > PM_MAX_REQUEST - slack - PM_PAGE_SIZE) {
+    size_t page = pm_page_size();
+    if (nb > PM_MAX_REQUEST - slack - page) {
         errno = ENOMEM;
         return NULL;
     }
     /* The hardened mode puts an inaccessible page after the block, so an
      * overrun faults at once. */
-    size_t guard = pm_opt.hardened ? PM_PAGE_SIZE : 0;
-    size_t len = align_up(nb + slack, PM_PAGE_SIZE);
+    size_t guard = pm_opt.hardened ? page : 0;
+    size_t len = align_up(nb + slack, page);
     char *map = pm_os_map(len + guard, false);
     if (map == NULL)
         return NULL;
@@ -78,7 +79,7 @@ void *pm_mmap_alloc(size_t nb, size_t alignment)
 static struct pm_mmap_link *checked_link(mchunk p, const char *check)
 {
     uintptr_t map = (uintptr_t)p - chunk_prev_size(p);
-    if (PM_UNLIKELY(((map | mapping_len(p)) & (PM_PAGE_SIZE - 1)) != 0 ||
+    if (PM_UNLIKELY(((map | mapping_len(p)) & (pm_page_size() - 1)) != 0 ||
                     chunk_prev_size(p) < LINK_SIZE))
         pm_corruption(check, chunk_mem(p));
     struct pm_mmap_link *l = (struct pm_mmap_link *)map;
@@ -120,9 +121,10 @@ void *pm_mmap_realloc(mchunk p, size_t nb)
 {
     size_t offset = chunk_prev_size(p);
     size_t old_len = mapping_len(p);
-    if (nb > PM_MAX_REQUEST - offset - PM_PAGE_SIZE)
+    size_t page = pm_page_size();
+    if (nb > PM_MAX_REQUEST - offset - page)
         return NULL;
-    size_t new_len = align_up(nb + offset + PM_CHUNK_HDR, PM_PAGE_SIZE);
+    size_t new_len = align_up(nb + offset + PM_CHUNK_HDR, page);
     if (new_len == old_len)
         return chunk_mem(p);
 
@@ -160,7 +162,7 @@ bool pm_mmap_check(pm_problem_fn report, void *ctx)
             ok = false;
             break;
         }
-        if (((uintptr_t)l & (PM_PAGE_SIZE - 1)) != 0) {
+        if (((uintptr_t)l & (pm_page_size() - 1)) != 0) {
             report(ctx, "mmapped chunk mapping not page aligned", l);
             ok = false;
             break;
@@ -172,7 +174,7 @@ bool pm_mmap_check(pm_problem_fn report, void *ctx)
         }
         mchunk p = l->chunk;
         if ((char *)p < (char *)l + LINK_SIZE || (char *)p - chunk_prev_size(p) != (char *)l ||
-            !chunk_is_mmapped(p) || (mapping_len(p) & (PM_PAGE_SIZE - 1)) != 0) {
+            !chunk_is_mmapped(p) || (mapping_len(p) & (pm_page_size() - 1)) != 0) {
             report(ctx, "mmapped chunk header does not match its mapping", l);
             ok = false;
             continue;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <stdint.h>
 #include <linux/futex.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -61,10 +62,93 @@ unsigned long pm_os_calls(enum pm_os_call call)
     return __atomic_load_n(&calls[call], __ATOMIC_RELAXED);
 }
 
+/* ---- the page size ---- */
+
+size_t pm_os_page_size_value;
+static size_t kernel_page;
+static size_t faked_page; /* 0: the kernel's own */
+static unsigned long misaligned;
+
+static size_t ask_kernel_page_size(void)
+{
+    size_t page = __atomic_load_n(&kernel_page, __ATOMIC_RELAXED);
+    if (page != 0)
+        return page;
+    page = (size_t)getauxval(AT_PAGESZ);
+    if (page == 0 || (page & (page - 1)) != 0) {
+        long conf = sysconf(_SC_PAGESIZE);
+        page = conf > 0 && (conf & (conf - 1)) == 0 ? (size_t)conf : 4096;
+    }
+    __atomic_store_n(&kernel_page, page, __ATOMIC_RELAXED);
+    return page;
+}
+
+size_t pm_os_kernel_page_size(void) { return ask_kernel_page_size(); }
+
+size_t pm_os_page_size_slow(void)
+{
+    /* Racing first readers all store the same value. */
+    size_t page = faked_page != 0 ? faked_page : ask_kernel_page_size();
+    __atomic_store_n(&pm_os_page_size_value, page, __ATOMIC_RELAXED);
+    return page;
+}
+
+bool pm_os_fake_page_size(size_t bytes)
+{
+    size_t kernel = ask_kernel_page_size();
+    if (__atomic_load_n(&pm_os_page_size_value, __ATOMIC_RELAXED) != 0 || bytes < kernel ||
+        (bytes & (bytes - 1)) != 0)
+        return false;
+    faked_page = bytes;
+    return true;
+}
+
+unsigned long pm_os_misaligned_calls(void) { return __atomic_load_n(&misaligned, __ATOMIC_RELAXED); }
+
+/* Under a faked page size, what a kernel with such pages would refuse. */
+static bool misaligned_for_fake(const void *addr, size_t len)
+{
+    if (faked_page == 0 || (((uintptr_t)addr | len) & (faked_page - 1)) == 0)
+        return false;
+    __atomic_fetch_add(&misaligned, 1, __ATOMIC_RELAXED);
+    errno = EINVAL;
+    return true;
+}
+
+/* A mapping of len bytes aligned to the faked page: the kernel's own
+ * alignment is smaller, so map more and cut both ends off. */
+static void *map_faked_aligned(size_t len, int prot, int flags)
+{
+    size_t slack = faked_page - ask_kernel_page_size();
+    char *raw = mmap(NULL, len + slack, prot, flags, -1, 0);
+    if (raw == MAP_FAILED)
+        return MAP_FAILED;
+    char *p = (char *)(((uintptr_t)raw + faked_page - 1) & ~(uintptr_t)(faked_page - 1));
+    if (p > raw)
+        munmap(raw, (size_t)(p - raw));
+    if (p + len < raw + len + slack)
+        munmap(p + len, (size_t)(raw + len + slack - (p + len)));
+    return p;
+}
+
+/* ---- memory ---- */
+
+static void *reserve_hint;
+
+void pm_os_reserve_hint(void *hint) { __atomic_store_n(&reserve_hint, hint, __ATOMIC_RELAXED); }
+
 void *pm_os_sbrk(ptrdiff_t incr)
 {
     if (incr != 0 && inject(PM_OS_BRK))
         return NULL;
+    if (faked_page != 0) {
+        /* A kernel with such pages starts the break on one. */
+        size_t off = (uintptr_t)sbrk(0) & (faked_page - 1);
+        if (off != 0 && sbrk((intptr_t)(faked_page - off)) == (void *)-1 && incr != 0) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
     void *old = sbrk(incr);
     if (old == (void *)-1) {
         errno = ENOMEM;
@@ -79,7 +163,10 @@ void *pm_os_map(size_t len, bool reserve_only)
         return NULL;
     int prot = reserve_only ? PROT_NONE : PROT_READ | PROT_WRITE;
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | (reserve_only ? MAP_NORESERVE : 0);
-    void *p = mmap(NULL, len, prot, flags, -1, 0);
+    if (misaligned_for_fake(NULL, len))
+        return NULL;
+    void *hint = reserve_only ? __atomic_load_n(&reserve_hint, __ATOMIC_RELAXED) : NULL;
+    void *p = faked_page != 0 ? map_faked_aligned(len, prot, flags) : mmap(hint, len, prot, flags, -1, 0);
     if (p == MAP_FAILED) {
         errno = ENOMEM;
         return NULL;
@@ -89,16 +176,25 @@ void *pm_os_map(size_t len, bool reserve_only)
 
 bool pm_os_unmap(void *addr, size_t len)
 {
-    if (inject(PM_OS_MUNMAP))
+    if (inject(PM_OS_MUNMAP) || misaligned_for_fake(addr, len))
         return false;
     return munmap(addr, len) == 0;
 }
 
 void *pm_os_remap(void *addr, size_t old_len, size_t new_len, bool may_move)
 {
-    if (inject(PM_OS_MREMAP))
+    if (inject(PM_OS_MREMAP) || misaligned_for_fake(addr, old_len | new_len))
         return NULL;
-    void *p = mremap(addr, old_len, new_len, may_move ? MREMAP_MAYMOVE : 0);
+    void *p = mremap(addr, old_len, new_len, may_move && faked_page == 0 ? MREMAP_MAYMOVE : 0);
+    if (p == MAP_FAILED && may_move && faked_page != 0) {
+        /* Moved onto a place of our choosing, aligned to the fake. */
+        void *to = map_faked_aligned(new_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+        if (to != MAP_FAILED) {
+            p = mremap(addr, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+            if (p == MAP_FAILED)
+                munmap(to, new_len);
+        }
+    }
     if (p == MAP_FAILED) {
         errno = ENOMEM;
         return NULL;
@@ -108,14 +204,14 @@ void *pm_os_remap(void *addr, size_t old_len, size_t new_len, bool may_move)
 
 bool pm_os_protect(void *addr, size_t len, bool accessible)
 {
-    if (inject(PM_OS_MPROTECT))
+    if (inject(PM_OS_MPROTECT) || misaligned_for_fake(addr, len))
         return false;
     return mprotect(addr, len, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
 }
 
 bool pm_os_discard(void *addr, size_t len)
 {
-    if (inject(PM_OS_MADVISE))
+    if (inject(PM_OS_MADVISE) || misaligned_for_fake(addr, len))
         return false;
     return madvise(addr, len, MADV_DONTNEED) == 0;
 }
@@ -136,7 +232,24 @@ pid_t pm_os_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
 bool pm_os_resident(const void *addr, size_t len, unsigned char *vec)
 {
-    return mincore((void *)addr, len, vec) == 0;
+    if (faked_page == 0)
+        return mincore((void *)addr, len, vec) == 0;
+    /* One entry per faked page: resident if any kernel page of it is. */
+    size_t per = faked_page / ask_kernel_page_size();
+    unsigned char part[256];
+    const char *p = addr;
+    for (size_t i = 0; i < (len + faked_page - 1) / faked_page; i++, p += faked_page) {
+        vec[i] = 0;
+        for (size_t done = 0; done < per;) {
+            size_t n = per - done < sizeof part ? per - done : sizeof part;
+            if (mincore((void *)(p + done * kernel_page), n * kernel_page, part) != 0)
+                return false;
+            for (size_t k = 0; k < n; k++)
+                vec[i] |= part[k] & 1;
+            done += n;
+        }
+    }
+    return true;
 }
 
 enum pm_os_read pm_os_read_self(void *dst, const void *src, size_t len)
@@ -155,20 +268,21 @@ size_t pm_os_resident_bytes(const void *addr, size_t len)
     /* a window of pages at a time, its vector on the stack */
     enum { WINDOW = 4096 };
     unsigned char vec[WINDOW];
+    size_t psize = pm_page_size();
     uintptr_t lo = (uintptr_t)addr, hi = lo + len;
-    uintptr_t page = lo & ~(uintptr_t)(PM_PAGE_SIZE - 1);
+    uintptr_t page = lo & ~(uintptr_t)(psize - 1);
     size_t bytes = 0;
     while (page < hi) {
-        size_t npages = (hi - page + PM_PAGE_SIZE - 1) / PM_PAGE_SIZE;
+        size_t npages = (hi - page + psize - 1) / psize;
         if (npages > WINDOW)
             npages = WINDOW;
-        if (mincore((void *)page, npages * PM_PAGE_SIZE, vec) != 0)
+        if (!pm_os_resident((void *)page, npages * psize, vec))
             return bytes;
-        for (size_t i = 0; i < npages; i++, page += PM_PAGE_SIZE) {
+        for (size_t i = 0; i < npages; i++, page += psize) {
             if (!(vec[i] & 1))
                 continue;
             uintptr_t from = page > lo ? page : lo;
-            uintptr_t to = page + PM_PAGE_SIZE < hi ? page + PM_PAGE_SIZE : hi;
+            uintptr_t to = page + psize < hi ? page + psize : hi;
             bytes += to - from;
         }
     }

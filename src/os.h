@@ -8,7 +8,24 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define PM_PAGE_SIZE ((size_t)4096)
+/* The page size is the system's, read once (getauxval(AT_PAGESZ), else
+ * sysconf) the first time it is needed, which start-up makes sure is
+ * before any thread exists.  Only slow paths read it (growing, trimming,
+ * mapping, aligned requests); the fast paths never do, so it stays a
+ * plain load rather than a constant folded into them. */
+extern size_t pm_os_page_size_value;
+size_t pm_os_page_size_slow(void);
+static inline size_t pm_page_size(void)
+{
+    size_t page = __atomic_load_n(&pm_os_page_size_value, __ATOMIC_RELAXED);
+    return __builtin_expect(page != 0, 1) ? page : pm_os_page_size_slow();
+}
+/* No Linux kernel has pages smaller than this: a constant lower bound for
+ * the tests that must stay off the fast paths' page-size load. */
+#define PM_MIN_PAGE_SIZE ((size_t)4096)
+/* The page size the kernel counts in (/proc/<pid>/statm, mincore): the
+ * same as pm_page_size() unless a test fakes a bigger one. */
+size_t pm_os_kernel_page_size(void);
 
 enum pm_os_call {
     PM_OS_BRK,
@@ -64,5 +81,23 @@ void pm_os_fault(enum pm_os_call call, long after, long count);
 void pm_os_fault_clear(void);
 /* How many times each call has been made (successful or not). */
 unsigned long pm_os_calls(enum pm_os_call call);
+
+/* For tests: makes pmalloc believe the page size is `bytes` (a power of
+ * two and a multiple of the kernel's), as on a 16 KiB or 64 KiB page
+ * kernel.  The OS layer then behaves like one: mappings come aligned to
+ * that size and so does the start of the break, residency is reported
+ * per faked page, and a munmap,
+ * mprotect, madvise or mremap given an address or length that is not a
+ * whole number of faked pages fails with EINVAL, as such a kernel would
+ * refuse it, and is counted.  Works only before the page size has first
+ * been read (a test calls it from a constructor that runs before
+ * pmalloc's own); false otherwise, or for an unusable size. */
+bool pm_os_fake_page_size(size_t bytes);
+/* How many calls a faked page size refused as misaligned. */
+unsigned long pm_os_misaligned_calls(void);
+/* For tests: reservations (pm_os_map with reserve_only, which is how
+ * sub-heaps are made) ask the kernel for this address (NULL: none).  A
+ * hint above 2^47 is honoured only by kernels with 5-level page tables. */
+void pm_os_reserve_hint(void *hint);
 
 #endif

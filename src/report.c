@@ -45,7 +45,7 @@ static bool count_free_chunk(void *ctx, bool fast, unsigned idx, mchunk p)
     struct resident *r = ctx;
     size_t size = chunk_size(p);
     r->free_bytes += size;
-    r->free_bins += fast || size <= PM_PAGE_SIZE ? size : pm_os_resident_bytes(p, size);
+    r->free_bins += fast || size <= pm_page_size() ? size : pm_os_resident_bytes(p, size);
     return true;
 }
 

@@ -102,8 +102,10 @@ struct pm_snap_src {
      * success, -1 if any of them cannot be read.  Must never crash. */
     int (*read)(void *ctx, uint64_t addr, void *dst, size_t len);
     /* Optional: vec[i] = 1 if page i of [addr, addr + npages pages) is
-     * resident; 0 on success, -1 when unknown. */
-    int (*resident)(void *ctx, uint64_t addr, size_t npages, unsigned char *vec);
+     * resident, counting in pages of page_size bytes (the descriptor's,
+     * which may differ from the reader's own); 0 on success, -1 when
+     * unknown. */
+    int (*resident)(void *ctx, uint64_t addr, size_t npages, uint64_t page_size, unsigned char *vec);
     /* Optional: takes (on) or releases (!on) a lock of the inspected
      * process; only an in-process source can. */
     void (*lock)(void *ctx, enum pm_snap_lock which, uint64_t addr, bool on);
@@ -165,7 +167,13 @@ struct pm_snap_region {
     uint64_t arena;
 };
 
-#define PM_SNAP_CACHE_PAGES 16
+/* The walker's cache holds blocks of the inspected memory, not pages of
+ * it: a block is read whole or not at all, so it must never straddle the
+ * end of a mapping.  4 KiB is the smallest page any Linux kernel has and
+ * so divides the target's page size, whatever it is (16 KiB, 64 KiB...):
+ * every block lies inside one page of the target. */
+#define PM_SNAP_CACHE_BLOCK 4096u
+#define PM_SNAP_CACHE_BLOCKS 16
 #define PM_SNAP_MAX_PROBLEMS 100
 #define PM_SNAP_MAX_ARENAS 4096
 #define PM_SNAP_MAX_REGIONS 65536
@@ -175,9 +183,9 @@ struct pm_snap_walker {
     struct pm_json *j;
     struct pm_layout_desc d;
     uint64_t secret;
-    /* a direct-mapped cache of whole pages of the inspected memory */
-    unsigned char (*cache)[4096];
-    uint64_t cache_tag[PM_SNAP_CACHE_PAGES]; /* page address + 1; 0: empty */
+    /* a direct-mapped cache of blocks of the inspected memory */
+    unsigned char (*cache)[PM_SNAP_CACHE_BLOCK];
+    uint64_t cache_tag[PM_SNAP_CACHE_BLOCKS]; /* page address + 1; 0: empty */
     /* every heap of every arena, found before the lists are followed */
     struct pm_snap_region *regions;
     size_t nregions, regions_cap;

@@ -19,6 +19,10 @@ const char *pm_snap_check_desc(const struct pm_layout_desc *d)
     if (d->alignment == 0 || (d->alignment & (d->alignment - 1)) != 0 || d->min_size == 0 ||
         d->chunk_hdr == 0 || d->nbins < 2 || d->nbins > 1024 || d->nfastbins > 64 || d->tcache_bins > 1024)
         return "pmalloc layout descriptor holds impossible values";
+    if (d->page_size == 0)
+        return "pmalloc has not started in this process yet (no page size in its layout descriptor)";
+    if (d->page_size < PM_SNAP_CACHE_BLOCK || (d->page_size & (d->page_size - 1)) != 0)
+        return "pmalloc layout descriptor holds an impossible page size";
     return NULL;
 }
 

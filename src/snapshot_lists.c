@@ -15,8 +15,6 @@ const char *const pm_snap_state_name[PM_ST_COUNT] = {
 
 /* ---- reading ---- */
 
-#define PAGE 4096u
-
 void pm_snap_cache_clear(struct pm_snap_walker *w)
 {
     memset(w->cache_tag, 0, sizeof w->cache_tag);
@@ -26,10 +24,10 @@ static const unsigned char *cached_page(struct pm_snap_walker *w, uint64_t page)
 {
     if (w->cache == NULL)
         return NULL;
-    unsigned slot = (unsigned)((page / PAGE) % PM_SNAP_CACHE_PAGES);
+    unsigned slot = (unsigned)((page / PM_SNAP_CACHE_BLOCK) % PM_SNAP_CACHE_BLOCKS);
     if (w->cache_tag[slot] == page + 1)
         return w->cache[slot];
-    if (w->src->read(w->src->ctx, page, w->cache[slot], PAGE) != 0) {
+    if (w->src->read(w->src->ctx, page, w->cache[slot], PM_SNAP_CACHE_BLOCK) != 0) {
         w->cache_tag[slot] = 0;
         return NULL;
     }
@@ -43,8 +41,8 @@ int pm_snap_read(struct pm_snap_walker *w, uint64_t addr, void *dst, size_t len)
     if (addr + len < addr)
         return -1;
     while (len > 0) {
-        uint64_t page = addr & ~(uint64_t)(PAGE - 1);
-        size_t in_page = PAGE - (size_t)(addr - page);
+        uint64_t page = addr & ~(uint64_t)(PM_SNAP_CACHE_BLOCK - 1);
+        size_t in_page = PM_SNAP_CACHE_BLOCK - (size_t)(addr - page);
         size_t take = len < in_page ? len : in_page;
         const unsigned char *p = cached_page(w, page);
         if (p != NULL)

@@ -49,11 +49,15 @@ static int self_read(void *vctx, uint64_t addr, void *dst, size_t len)
     return 0;
 }
 
-static int self_resident(void *ctx, uint64_t addr, size_t npages, unsigned char *vec)
+static int self_resident(void *ctx, uint64_t addr, size_t npages, uint64_t page_size, unsigned char *vec)
 {
     (void)ctx;
-    uintptr_t page = (uintptr_t)addr & ~(uintptr_t)(PM_PAGE_SIZE - 1);
-    return pm_os_resident((void *)page, npages * PM_PAGE_SIZE, vec) ? 0 : -1;
+    /* The walker counts in the descriptor's pages, which are ours. */
+    size_t size = pm_page_size();
+    if (page_size != size)
+        return -1;
+    uintptr_t page = (uintptr_t)addr & ~(uintptr_t)(size - 1);
+    return pm_os_resident((void *)page, npages * size, vec) ? 0 : -1;
 }
 
 static void self_lock(void *ctx, enum pm_snap_lock which, uint64_t addr, bool on)
@@ -86,13 +90,13 @@ static void self_lock(void *ctx, enum pm_snap_lock which, uint64_t addr, bool on
 static void *self_alloc(void *ctx, size_t bytes)
 {
     (void)ctx;
-    return pm_os_map(align_up(bytes, PM_PAGE_SIZE), false);
+    return pm_os_map(align_up(bytes, pm_page_size()), false);
 }
 
 static void self_free(void *ctx, void *p, size_t bytes)
 {
     (void)ctx;
-    pm_os_unmap(p, align_up(bytes, PM_PAGE_SIZE));
+    pm_os_unmap(p, align_up(bytes, pm_page_size()));
 }
 
 static void self_describe(void *ctx, struct pm_json *j, const uint64_t *ranges, size_t n)
@@ -102,7 +106,7 @@ static void self_describe(void *ctx, struct pm_json *j, const uint64_t *ranges, 
     (void)n;
     int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     int statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    pm_snap_describe_fds(j, maps, statm, PM_PAGE_SIZE);
+    pm_snap_describe_fds(j, maps, statm, pm_os_kernel_page_size()); /* statm's unit */
     if (maps >= 0)
         close(maps);
     if (statm >= 0)

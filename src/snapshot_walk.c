@@ -66,7 +66,7 @@ static uint64_t emit_residency(struct pm_snap_walker *w, uint64_t lo, uint64_t h
         size_t slot = (size_t)(i % sizeof vec);
         if (i < npages && slot == 0) {
             size_t n = npages - i < sizeof vec ? (size_t)(npages - i) : sizeof vec;
-            known = s->resident(s->ctx, lo + i * page, n, vec) == 0;
+            known = s->resident(s->ctx, lo + i * page, n, page, vec) == 0;
             if (!known)
                 break;
         }
@@ -564,14 +564,14 @@ int pm_snap_walk(const struct pm_snap_src *src, struct pm_json *out, const char 
     }
     if ((*why = pm_snap_check_desc(&w.d)) != NULL)
         return -1;
-    w.cache = src->alloc(src->ctx, sizeof(*w.cache) * PM_SNAP_CACHE_PAGES);
+    w.cache = src->alloc(src->ctx, sizeof(*w.cache) * PM_SNAP_CACHE_BLOCKS);
     if (w.cache == NULL) {
         *why = no_scratch;
         return -1;
     }
     uint64_t *arenas = src->alloc(src->ctx, PM_SNAP_MAX_ARENAS * sizeof *arenas);
     if (arenas == NULL) {
-        src->free(src->ctx, w.cache, sizeof(*w.cache) * PM_SNAP_CACHE_PAGES);
+        src->free(src->ctx, w.cache, sizeof(*w.cache) * PM_SNAP_CACHE_BLOCKS);
         *why = no_scratch;
         return -1;
     }
@@ -637,7 +637,7 @@ int pm_snap_walk(const struct pm_snap_src *src, struct pm_json *out, const char 
     if (w.regions)
         src->free(src->ctx, w.regions, w.regions_cap * sizeof *w.regions);
     src->free(src->ctx, arenas, PM_SNAP_MAX_ARENAS * sizeof *arenas);
-    src->free(src->ctx, w.cache, sizeof(*w.cache) * PM_SNAP_CACHE_PAGES);
+    src->free(src->ctx, w.cache, sizeof(*w.cache) * PM_SNAP_CACHE_BLOCKS);
     if (pm_json_finish(out) != 0) {
         *why = "writing the snapshot failed";
         return -1;

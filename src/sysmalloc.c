@@ -131,7 +131,7 @@ static bool extend_brk_heap(struct pm_arena *a, size_t want)
     struct pm_heap *h = a->heap;
     if (h == NULL || h->kind != PM_HEAP_BRK || pm_os_sbrk(0) != heap_end(h))
         return false;
-    size_t incr = align_up(want - top_size(a), PM_PAGE_SIZE);
+    size_t incr = align_up(want - top_size(a), pm_page_size());
     char *old = pm_os_sbrk((ptrdiff_t)incr);
     if (old == NULL)
         return false;
@@ -153,7 +153,7 @@ static bool extend_mmap_heap(struct pm_arena *a, size_t want)
     struct pm_heap *h = a->heap;
     if (h == NULL || h->kind != PM_HEAP_MMAP)
         return false;
-    size_t incr = align_up(want - top_size(a), PM_PAGE_SIZE);
+    size_t incr = align_up(want - top_size(a), pm_page_size());
     if (pm_os_remap(h, h->reserved, h->reserved + incr, false) == NULL)
         return false;
     h->reserved += incr;
@@ -169,14 +169,14 @@ static bool new_main_heap(struct pm_arena *a, size_t want)
     char *brk_now = pm_os_sbrk(0);
     if (brk_now != NULL) {
         /* End the break on a page boundary so trimming works in pages. */
-        size_t len = (size_t)((char *)align_up((uintptr_t)brk_now + want + overhead, PM_PAGE_SIZE) - brk_now);
+        size_t len = (size_t)((char *)align_up((uintptr_t)brk_now + want + overhead, pm_page_size()) - brk_now);
         char *base = pm_os_sbrk((ptrdiff_t)len);
         if (base != NULL) {
             open_heap(a, base, len, PM_HEAP_BRK);
             return true;
         }
     }
-    size_t len = align_up(want + overhead, PM_PAGE_SIZE);
+    size_t len = align_up(want + overhead, pm_page_size());
     if (len < PM_MMAP_HEAP_MIN)
         len = PM_MMAP_HEAP_MIN;
     char *base = pm_os_map(len, false);
@@ -249,8 +249,9 @@ bool pm_systrim(struct pm_arena *a, size_t pad)
         return false;
     /* Keep pad bytes and a minimal top; the top's end is a page boundary,
      * so what is released is a whole number of pages. */
-    size_t extra = align_down(tsize - pad - PM_MINSIZE - 1, PM_PAGE_SIZE);
-    if ((uintptr_t)heap_end(h) % PM_PAGE_SIZE != 0 || extra == 0)
+    size_t page = pm_page_size();
+    size_t extra = align_down(tsize - pad - PM_MINSIZE - 1, page);
+    if ((uintptr_t)heap_end(h) % page != 0 || extra == 0)
         return false;
     char *new_end = heap_end(h) - extra;
     if (h->kind == PM_HEAP_BRK) {
@@ -310,8 +311,9 @@ bool pm_unmap_empty_heaps(struct pm_arena *a)
 static bool discard_chunk_pages(mchunk p)
 {
     /* The chunk's header and list links stay; whole pages after them go. */
-    uintptr_t start = align_up((uintptr_t)p + sizeof(struct pm_chunk), PM_PAGE_SIZE);
-    uintptr_t end = align_down((uintptr_t)p + chunk_size(p), PM_PAGE_SIZE);
+    size_t page = pm_page_size();
+    uintptr_t start = align_up((uintptr_t)p + sizeof(struct pm_chunk), page);
+    uintptr_t end = align_down((uintptr_t)p + chunk_size(p), page);
     if (end <= start)
         return false;
     return pm_os_discard((void *)start, end - start);
@@ -326,7 +328,7 @@ static bool discard_visit(void *ctx, bool fast, unsigned idx, mchunk p)
     (void)fast;
     (void)idx;
     struct discard_walk *w = ctx;
-    if (chunk_size(p) >= PM_PAGE_SIZE + sizeof(struct pm_chunk))
+    if (chunk_size(p) >= pm_page_size() + sizeof(struct pm_chunk))
         w->released |= discard_chunk_pages(p);
     return true;
 }

@@ -14,12 +14,14 @@
 void *pm_sysmalloc(struct pm_arena *a, size_t nb);
 /* Gives back the top's excess above pad; true if anything was released. */
 bool pm_systrim(struct pm_arena *a, size_t pad);
-/* Whether top holds a whole page beyond pad (and a minimal top), the
- * least pm_systrim can give back: checked first on every large free. */
+/* Whether top may hold a whole page beyond pad (and a minimal top), the
+ * least pm_systrim can give back: checked first on every large free, so
+ * it compares with the smallest page there is, a constant, rather than
+ * load the real one; pm_systrim makes the exact test. */
 static inline bool pm_systrim_worth(const struct pm_arena *a, size_t pad)
 {
     size_t tsize = top_size(a);
-    return tsize > PM_MINSIZE && tsize - PM_MINSIZE > pad && tsize - PM_MINSIZE - pad > PM_PAGE_SIZE;
+    return tsize > PM_MINSIZE && tsize - PM_MINSIZE > pad && tsize - PM_MINSIZE - pad > PM_MIN_PAGE_SIZE;
 }
 /* Makes an initialised heap record the arena's newest heap. */
 void pm_install_heap(struct pm_arena *a, struct pm_heap *h);

@@ -63,7 +63,7 @@ static void munmap_forged_flag(void)
 {
     void *p = malloc(200);
     guard();
-    *prev_size_word(p) = ((uintptr_t)hdr(p) & (PM_PAGE_SIZE - 1)) == 0 ? 16 : 0;
+    *prev_size_word(p) = ((uintptr_t)hdr(p) & (pm_page_size() - 1)) == 0 ? 16 : 0;
     *size_word(p) = 0x2000 | PM_IS_MMAPPED;
     death_expect_addr(p);
     free(p);
@@ -75,10 +75,10 @@ static void munmap_forged_in_mapping(void)
 {
     void *m = mapped_block();
     char *map = (char *)hdr(m) - *prev_size_word(m);
-    size_t offset = PM_PAGE_SIZE + 32;
+    size_t offset = pm_page_size() + 32;
     mchunk f = (mchunk)(map + offset);
     f->prev_size = offset;
-    f->size = (2 * PM_PAGE_SIZE - offset) | PM_IS_MMAPPED;
+    f->size = (2 * pm_page_size() - offset) | PM_IS_MMAPPED;
     death_expect_addr(chunk_mem(f));
     free(opaque(chunk_mem(f)));
 }
@@ -96,7 +96,7 @@ static void munmap_size_changed(void)
 static void munmap_prev_size_changed(void)
 {
     void *m = mapped_block();
-    *prev_size_word(m) += PM_PAGE_SIZE / 2;
+    *prev_size_word(m) += pm_page_size() / 2;
     death_expect_addr(m);
     free(m);
 }

@@ -110,7 +110,7 @@ static void guard_page_child(void)
     size_t n = 300 * 1024;
     char *m = malloc(n);
     REQUIRE(m != NULL && chunk_is_mmapped(hdr(m)));
-    size_t end = align_up((uintptr_t)m + malloc_usable_size(m), PM_PAGE_SIZE) - (uintptr_t)m;
+    size_t end = align_up((uintptr_t)m + malloc_usable_size(m), pm_page_size()) - (uintptr_t)m;
     ((volatile char *)m)[end] = 1;
     _exit(0);
 }

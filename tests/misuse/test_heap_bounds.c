@@ -123,13 +123,13 @@ static void mmap_self_linked(void)
     void *m = malloc(MiB);
     REQUIRE(m != NULL && chunk_is_mmapped(hdr(m)));
     char *map = (char *)hdr(m) - *prev_size_word(m);
-    struct pm_mmap_link *l = (struct pm_mmap_link *)(map + 4 * PM_PAGE_SIZE);
+    struct pm_mmap_link *l = (struct pm_mmap_link *)(map + 4 * pm_page_size());
     size_t offset = 64;
     mchunk f = (mchunk)((char *)l + offset);
     l->next = l->prev = l;
     l->chunk = f;
     f->prev_size = offset;
-    f->size = (2 * PM_PAGE_SIZE - offset) | PM_IS_MMAPPED;
+    f->size = (2 * pm_page_size() - offset) | PM_IS_MMAPPED;
     death_expect_addr(chunk_mem(f));
     free(opaque(chunk_mem(f)));
     death_note("walker: %zu problem(s)\n", pmalloc_check());

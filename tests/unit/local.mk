@@ -76,3 +76,22 @@ tests_unit_test_cache_arena_CFLAGS = $(TEST_WB_CFLAGS)
 tests_unit_test_cache_arena_LDADD = $(TEST_LDADD)
 tests_unit_test_cache_arena_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_cache_arena
+
+# The page size read at run time, faked bigger than the kernel's through
+# the OS layer: one program per size.
+check_PROGRAMS += tests/unit/test_page_size_16k tests/unit/test_page_size_64k
+tests_unit_test_page_size_16k_SOURCES = tests/unit/test_page_size.c
+tests_unit_test_page_size_16k_CFLAGS = $(TEST_WB_CFLAGS) -DFAKE_PAGE=16384
+tests_unit_test_page_size_16k_LDADD = $(TEST_LDADD)
+tests_unit_test_page_size_16k_LDFLAGS = $(TEST_LDFLAGS)
+tests_unit_test_page_size_64k_SOURCES = tests/unit/test_page_size.c
+tests_unit_test_page_size_64k_CFLAGS = $(TEST_WB_CFLAGS) -DFAKE_PAGE=65536
+tests_unit_test_page_size_64k_LDADD = $(TEST_LDADD)
+tests_unit_test_page_size_64k_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_page_size_16k tests/unit/test_page_size_64k
+
+check_PROGRAMS += tests/unit/test_subheap_map
+tests_unit_test_subheap_map_CFLAGS = $(TEST_WB_CFLAGS)
+tests_unit_test_subheap_map_LDADD = $(TEST_LDADD)
+tests_unit_test_subheap_map_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_subheap_map

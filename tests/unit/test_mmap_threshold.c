@@ -42,11 +42,11 @@ static void test_defaults_and_boundary(void)
     mchunk c = hdr(p);
     uintptr_t map = (uintptr_t)c - chunk_prev_size(c);
     size_t len = chunk_prev_size(c) + chunk_size(c);
-    CHECK((map & (PM_PAGE_SIZE - 1)) == 0);
-    CHECK((len & (PM_PAGE_SIZE - 1)) == 0);
+    CHECK((map & (pm_page_size() - 1)) == 0);
+    CHECK((len & (pm_page_size() - 1)) == 0);
     CHECK(chunk_prev_size(c) < 256);
     CHECK(len >= request_to_size(300 * KiB) + 8);
-    CHECK(len < request_to_size(300 * KiB) + 8 + 256 + PM_PAGE_SIZE);
+    CHECK(len < request_to_size(300 * KiB) + 8 + 256 + pm_page_size());
     s300 = csize(p);
     CHECK(malloc_usable_size(p) >= 300 * KiB);
     CHECK_EQ_SIZE(malloc_usable_size(p), csize(p) - 16);

@@ -22,8 +22,8 @@ static void test_trim_on_free(void)
     /* all but top_pad (and less than a page more) went back */
     size_t top = chunk_size(MAIN->top);
     CHECK(top >= pm_opt.top_pad);
-    CHECK(top <= pm_opt.top_pad + PM_MINSIZE + PM_PAGE_SIZE);
-    CHECK((size_t)(brk_high - brk_low) >= MiB - pm_opt.top_pad - PM_PAGE_SIZE);
+    CHECK(top <= pm_opt.top_pad + PM_MINSIZE + pm_page_size());
+    CHECK((size_t)(brk_high - brk_low) >= MiB - pm_opt.top_pad - pm_page_size());
     /* the break still ends exactly at the end of top */
     CHECK((char *)MAIN->top + top == brk_low);
 
@@ -55,17 +55,17 @@ static void check_pad(size_t pad)
     REQUIRE(p && !chunk_is_mmapped(hdr(p)));
     CHECK_HEAP();
     size_t top = chunk_size(MAIN->top);
-    if (top < pad + PM_MINSIZE || top >= pad + PM_MINSIZE + PM_PAGE_SIZE)
+    if (top < pad + PM_MINSIZE || top >= pad + PM_MINSIZE + pm_page_size())
         fprintf(stderr, "pad %zu: top after growth %zu\n", pad, top);
     CHECK(top >= pad + PM_MINSIZE);
-    CHECK(top < pad + PM_MINSIZE + PM_PAGE_SIZE);
+    CHECK(top < pad + PM_MINSIZE + pm_page_size());
     free(p);
     CHECK_HEAP();
     top = chunk_size(MAIN->top);
-    if (top < pad || top > pad + PM_MINSIZE + PM_PAGE_SIZE)
+    if (top < pad || top > pad + PM_MINSIZE + pm_page_size())
         fprintf(stderr, "pad %zu: top after trim %zu\n", pad, top);
     CHECK(top >= pad);
-    CHECK(top <= pad + PM_MINSIZE + PM_PAGE_SIZE);
+    CHECK(top <= pad + PM_MINSIZE + pm_page_size());
 }
 
 static void test_top_pad(void)
@@ -115,7 +115,7 @@ static void test_malloc_trim_return(void)
     CHECK_HEAP();
     CHECK(malloc_trim(0) == 1);
     CHECK_HEAP();
-    CHECK(chunk_size(MAIN->top) < PM_PAGE_SIZE + PM_MINSIZE + 1);
+    CHECK(chunk_size(MAIN->top) < pm_page_size() + PM_MINSIZE + 1);
     CHECK(malloc_trim(0) == 0);
     CHECK(malloc_trim(0) == 0);
     /* with a pad, a trim that would keep more than top has is a no-op too */

@@ -67,10 +67,13 @@ int elf_symbol(const char *path, const char *name, uint64_t *value, int *is_dyn,
     Elf64_Phdr *ph = load(fd, eh.e_phoff, (uint64_t)eh.e_phnum * sizeof *ph, size);
     if (sh && ph) {
         *is_dyn = eh.e_type == ET_DYN;
+        /* The kernel maps the first segment from the start of its page:
+         * the page of this kernel, the one a live process runs on. */
+        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
         *first_vaddr = UINT64_MAX;
         for (unsigned i = 0; i < eh.e_phnum; i++)
             if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr < *first_vaddr)
-                *first_vaddr = ph[i].p_vaddr & ~(uint64_t)4095;
+                *first_vaddr = ph[i].p_vaddr & ~(page - 1);
         /* dynamic symbols first: present even in a stripped library */
         for (int pass = 0; pass < 2 && rc != 0; pass++) {
             unsigned want = pass == 0 ? SHT_DYNSYM : SHT_SYMTAB;

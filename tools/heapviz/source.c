@@ -112,19 +112,25 @@ static int pid_read(void *vctx, uint64_t addr, void *dst, size_t len)
     return process_vm_readv(c->pid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -1;
 }
 
-static int pid_resident(void *vctx, uint64_t addr, size_t npages, unsigned char *vec)
+/* pagemap has one entry per page of the kernel (the target runs on the
+ * same kernel as heapviz); a page of the target's pmalloc is resident if
+ * any kernel page in it is. */
+static int pid_resident(void *vctx, uint64_t addr, size_t npages, uint64_t page_size, unsigned char *vec)
 {
     struct pid_ctx *c = vctx;
     uint64_t entries[1024];
-    if (c->pagemap < 0)
+    uint64_t kpage = (uint64_t)sysconf(_SC_PAGESIZE);
+    if (c->pagemap < 0 || page_size < kpage || page_size % kpage != 0)
         return -1;
-    for (size_t done = 0; done < npages;) {
-        size_t n = npages - done < 1024 ? npages - done : 1024;
-        off_t off = (off_t)((addr / 4096 + done) * 8);
+    uint64_t per = page_size / kpage, total = npages * per;
+    memset(vec, 0, npages);
+    for (uint64_t done = 0; done < total;) {
+        uint64_t n = total - done < 1024 ? total - done : 1024;
+        off_t off = (off_t)((addr / kpage + done) * 8);
         if (pread(c->pagemap, entries, n * 8, off) != (ssize_t)(n * 8))
             return -1;
-        for (size_t i = 0; i < n; i++)
-            vec[done + i] = (unsigned char)((entries[i] >> 63) & 1); /* present in RAM */
+        for (uint64_t i = 0; i < n; i++)
+            vec[(done + i) / per] |= (unsigned char)((entries[i] >> 63) & 1); /* present in RAM */
         done += n;
     }
     return 0;
@@ -140,7 +146,7 @@ static void pid_describe(void *vctx, struct pm_json *j, const uint64_t *ranges, 
     int maps = open(path, O_RDONLY | O_CLOEXEC);
     snprintf(path, sizeof path, "/proc/%d/statm", (int)c->pid);
     int statm = open(path, O_RDONLY | O_CLOEXEC);
-    pm_snap_describe_fds(j, maps, statm, 4096);
+    pm_snap_describe_fds(j, maps, statm, (uint64_t)sysconf(_SC_PAGESIZE)); /* statm's unit */
     if (maps >= 0)
         close(maps);
     if (statm >= 0)
