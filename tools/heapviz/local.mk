@@ -15,6 +15,7 @@ tools_heapviz_heapviz_SOURCES = \
 	tools/heapviz/view_text.c \
 	tools/heapviz/view_html.c \
 	tools/heapviz/analysis.c \
+	tools/heapviz/diff.c \
 	src/snapshot.h \
 	src/snapshot_walk.c \
 	src/snapshot_header.c \
