@@ -264,8 +264,8 @@ static char *load_snapshot(struct args *a, int file_index)
     if (text == NULL)
         die("cannot read %s: %s", name, strerror(errno));
     if (len >= 4 && memcmp(text, "\177ELF", 4) == 0)
-        die("%s is an ELF file (a core dump?), not a snapshot: read a core with heapviz core %s EXECUTABLE%s", name,
-            name, a->cmd && strcmp(a->cmd, "show") != 0 ? ", or save it first with --json -o FILE" : "");
+        die("%s is an ELF file (a core dump?), not a snapshot: read a core with 'heapviz core %s EXECUTABLE'%s", name,
+            name, a->cmd && strcmp(a->cmd, "show") != 0 ? " (add --json -o SNAP.json to save one for this command)" : "");
     return text;
 }
 
@@ -492,7 +492,7 @@ static int run(struct args *a)
         die("run: the program could not be started");
     size_t len = 0;
     char *text = take_exit_snapshot(dir, child, &len);
-    bool text_missing = false;
+    bool text_missing = false, exit_saved = false;
     if ((text == NULL || len == 0) && nt > 0) {
         /* killed, or ended with _exit: the last timeline snapshot stands in */
         free(text);
@@ -501,10 +501,12 @@ static int run(struct args *a)
         fprintf(stderr, "heapviz: the program left no exit snapshot; showing the last one taken while it ran\n");
     } else if (text != NULL && len > 0 && a->prefix) {
         save_snapshot(a->prefix, "exit", text);
+        exit_saved = true;
     }
     if (a->prefix)
-        fprintf(stderr, "heapviz: saved %zu timeline snapshot%s as %s-N.json%s\n", nt, nt == 1 ? "" : "s",
-                a->prefix, text && len && nt < 1 ? "" : "");
+        fprintf(stderr, "heapviz: saved %zu timeline snapshot%s (%s-1.json ...)%s%s%s\n", nt, nt == 1 ? "" : "s",
+                a->prefix, exit_saved ? " and the exit snapshot as " : "", exit_saved ? a->prefix : "",
+                exit_saved ? "-exit.json" : "");
     if (text == NULL || len == 0) {
         fprintf(stderr, "heapviz: run: the program left no snapshot at exit (killed, ended with _exit, or did "
                         "not load %s)\n", lib);
@@ -548,9 +550,15 @@ int main(int argc, char **argv)
     if (a.cmd && strcmp(a.cmd, "diff") == 0) {
         char *ta = load_snapshot(&a, 0), *tb = load_snapshot(&a, 1);
         struct jval *sa = parse_snapshot(ta, a.files[0]), *sb = parse_snapshot(tb, a.files[1]);
-        FILE *f = open_output(a.output);
-        view_diff(f, sa, sb);
-        close_output(f, a.output);
+        const char *path = a.html ? a.html : a.output;
+        FILE *f = open_output(path);
+        if (a.json)
+            view_diff_json(f, sa, sb);
+        else if (a.html)
+            view_diff_html(f, sa, sb, a.files[0], a.files[1]);
+        else
+            view_diff(f, sa, sb);
+        close_output(f, path);
         json_free(sa);
         json_free(sb);
         free(ta);
