@@ -7,6 +7,7 @@
 bin_PROGRAMS = tools/heapviz/heapviz
 tools_heapviz_heapviz_SOURCES = \
 	tools/heapviz/main.c \
+	tools/heapviz/cli.h tools/heapviz/run.c \
 	tools/heapviz/json.h tools/heapviz/json.c \
 	tools/heapviz/source.h tools/heapviz/source.c \
 	tools/heapviz/elf.c \
