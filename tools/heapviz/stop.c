@@ -346,6 +346,12 @@ static int stop_with_signal(struct stopped *s, char *err, size_t errlen)
 
 int stop_process(struct stopped *s, pid_t pid, bool prefer_signal, char *err, size_t errlen)
 {
+    if (pid == getpid()) {
+        /* SIGSTOP would stop heapviz itself for good */
+        snprintf(err, errlen, "heapviz will not stop itself");
+        errno = EINVAL;
+        return -1;
+    }
     sigset_t old;
     block_fatal(&old);
     s->pid = pid;
