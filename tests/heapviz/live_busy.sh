@@ -83,6 +83,23 @@ check "--sigstop: 5 of 5 complete ($sig_complete)" test "$sig_complete" -eq 5
 check "--sigstop: the snapshot says so" grep -q '"capture":{"stop":"signal"' "$WORK/g1.json"
 check "--sigstop: the target runs on" runs_on
 
+# ptrace refused (EPERM: another heapviz already traces the target) falls
+# back to SIGSTOP; a target held by its tracer is read as it is
+# shellcheck disable=SC2086
+HEAPVIZ_TEST_HOLD_MS=1500 "$HEAPVIZ" $OPTS --pid "$BUSY_PID" --json -o "$WORK/tracer.json" 2>"$WORK/tracer.err" &
+tracer=$!
+# until the first one has read and only holds the target
+for _ in $(seq 200); do
+    grep -q 'holding the target' "$WORK/tracer.err" && break
+    sleep 0.02
+done
+# shellcheck disable=SC2086
+"$HEAPVIZ" $OPTS --pid "$BUSY_PID" --json -o "$WORK/second.json" 2>>"$WORK/errors"
+check "ptrace refused: read with the signal fallback" grep -q '"capture":{"stop":"signal"' "$WORK/second.json"
+check "ptrace refused: complete" grep -q '"partial":false' "$WORK/second.json"
+wait "$tracer"
+check "ptrace refused: the target runs on" runs_on
+
 # killed while it holds the target stopped (a test hook keeps it stopped
 # after the read): the target must run on
 killed_mid_read() {
@@ -94,7 +111,7 @@ killed_mid_read() {
     hv=$!
     held=no
     for _ in $(seq 200); do
-        if stopped; then held=yes; break; fi
+        if grep -q 'holding the target' "$WORK/held.err" && stopped; then held=yes; break; fi
         sleep 0.02
     done
     kill -s "$sig" "$hv"

@@ -283,8 +283,10 @@ static void pause_ms(long ms)
 static void hold_for_tests(void)
 {
     const char *hold = getenv("HEAPVIZ_TEST_HOLD_MS");
-    if (hold && atol(hold) > 0)
+    if (hold && atol(hold) > 0) {
+        fprintf(stderr, "heapviz: holding the target for %ld ms (HEAPVIZ_TEST_HOLD_MS)\n", atol(hold));
         pause_ms(atol(hold));
+    }
 }
 
 /* The number of locks held right now: every arena's, and the thread-cache
@@ -379,6 +381,8 @@ char *snapshot_pid(pid_t pid, struct live_read *lr, char *err, size_t errlen)
         return NULL;
     }
     ctx.arena_lock_off = arena_lock_offset(&probe);
+    /* a descriptor the walker refuses: no stopping, the walk says why */
+    bool stop = !lr->no_stop && pm_snap_check_desc(&probe) == NULL;
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/pagemap", (int)pid);
     ctx.pagemap = open(path, O_RDONLY | O_CLOEXEC);
@@ -404,7 +408,7 @@ char *snapshot_pid(pid_t pid, struct live_read *lr, char *err, size_t errlen)
     lr->reaped = lr->stop_failed = false;
     lr->stops = 0;
     for (attempt = 1; attempt <= LIVE_READ_ATTEMPTS; attempt++) {
-        if (!lr->no_stop && !hold_still(&st, &ctx, &probe, lr, attempt)) {
+        if (stop && !hold_still(&st, &ctx, &probe, lr, attempt)) {
             snprintf(err, errlen, "process %d exited while it was being read", (int)pid);
             break;
         }
