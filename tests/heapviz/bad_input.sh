@@ -61,4 +61,50 @@ elif [ "$(id -u)" -ne 0 ]; then
 fi
 expect_error "core file that is not a core" core "$WORK/good.json" "$CHILD"
 expect_error "unknown option" --frobnicate
+
+# a core dump (any ELF file) where a snapshot is wanted points at heapviz core
+for cmd in frag check show; do
+    expect_error "$cmd on an ELF file" $cmd "$CHILD"
+    check "$cmd on an ELF file names heapviz core" grep -q "heapviz core" "$WORK/err"
+done
+# every command's bad arguments
+expect_error "show: two files" "$WORK/good.json" "$WORK/good.json"
+expect_error "show: --pid and a file" --pid 1 "$WORK/good.json"
+expect_error "show: --every" --every 10 "$WORK/good.json"
+expect_error "show: a program" "$WORK/good.json" -- true
+expect_error "--pid without a value" --pid
+expect_error "--html without a file" "$WORK/good.json" --html
+expect_error "bad arena number" --arena x "$WORK/good.json"
+expect_error "bad range" --range 10 "$WORK/good.json"
+expect_error "empty range" --range 0x20:0x10 "$WORK/good.json"
+expect_error "bad glyph count" --max-glyphs lots "$WORK/good.json"
+expect_error "--no-stop on a file" --no-stop "$WORK/good.json"
+expect_error "--no-stop with --sigstop" --no-stop --sigstop --pid 1
+expect_error "core: no file" core
+expect_error "core: three files" core "$WORK/good.json" "$CHILD" "$CHILD"
+expect_error "core: --pid" core --pid 1 "$WORK/good.json"
+expect_error "core: --no-stop" core --no-stop "$WORK/good.json" "$CHILD"
+expect_error "diff: one file" diff "$WORK/good.json"
+expect_error "diff: three files" diff "$WORK/good.json" "$WORK/good.json" "$WORK/good.json"
+expect_error "diff: --pid" diff --pid 1 "$WORK/good.json"
+expect_error "diff: --json and --html" diff --json --html "$WORK/d.html" "$WORK/good.json" "$WORK/good.json"
+expect_error "diff: --bins" diff --bins "$WORK/good.json" "$WORK/good.json"
+expect_error "diff: a missing file" diff "$WORK/good.json" "$WORK/does-not-exist.json"
+expect_error "diff: --html into a missing directory" diff --html "$WORK/no/such/dir.html" "$WORK/good.json" \
+    "$WORK/good.json"
+expect_error "frag: two files" frag "$WORK/good.json" "$WORK/good.json"
+expect_error "frag: --html" frag --html "$WORK/f.html" "$WORK/good.json"
+expect_error "frag: --json" frag --json "$WORK/good.json"
+expect_error "frag: no snapshot" frag
+expect_error "frag: a garbage snapshot" frag "$WORK/garbage.json"
+expect_error "check: two files" check "$WORK/good.json" "$WORK/good.json"
+expect_error "check: --chunks" check --chunks "$WORK/good.json"
+expect_error "check: no snapshot" check
+expect_error "run: no program" run
+expect_error "run: nothing after --" run --
+expect_error "run: an argument before --" run stray -- true
+expect_error "run: --every 0" run --every 0 -- true
+expect_error "run: --every not a number" run --every soon -- true
+expect_error "run: --out without a prefix" run --out
+expect_error "run: --pid" run --pid 1 -- true
 finish

@@ -7,13 +7,16 @@
 bin_PROGRAMS = tools/heapviz/heapviz
 tools_heapviz_heapviz_SOURCES = \
 	tools/heapviz/main.c \
+	tools/heapviz/cli.h tools/heapviz/run.c \
 	tools/heapviz/json.h tools/heapviz/json.c \
 	tools/heapviz/source.h tools/heapviz/source.c \
 	tools/heapviz/elf.c \
+	tools/heapviz/stop.h tools/heapviz/stop.c \
 	tools/heapviz/views.h \
 	tools/heapviz/view_text.c \
 	tools/heapviz/view_html.c \
 	tools/heapviz/analysis.c \
+	tools/heapviz/diff.c \
 	src/emit.h src/snapshot.h \
 	src/snapshot_walk.c \
 	src/snapshot_header.c \
@@ -56,9 +59,17 @@ tests_heapviz_hv_child_CFLAGS = $(AM_CFLAGS) -fno-builtin
 tests_heapviz_hv_child_LDADD = $(TEST_LDADD)
 tests_heapviz_hv_child_LDFLAGS = $(TEST_LDFLAGS)
 
+# A busy multi-threaded program (for live snapshots while it runs).
+check_PROGRAMS += tests/heapviz/hv_busy
+tests_heapviz_hv_busy_SOURCES = tests/heapviz/hv_busy.c
+tests_heapviz_hv_busy_CFLAGS = $(AM_CFLAGS) -fno-builtin
+tests_heapviz_hv_busy_LDADD = $(TEST_LDADD)
+tests_heapviz_hv_busy_LDFLAGS = $(TEST_LDFLAGS)
+
 HEAPVIZ_TESTS = \
 	tests/heapviz/text_golden.sh \
 	tests/heapviz/live_pid.sh \
+	tests/heapviz/live_busy.sh \
 	tests/heapviz/bad_input.sh \
 	tests/heapviz/html_chromium.sh \
 	tests/heapviz/tools.sh \

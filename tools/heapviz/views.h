@@ -29,6 +29,10 @@ int view_html(FILE *out, const struct jval *snap, const char *snap_text, const c
 void view_frag(FILE *out, const struct jval *snap);
 /* Returns the number of problems found. */
 size_t view_check(FILE *out, const struct jval *snap);
+/* diff.c: the text, a JSON object ("format": "pmalloc-diff") and a
+ * self-contained HTML page of the differences */
 void view_diff(FILE *out, const struct jval *a, const struct jval *b);
+void view_diff_json(FILE *out, const struct jval *a, const struct jval *b);
+void view_diff_html(FILE *out, const struct jval *a, const struct jval *b, const char *name_a, const char *name_b);
 
 #endif
