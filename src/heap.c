@@ -93,15 +93,21 @@ bool pm_arena_holds(struct pm_arena *a, const void *p, size_t len)
     return false;
 }
 
-bool pm_chunk_owned(struct pm_arena *a, mchunk p, size_t size)
+/* A thread arena's chunk lies in the sub-heap its address names.  Out of
+ * line: the map lookup needs registers the main arena's test does not. */
+static __attribute__((noinline)) bool subheap_chunk_owned(struct pm_arena *a, mchunk *p, size_t size)
 {
-    if (a == &pm_main_arena)
-        return pm_arena_holds(a, p, size);
-    /* A thread arena's chunk lies in the sub-heap its address names. */
     if (!pm_subheap_known(p))
         return false;
     struct pm_heap *h = heap_of_chunk(p);
     return h->arena == a && h->magic == PM_HEAP_MAGIC && heap_holds(h, p, size);
+}
+
+bool pm_chunk_owned(struct pm_arena *a, mchunk *p, size_t size)
+{
+    if (a == &pm_main_arena)
+        return pm_arena_holds(a, p, size);
+    return subheap_chunk_owned(a, p, size);
 }
 
 /* When a reservation happens to come out aligned, its upper half is an

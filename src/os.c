@@ -25,7 +25,7 @@ static unsigned long calls[PM_OS_NCALLS];
  * is quiet; plain loads keep the normal path at one test of a flag. */
 static int faults_armed;
 
-static bool inject(enum pm_os_call c)
+static inline __attribute__((always_inline)) bool inject(enum pm_os_call c)
 {
     __atomic_fetch_add(&calls[c], 1, __ATOMIC_RELAXED);
     if (!__atomic_load_n(&faults_armed, __ATOMIC_RELAXED))
@@ -137,18 +137,24 @@ static void *reserve_hint;
 
 void pm_os_reserve_hint(void *hint) { __atomic_store_n(&reserve_hint, hint, __ATOMIC_RELAXED); }
 
+/* A kernel with faked-size pages starts the break on one.  Out of line,
+ * so the common path of pm_os_sbrk needs no stack frame. */
+static __attribute__((noinline, cold)) bool align_break_for_fake(ptrdiff_t incr)
+{
+    size_t off = (uintptr_t)sbrk(0) & (faked_page - 1);
+    if (off != 0 && sbrk((intptr_t)(faked_page - off)) == (void *)-1 && incr != 0) {
+        errno = ENOMEM;
+        return false;
+    }
+    return true;
+}
+
 void *pm_os_sbrk(ptrdiff_t incr)
 {
     if (incr != 0 && inject(PM_OS_BRK))
         return NULL;
-    if (faked_page != 0) {
-        /* A kernel with such pages starts the break on one. */
-        size_t off = (uintptr_t)sbrk(0) & (faked_page - 1);
-        if (off != 0 && sbrk((intptr_t)(faked_page - off)) == (void *)-1 && incr != 0) {
-            errno = ENOMEM;
-            return NULL;
-        }
-    }
+    if (__builtin_expect(faked_page != 0, 0) && !align_break_for_fake(incr))
+        return NULL;
     void *old = sbrk(incr);
     if (old == (void *)-1) {
         errno = ENOMEM;
