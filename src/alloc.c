@@ -66,7 +66,7 @@ void *pm_alloc_chunk(size_t nb)
 
 void pm_free_chunk(void *mem)
 {
-    mchunk p = mem_chunk(mem);
+    mchunk *p = mem_chunk(mem);
     if (chunk_is_mmapped(p)) {
         pm_mmap_free(p);
         return;

@@ -97,7 +97,7 @@ static __attribute__((noinline)) void free_slow(void *mem)
     int saved_errno = errno;
     if (PM_UNLIKELY(pm_vg()) && !vg_release(mem))
         return;
-    mchunk p = mem_chunk(mem);
+    mchunk *p = mem_chunk(mem);
     size_t size = chunk_size(p);
     struct pm_tcache *t = pm_tcache_get();
     if (t != NULL)
@@ -178,7 +178,7 @@ slow:
 
 /* Bytes of a chunk just cut from top that may hold old data: memory at or
  * above the arena's mark before the cut has never been written. */
-static size_t dirty_prefix(struct pm_arena *a, mchunk p, size_t usable)
+static size_t dirty_prefix(struct pm_arena *a, mchunk *p, size_t usable)
 {
     if (p != a->last_split)
         return usable;
@@ -238,7 +238,7 @@ PM_EXPORT void *calloc(size_t count, size_t size)
 
 static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
 {
-    mchunk oldp = mem_chunk(oldmem);
+    mchunk *oldp = mem_chunk(oldmem);
     size_t oldsize = chunk_size(oldp);
     if (PM_UNLIKELY((uintptr_t)oldp > (uintptr_t)0 - oldsize || !ptr_aligned(oldmem)))
         pm_corruption("realloc(): invalid pointer", oldmem);
@@ -282,7 +282,7 @@ static void *moving_realloc(void *oldmem, size_t bytes)
     if (mem == NULL)
         return NULL;
     pm_vg_enter();
-    mchunk oldp = mem_chunk(oldmem);
+    mchunk *oldp = mem_chunk(oldmem);
     size_t old_usable = pm_opt.hardened ? pm_hardened_usable(oldp) : chunk_usable(oldp);
     memcpy(mem, oldmem, old_usable < bytes ? old_usable : bytes);
     pm_vg_leave();

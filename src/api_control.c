@@ -18,7 +18,7 @@ PM_EXPORT size_t malloc_usable_size(void *mem)
     if (mem == NULL)
         return 0;
     pm_vg_enter();
-    mchunk p = mem_chunk(mem);
+    mchunk *p = mem_chunk(mem);
     size_t usable = chunk_is_mmapped(p) || chunk_inuse(p) ? chunk_usable(p) : 0;
     if (pm_opt.hardened && usable != 0)
         usable = pm_hardened_usable(p);

@@ -9,7 +9,7 @@ static void walk_fastbins(struct pm_arena *a, const struct pm_bins_visitor *v, s
 {
     for (unsigned i = 0; i < PM_NFASTBINS; i++) {
         size_t n = 0;
-        for (mchunk p = a->fastbins[i]; p != NULL; p = link_reveal(chunk_fd_slot(p), chunk_fd(p))) {
+        for (mchunk *p = a->fastbins[i]; p != NULL; p = link_reveal(chunk_fd_slot(p), chunk_fd(p))) {
             if (++n > bound) {
                 v->problem(v->ctx, PM_BINS_FAST_CYCLE, &a->fastbins[i]);
                 break;
@@ -30,10 +30,10 @@ static void walk_fastbins(struct pm_arena *a, const struct pm_bins_visitor *v, s
 
 static void walk_bin(struct pm_arena *a, const struct pm_bins_visitor *v, unsigned idx, size_t bound)
 {
-    mchunk bin = bin_at(a, idx);
-    mchunk prev = bin;
+    mchunk *bin = bin_at(a, idx);
+    mchunk *prev = bin;
     size_t n = 0;
-    for (mchunk p = bin_first(bin); p != bin; prev = p, p = chunk_fd(p)) {
+    for (mchunk *p = bin_first(bin); p != bin; prev = p, p = chunk_fd(p)) {
         if (++n > bound) {
             v->problem(v->ctx, PM_BINS_CYCLE, bin);
             return;

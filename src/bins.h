@@ -38,20 +38,20 @@ static inline unsigned bin_index(size_t sz)
 
 /* A bin's header is a fake chunk placed so that its fd/bk land on the
  * bin's pair of words in the arena; its other fields are never touched. */
-static inline mchunk bin_at(struct pm_arena *a, unsigned i)
+static inline mchunk *bin_at(struct pm_arena *a, unsigned i)
 {
-    return (mchunk)((char *)&a->bins[(i - 1) * 2] - offsetof(struct pm_chunk, fd));
+    return (mchunk *)((char *)&a->bins[(i - 1) * 2] - offsetof(struct pm_chunk, fd));
 }
-static inline mchunk bin_first(mchunk bin) { return chunk_fd(bin); }
-static inline mchunk bin_last(mchunk bin) { return chunk_bk(bin); }
-static inline bool bin_empty(mchunk bin) { return chunk_fd(bin) == bin; }
-static inline mchunk unsorted_bin(struct pm_arena *a) { return bin_at(a, PM_UNSORTED_BIN); }
+static inline mchunk *bin_first(mchunk *bin) { return chunk_fd(bin); }
+static inline mchunk *bin_last(mchunk *bin) { return chunk_bk(bin); }
+static inline bool bin_empty(mchunk *bin) { return chunk_fd(bin) == bin; }
+static inline mchunk *unsorted_bin(struct pm_arena *a) { return bin_at(a, PM_UNSORTED_BIN); }
 
 /* Every bin of a new arena starts empty: its header links to itself. */
 static inline void pm_bins_init(struct pm_arena *a)
 {
     for (unsigned i = 1; i < PM_NBINS; i++) {
-        mchunk bin = bin_at(a, i);
+        mchunk *bin = bin_at(a, i);
         chunk_set_fd(bin, bin);
         chunk_set_bk(bin, bin);
     }
@@ -76,19 +76,19 @@ static inline uintptr_t link_mix(const void *slot, uintptr_t value)
 {
     return (((uintptr_t)slot) >> 12) ^ pm_global.secret ^ value;
 }
-static inline mchunk link_protect(mchunk *slot, mchunk ptr) { return (mchunk)link_mix(slot, (uintptr_t)ptr); }
-static inline mchunk link_reveal(mchunk *slot, mchunk stored) { return (mchunk)link_mix(slot, (uintptr_t)stored); }
+static inline mchunk *link_protect(mchunk **slot, mchunk *ptr) { return (mchunk *)link_mix(slot, (uintptr_t)ptr); }
+static inline mchunk *link_reveal(mchunk **slot, mchunk *stored) { return (mchunk *)link_mix(slot, (uintptr_t)stored); }
 
 /* Takes the first chunk of nb's fast bin, or NULL when it is empty. */
 static inline void *fastbin_pop(struct pm_arena *a, size_t nb)
 {
     unsigned idx = fastbin_index(nb);
-    mchunk victim = a->fastbins[idx];
+    mchunk *victim = a->fastbins[idx];
     if (victim == NULL)
         return NULL;
     if (__builtin_expect(!ptr_aligned(victim), 0))
         pm_corruption("malloc(): unaligned fastbin chunk detected 2", victim);
-    mchunk next = link_reveal(chunk_fd_slot(victim), chunk_fd(victim));
+    mchunk *next = link_reveal(chunk_fd_slot(victim), chunk_fd(victim));
     if (__builtin_expect(next != NULL && !ptr_aligned(next), 0))
         pm_corruption("malloc(): unaligned fastbin chunk detected", next);
     if (__builtin_expect(fastbin_index(chunk_size(victim)) != idx, 0))
@@ -99,9 +99,9 @@ static inline void *fastbin_pop(struct pm_arena *a, size_t nb)
 }
 
 /* Inserts p between two neighbours of a double-linked list. */
-static inline void list_insert_after(mchunk bck, mchunk p)
+static inline void list_insert_after(mchunk *bck, mchunk *p)
 {
-    mchunk fwd = chunk_fd(bck);
+    mchunk *fwd = chunk_fd(bck);
     chunk_set_bk(p, bck);
     chunk_set_fd(p, fwd);
     chunk_set_fd(bck, p);
@@ -109,10 +109,10 @@ static inline void list_insert_after(mchunk bck, mchunk p)
 }
 
 /* Puts a free chunk at the head of the unsorted bin. */
-static inline void unsorted_push(struct pm_arena *a, mchunk p, const char *check)
+static inline void unsorted_push(struct pm_arena *a, mchunk *p, const char *check)
 {
-    mchunk bck = unsorted_bin(a);
-    mchunk fwd = chunk_fd(bck);
+    mchunk *bck = unsorted_bin(a);
+    mchunk *fwd = chunk_fd(bck);
     if (__builtin_expect(chunk_bk(fwd) != bck, 0))
         pm_corruption(check, p);
     chunk_set_bk(p, bck);
@@ -127,17 +127,17 @@ static inline void unsorted_push(struct pm_arena *a, mchunk p, const char *check
 
 /* Takes a free chunk out of whichever bin holds it, checking its tag and
  * both links first (the classic unlink attack needs them unchecked). */
-static inline void unlink_chunk(mchunk p)
+static inline void unlink_chunk(mchunk *p)
 {
     if (__builtin_expect(chunk_size(p) != chunk_prev_size(chunk_next(p)), 0))
         pm_corruption("corrupted size vs. prev_size", p);
-    mchunk fd = chunk_fd(p), bk = chunk_bk(p);
+    mchunk *fd = chunk_fd(p), *bk = chunk_bk(p);
     if (__builtin_expect(chunk_bk(fd) != p || chunk_fd(bk) != p, 0))
         pm_corruption("corrupted double-linked list", p);
     chunk_set_bk(fd, bk);
     chunk_set_fd(bk, fd);
     if (!in_smallbin_range(chunk_size(p)) && chunk_fd_nextsize(p) != NULL) {
-        mchunk nfd = chunk_fd_nextsize(p), nbk = chunk_bk_nextsize(p);
+        mchunk *nfd = chunk_fd_nextsize(p), *nbk = chunk_bk_nextsize(p);
         if (chunk_bk_nextsize(nfd) != p || chunk_fd_nextsize(nbk) != p)
             pm_corruption("corrupted double-linked list (not small)", p);
         if (chunk_fd_nextsize(fd) == NULL) {
@@ -176,7 +176,7 @@ enum pm_bins_problem {
 struct pm_bins_visitor {
     /* A chunk of fast bin `idx` (fast) or of bin `idx`; returning false
      * ends the walk of that bin. */
-    bool (*chunk)(void *ctx, bool fast, unsigned idx, mchunk p);
+    bool (*chunk)(void *ctx, bool fast, unsigned idx, mchunk *p);
     /* A list that cannot be followed on; the walk goes on with the next
      * bin.  `where` is the offending chunk or bin. */
     void (*problem)(void *ctx, enum pm_bins_problem what, const void *where);

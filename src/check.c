@@ -29,7 +29,7 @@ static void problem(struct walk *w, const char *what, const void *addr)
     w->report(w->ctx, what, addr);
 }
 
-static bool is_fencepost(mchunk p) { return chunk_size(p) == PM_CHUNK_HDR; }
+static bool is_fencepost(mchunk *p) { return chunk_size(p) == PM_CHUNK_HDR; }
 
 /* Walks one heap's chunks in address order.  Counts free chunks (those
  * whose successor's PREV_INUSE is clear) into free_count and free_bytes. */
@@ -38,7 +38,7 @@ static void walk_heap(struct walk *w, struct pm_heap *h, size_t *free_count, siz
     struct pm_arena *a = w->a;
     bool newest = h == a->heap;
     char *end = heap_end(h);
-    mchunk p = (mchunk)h->chunks_start;
+    mchunk *p = (mchunk *)h->chunks_start;
     bool prev_free = false;
     size_t expected_flag = arena_bit(a);
 
@@ -50,7 +50,7 @@ static void walk_heap(struct walk *w, struct pm_heap *h, size_t *free_count, siz
             return;
         }
         if (newest && p == a->top) {
-            if (chunk_at(p, chunk_size(p)) != (mchunk)align_down((uintptr_t)end, PM_ALIGNMENT))
+            if (chunk_at(p, chunk_size(p)) != (mchunk *)align_down((uintptr_t)end, PM_ALIGNMENT))
                 problem(w, "top does not end at the end of its heap", p);
             if (chunk_size(p) < PM_MINSIZE)
                 problem(w, "top is smaller than a minimal chunk", p);
@@ -61,7 +61,7 @@ static void walk_heap(struct walk *w, struct pm_heap *h, size_t *free_count, siz
         if (is_fencepost(p)) {
             if (newest)
                 problem(w, "fencepost in the heap that holds top", p);
-            mchunk second = chunk_at(p, PM_CHUNK_HDR);
+            mchunk *second = chunk_at(p, PM_CHUNK_HDR);
             if ((char *)second + PM_CHUNK_HDR > end || !is_fencepost(second) || !chunk_prev_inuse(second))
                 problem(w, "broken fencepost pair", p);
             if (chunk_prev_inuse(p) == prev_free)
@@ -79,7 +79,7 @@ static void walk_heap(struct walk *w, struct pm_heap *h, size_t *free_count, siz
             problem(w, "NON_MAIN_ARENA flag does not match the arena", p);
         if (chunk_prev_inuse(p) == prev_free)
             problem(w, "PREV_INUSE disagrees with the previous chunk", p);
-        mchunk next = chunk_at(p, size);
+        mchunk *next = chunk_at(p, size);
         if ((char *)next + PM_CHUNK_HDR > end) {
             problem(w, "chunk runs past the end of its heap", p);
             return;
@@ -100,7 +100,7 @@ static void walk_heap(struct walk *w, struct pm_heap *h, size_t *free_count, siz
 
 /* A chunk of a double-linked bin: its size, its state, its bin and, in a
  * large bin, its place in the size order and the skip list. */
-static bool check_bin_chunk(struct walk *w, unsigned idx, mchunk p)
+static bool check_bin_chunk(struct walk *w, unsigned idx, mchunk *p)
 {
     struct pm_arena *a = w->a;
     if (p == bin_first(bin_at(a, idx)))
@@ -134,7 +134,7 @@ static bool check_bin_chunk(struct walk *w, unsigned idx, mchunk p)
     return true;
 }
 
-static bool check_fast_chunk(struct walk *w, unsigned idx, mchunk p)
+static bool check_fast_chunk(struct walk *w, unsigned idx, mchunk *p)
 {
     if (fastbin_index(chunk_size(p)) != idx || chunk_size(p) > fastbin_limit())
         problem(w, "chunk filed in the wrong fast bin", p);
@@ -145,7 +145,7 @@ static bool check_fast_chunk(struct walk *w, unsigned idx, mchunk p)
     return true;
 }
 
-static bool visit_chunk(void *ctx, bool fast, unsigned idx, mchunk p)
+static bool visit_chunk(void *ctx, bool fast, unsigned idx, mchunk *p)
 {
     return fast ? check_fast_chunk(ctx, idx, p) : check_bin_chunk(ctx, idx, p);
 }

@@ -36,7 +36,7 @@ struct pm_chunk {
     struct pm_chunk *fd_nextsize;
     struct pm_chunk *bk_nextsize;
 };
-typedef struct pm_chunk *mchunk;
+typedef struct pm_chunk mchunk;
 /* The header is two words, and the user area of a free chunk holds both
  * list links: the smallest chunk is a header and the links. */
 _Static_assert(PM_CHUNK_HDR == offsetof(struct pm_chunk, fd), "user data starts after two words");
@@ -44,55 +44,55 @@ _Static_assert(PM_MINSIZE >= offsetof(struct pm_chunk, fd_nextsize), "a minimal 
 _Static_assert((PM_MINSIZE & PM_ALIGN_MASK) == 0 && (PM_ALIGNMENT & PM_ALIGN_MASK) == 0, "sizes are aligned");
 _Static_assert(PM_SIZE_BITS < PM_ALIGNMENT, "the flag bits lie below the alignment");
 
-static inline void *chunk_mem(mchunk p) { return (char *)p + PM_CHUNK_HDR; }
-static inline mchunk mem_chunk(const void *mem) { return (mchunk)((char *)mem - PM_CHUNK_HDR); }
-static inline mchunk chunk_at(const void *p, size_t offset) { return (mchunk)((char *)p + offset); }
-static inline mchunk chunk_before(const void *p, size_t offset) { return (mchunk)((char *)p - offset); }
+static inline void *chunk_mem(mchunk *p) { return (char *)p + PM_CHUNK_HDR; }
+static inline mchunk *mem_chunk(const void *mem) { return (mchunk *)((char *)mem - PM_CHUNK_HDR); }
+static inline mchunk *chunk_at(const void *p, size_t offset) { return (mchunk *)((char *)p + offset); }
+static inline mchunk *chunk_before(const void *p, size_t offset) { return (mchunk *)((char *)p - offset); }
 
 /* size and flags */
-static inline size_t chunk_raw_size(mchunk p) { return p->size; }
-static inline size_t chunk_size(mchunk p) { return p->size & ~PM_SIZE_BITS; }
-static inline size_t chunk_flags(mchunk p) { return p->size & PM_SIZE_BITS; }
-static inline bool chunk_prev_inuse(mchunk p) { return (p->size & PM_PREV_INUSE) != 0; }
-static inline bool chunk_is_mmapped(mchunk p) { return (p->size & PM_IS_MMAPPED) != 0; }
-static inline bool chunk_non_main(mchunk p) { return (p->size & PM_NON_MAIN_ARENA) != 0; }
-static inline void chunk_set_head(mchunk p, size_t size_and_flags) { p->size = size_and_flags; }
-static inline void chunk_set_size_keep_flags(mchunk p, size_t size)
+static inline size_t chunk_raw_size(mchunk *p) { return p->size; }
+static inline size_t chunk_size(mchunk *p) { return p->size & ~PM_SIZE_BITS; }
+static inline size_t chunk_flags(mchunk *p) { return p->size & PM_SIZE_BITS; }
+static inline bool chunk_prev_inuse(mchunk *p) { return (p->size & PM_PREV_INUSE) != 0; }
+static inline bool chunk_is_mmapped(mchunk *p) { return (p->size & PM_IS_MMAPPED) != 0; }
+static inline bool chunk_non_main(mchunk *p) { return (p->size & PM_NON_MAIN_ARENA) != 0; }
+static inline void chunk_set_head(mchunk *p, size_t size_and_flags) { p->size = size_and_flags; }
+static inline void chunk_set_size_keep_flags(mchunk *p, size_t size)
 {
     p->size = (p->size & PM_SIZE_BITS) | size;
 }
-static inline void chunk_set_prev_inuse(mchunk p) { p->size |= PM_PREV_INUSE; }
-static inline void chunk_clear_prev_inuse(mchunk p) { p->size &= ~PM_PREV_INUSE; }
+static inline void chunk_set_prev_inuse(mchunk *p) { p->size |= PM_PREV_INUSE; }
+static inline void chunk_clear_prev_inuse(mchunk *p) { p->size &= ~PM_PREV_INUSE; }
 
 /* prev_size: the boundary tag of the previous chunk while that one is free;
  * for an mmapped chunk, the offset of the chunk from its mapping's start. */
-static inline size_t chunk_prev_size(mchunk p) { return p->prev_size; }
-static inline void chunk_set_prev_size(mchunk p, size_t s) { p->prev_size = s; }
+static inline size_t chunk_prev_size(mchunk *p) { return p->prev_size; }
+static inline void chunk_set_prev_size(mchunk *p, size_t s) { p->prev_size = s; }
 
 /* physical neighbours */
-static inline mchunk chunk_next(mchunk p) { return chunk_at(p, chunk_size(p)); }
-static inline mchunk chunk_prev(mchunk p) { return chunk_before(p, p->prev_size); }
+static inline mchunk *chunk_next(mchunk *p) { return chunk_at(p, chunk_size(p)); }
+static inline mchunk *chunk_prev(mchunk *p) { return chunk_before(p, p->prev_size); }
 
 /* A chunk's own in-use state lives in the PREV_INUSE bit of its successor. */
-static inline bool chunk_inuse(mchunk p) { return chunk_prev_inuse(chunk_next(p)); }
-static inline bool chunk_inuse_at(mchunk p, size_t offset) { return chunk_prev_inuse(chunk_at(p, offset)); }
-static inline void chunk_set_inuse_at(mchunk p, size_t offset) { chunk_set_prev_inuse(chunk_at(p, offset)); }
-static inline void chunk_clear_inuse_at(mchunk p, size_t offset) { chunk_clear_prev_inuse(chunk_at(p, offset)); }
+static inline bool chunk_inuse(mchunk *p) { return chunk_prev_inuse(chunk_next(p)); }
+static inline bool chunk_inuse_at(mchunk *p, size_t offset) { return chunk_prev_inuse(chunk_at(p, offset)); }
+static inline void chunk_set_inuse_at(mchunk *p, size_t offset) { chunk_set_prev_inuse(chunk_at(p, offset)); }
+static inline void chunk_clear_inuse_at(mchunk *p, size_t offset) { chunk_clear_prev_inuse(chunk_at(p, offset)); }
 
 /* Writes the boundary tag of a free chunk into its successor's prev_size. */
-static inline void chunk_set_foot(mchunk p, size_t size) { chunk_at(p, size)->prev_size = size; }
+static inline void chunk_set_foot(mchunk *p, size_t size) { chunk_at(p, size)->prev_size = size; }
 
 /* free-list links */
-static inline mchunk chunk_fd(mchunk p) { return p->fd; }
-static inline mchunk chunk_bk(mchunk p) { return p->bk; }
-static inline void chunk_set_fd(mchunk p, mchunk v) { p->fd = v; }
-static inline void chunk_set_bk(mchunk p, mchunk v) { p->bk = v; }
-static inline mchunk chunk_fd_nextsize(mchunk p) { return p->fd_nextsize; }
-static inline mchunk chunk_bk_nextsize(mchunk p) { return p->bk_nextsize; }
-static inline void chunk_set_fd_nextsize(mchunk p, mchunk v) { p->fd_nextsize = v; }
-static inline void chunk_set_bk_nextsize(mchunk p, mchunk v) { p->bk_nextsize = v; }
+static inline mchunk *chunk_fd(mchunk *p) { return p->fd; }
+static inline mchunk *chunk_bk(mchunk *p) { return p->bk; }
+static inline void chunk_set_fd(mchunk *p, mchunk *v) { p->fd = v; }
+static inline void chunk_set_bk(mchunk *p, mchunk *v) { p->bk = v; }
+static inline mchunk *chunk_fd_nextsize(mchunk *p) { return p->fd_nextsize; }
+static inline mchunk *chunk_bk_nextsize(mchunk *p) { return p->bk_nextsize; }
+static inline void chunk_set_fd_nextsize(mchunk *p, mchunk *v) { p->fd_nextsize = v; }
+static inline void chunk_set_bk_nextsize(mchunk *p, mchunk *v) { p->bk_nextsize = v; }
 /* Address of the fd word: safe-linking mixes the slot's own address in. */
-static inline mchunk *chunk_fd_slot(mchunk p) { return &p->fd; }
+static inline mchunk **chunk_fd_slot(mchunk *p) { return &p->fd; }
 
 /* sizes */
 static inline bool size_aligned(size_t s) { return (s & PM_ALIGN_MASK) == 0; }
@@ -121,7 +121,7 @@ static inline bool checked_request_to_size(size_t req, size_t *out)
 
 /* Payload bytes a heap chunk of this size gives its user (one word of the
  * successor is lent); an mmapped chunk has no successor to borrow from. */
-static inline size_t chunk_usable(mchunk p)
+static inline size_t chunk_usable(mchunk *p)
 {
     if (chunk_is_mmapped(p))
         return chunk_size(p) - PM_CHUNK_HDR;
@@ -131,7 +131,7 @@ static inline size_t chunk_usable(mchunk p)
 /* The hardened mode keeps a tag in the last word of a block's usable
  * space (for a heap chunk, the successor's prev_size word, which an in-use
  * chunk lends to its user). */
-static inline uintptr_t *chunk_tag_slot(mchunk p)
+static inline uintptr_t *chunk_tag_slot(mchunk *p)
 {
     return (uintptr_t *)((char *)chunk_mem(p) + chunk_usable(p) - PM_SIZE_SZ);
 }

@@ -30,12 +30,12 @@ static inline void *pm_int_take_fast(struct pm_arena *a, size_t nb) { return fas
 /* Merges a chunk being freed with its free neighbours and files the
  * result in the unsorted bin or the top.  Returns the size of the merged
  * chunk. */
-size_t pm_free_merge(struct pm_arena *a, mchunk p, size_t size);
+size_t pm_free_merge(struct pm_arena *a, mchunk *p, size_t size);
 /* Merges every fast-bin chunk with its neighbours. */
 void pm_consolidate(struct pm_arena *a);
 
 /* core_free.c */
-void pm_int_free(struct pm_arena *a, mchunk p);
+void pm_int_free(struct pm_arena *a, mchunk *p);
 /* Frees p into its own arena.  A batch of frees takes each arena's lock
  * once (held), and chunks of arenas that other threads own are chained
  * and handed to those arenas' remote lists in one step each;
@@ -43,20 +43,20 @@ void pm_int_free(struct pm_arena *a, mchunk p);
 struct pm_free_batch {
     struct pm_arena *held;   /* the arena whose lock is held, if any */
     struct pm_arena *remote; /* where the chain head..tail goes */
-    mchunk head, tail;
+    mchunk *head, *tail;
 };
 #define PM_FREE_BATCH_INIT {NULL, NULL, NULL, NULL}
-void pm_free_batched(mchunk p, struct pm_free_batch *b);
+void pm_free_batched(mchunk *p, struct pm_free_batch *b);
 void pm_free_batch_end(struct pm_free_batch *b);
 /* Frees one chunk the same way, without a batch; no lock held. */
-void pm_free_one(mchunk p);
+void pm_free_one(mchunk *p);
 /* The arena of a chunk the program hands back, after checking that a
  * thread arena it claims really exists. */
-struct pm_arena *pm_arena_of_freed(mchunk p);
+struct pm_arena *pm_arena_of_freed(mchunk *p);
 /* Every check a chunk handed back must pass before anything trusts it
  * (the thread cache's slow path runs it before caching the chunk); no
  * lock needed. */
-void pm_check_freed(mchunk p);
+void pm_check_freed(mchunk *p);
 /* Frees the chunks other threads left on the arena's remote list. */
 void pm_drain_remote(struct pm_arena *a);
 /* Locks an arena, first freeing what other threads left on its remote
@@ -71,7 +71,7 @@ static inline void pm_lock_arena(struct pm_arena *a)
 /* realloc.c: resizes a heap chunk in place when it can, else moves it
  * within the arena.  Returns the user pointer, or NULL (old chunk
  * untouched). */
-void *pm_int_realloc(struct pm_arena *a, mchunk oldp, size_t nb);
+void *pm_int_realloc(struct pm_arena *a, mchunk *oldp, size_t nb);
 /* memalign.c */
 void *pm_int_memalign(struct pm_arena *a, size_t alignment, size_t nb);
 

@@ -9,7 +9,7 @@
 #include "heap.h"
 #include "sysmalloc.h"
 
-static inline __attribute__((always_inline)) void check_freed_pointer(struct pm_arena *a, mchunk p, size_t size)
+static inline __attribute__((always_inline)) void check_freed_pointer(struct pm_arena *a, mchunk *p, size_t size)
 {
     /* A pointer whose size would wrap the address space, that is not
      * aligned, or that lies outside every heap of its arena, cannot be a
@@ -25,21 +25,21 @@ static inline __attribute__((always_inline)) void check_freed_pointer(struct pm_
 
 /* The main arena checks only that the header lies in one of its heaps:
  * a size that runs past top is the "(out)" check's to report. */
-void pm_check_freed(mchunk p)
+void pm_check_freed(mchunk *p)
 {
     struct pm_arena *a = pm_arena_of_freed(p);
     check_freed_pointer(a, p, chunk_size(p));
 }
 
-static inline __attribute__((always_inline)) void push_fastbin(struct pm_arena *a, mchunk p, size_t size)
+static inline __attribute__((always_inline)) void push_fastbin(struct pm_arena *a, mchunk *p, size_t size)
 {
-    mchunk next = chunk_at(p, size);
+    mchunk *next = chunk_at(p, size);
     if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || chunk_size(next) >= a->system_mem))
         pm_corruption("free(): invalid next size (fast)", chunk_mem(p));
     pm_perturb_free(chunk_mem(p), size - PM_CHUNK_HDR);
 
     unsigned idx = fastbin_index(size);
-    mchunk old = a->fastbins[idx];
+    mchunk *old = a->fastbins[idx];
     /* Freeing the chunk at the head twice in a row is the cheap double
      * free to catch; deeper ones are the hardened mode's work. */
     if (PM_UNLIKELY(old == p))
@@ -54,7 +54,7 @@ static inline __attribute__((always_inline)) void push_fastbin(struct pm_arena *
 
 /* What a free into an arena does beyond filing a fast chunk: merging,
  * and the tidying a large free region is worth. */
-static __attribute__((noinline)) void free_merging(struct pm_arena *a, mchunk p, size_t size)
+static __attribute__((noinline)) void free_merging(struct pm_arena *a, mchunk *p, size_t size)
 {
     size = pm_free_merge(a, p, size);
     /* A large free region is worth tidying: fold the fast bins into it and
@@ -71,7 +71,7 @@ static __attribute__((noinline)) void free_merging(struct pm_arena *a, mchunk p,
 
 /* Inlined where a thread cache's spills come through (pm_free_batched):
  * the fast-bin case is most of what they do. */
-static inline __attribute__((always_inline)) void int_free(struct pm_arena *a, mchunk p)
+static inline __attribute__((always_inline)) void int_free(struct pm_arena *a, mchunk *p)
 {
     size_t size = chunk_size(p);
     check_freed_pointer(a, p, size);
@@ -81,7 +81,7 @@ static inline __attribute__((always_inline)) void int_free(struct pm_arena *a, m
         free_merging(a, p, size);
 }
 
-void pm_int_free(struct pm_arena *a, mchunk p) { int_free(a, p); }
+void pm_int_free(struct pm_arena *a, mchunk *p) { int_free(a, p); }
 
 /* A chunk freed by a thread other than its arena's owner never waits for
  * that arena's lock: it joins a lock-free list that the arena's next
@@ -93,7 +93,7 @@ static void remote_flush(struct pm_free_batch *b)
     if (b->head == NULL)
         return;
     struct pm_arena *a = b->remote;
-    mchunk old = __atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED);
+    mchunk *old = __atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED);
     do {
         chunk_set_fd(b->tail, old);
     } while (!__atomic_compare_exchange_n(&a->remote_frees, &old, b->head, true, __ATOMIC_RELEASE,
@@ -102,7 +102,7 @@ static void remote_flush(struct pm_free_batch *b)
     b->remote = NULL;
 }
 
-static void remote_add(struct pm_free_batch *b, struct pm_arena *a, mchunk p)
+static void remote_add(struct pm_free_batch *b, struct pm_arena *a, mchunk *p)
 {
     /* The full checks run when the owner frees the chunk; here only what
      * keeps the list itself sound. */
@@ -120,9 +120,9 @@ static void remote_add(struct pm_free_batch *b, struct pm_arena *a, mchunk p)
 
 void pm_drain_remote(struct pm_arena *a)
 {
-    mchunk p = __atomic_exchange_n(&a->remote_frees, NULL, __ATOMIC_ACQUIRE);
+    mchunk *p = __atomic_exchange_n(&a->remote_frees, NULL, __ATOMIC_ACQUIRE);
     while (p != NULL) {
-        mchunk next = chunk_fd(p);
+        mchunk *next = chunk_fd(p);
         pm_int_free(a, p);
         p = next;
     }
@@ -130,7 +130,7 @@ void pm_drain_remote(struct pm_arena *a)
 
 /* The arena of a chunk being freed; a chunk that claims a thread arena
  * must lie in a live sub-heap before that heap's record is read. */
-struct pm_arena *pm_arena_of_freed(mchunk p)
+struct pm_arena *pm_arena_of_freed(mchunk *p)
 {
     if (PM_UNLIKELY(chunk_non_main(p) && !pm_subheap_known(p)))
         pm_corruption("free(): invalid pointer", chunk_mem(p));
@@ -145,7 +145,7 @@ static inline bool owned_by_other_thread(struct pm_arena *a)
     return a != pm_thread_arena && __atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED) != 0;
 }
 
-void pm_free_batched(mchunk p, struct pm_free_batch *b)
+void pm_free_batched(mchunk *p, struct pm_free_batch *b)
 {
     struct pm_arena *a = pm_arena_of_freed(p);
     if (b->held != a) {
@@ -161,7 +161,7 @@ void pm_free_batched(mchunk p, struct pm_free_batch *b)
     int_free(a, p);
 }
 
-void pm_free_one(mchunk p)
+void pm_free_one(mchunk *p)
 {
     struct pm_arena *a = pm_arena_of_freed(p);
     if (owned_by_other_thread(a)) {

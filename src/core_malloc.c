@@ -13,7 +13,7 @@
  * cannot take unbounded time after a burst of frees. */
 #define UNSORTED_SCAN_LIMIT 10000
 
-static void *hand_out(mchunk victim, size_t size)
+static void *hand_out(mchunk *victim, size_t size)
 {
     chunk_set_inuse_at(victim, size);
     return chunk_mem(victim);
@@ -22,18 +22,18 @@ static void *hand_out(mchunk victim, size_t size)
 /* Files a chunk into a large bin, keeping the bin sorted by decreasing
  * size; the first chunk of each size carries the skip-list links so an
  * insert or best-fit search steps over runs of equal sizes. */
-static void largebin_insert(struct pm_arena *a, mchunk victim, size_t size)
+static void largebin_insert(struct pm_arena *a, mchunk *victim, size_t size)
 {
     unsigned idx = largebin_index(size);
-    mchunk bin = bin_at(a, idx);
-    mchunk bck = bin, fwd = bin_first(bin);
+    mchunk *bin = bin_at(a, idx);
+    mchunk *bck = bin, *fwd = bin_first(bin);
 
     if (fwd == bin) {
         chunk_set_fd_nextsize(victim, victim);
         chunk_set_bk_nextsize(victim, victim);
     } else {
-        mchunk largest = fwd;
-        mchunk smallest = bin_last(bin);
+        mchunk *largest = fwd;
+        mchunk *smallest = bin_last(bin);
         if (size < chunk_size(smallest)) {
             fwd = bin;
             bck = smallest;
@@ -69,7 +69,7 @@ static void largebin_insert(struct pm_arena *a, mchunk victim, size_t size)
     chunk_set_fd(bck, victim);
 }
 
-static void smallbin_insert(struct pm_arena *a, mchunk victim, size_t size)
+static void smallbin_insert(struct pm_arena *a, mchunk *victim, size_t size)
 {
     unsigned idx = smallbin_index(size);
     binmap_mark(a, idx);
@@ -78,13 +78,13 @@ static void smallbin_insert(struct pm_arena *a, mchunk victim, size_t size)
 
 /* Cuts nb bytes off the front of a free chunk already taken out of its
  * bin; a remainder big enough to be a chunk goes to the unsorted bin. */
-static void *split_free_chunk(struct pm_arena *a, mchunk victim, size_t nb, bool remember)
+static void *split_free_chunk(struct pm_arena *a, mchunk *victim, size_t nb, bool remember)
 {
     size_t size = chunk_size(victim);
     size_t rest = size - nb;
     if (rest < PM_MINSIZE)
         return hand_out(victim, size);
-    mchunk rem = chunk_at(victim, nb);
+    mchunk *rem = chunk_at(victim, nb);
     chunk_set_head(victim, nb | PM_PREV_INUSE | arena_bit(a));
     chunk_set_head(rem, rest | PM_PREV_INUSE | arena_bit(a));
     chunk_set_foot(rem, rest);
@@ -96,11 +96,11 @@ static void *split_free_chunk(struct pm_arena *a, mchunk victim, size_t nb, bool
 
 static void *from_smallbin(struct pm_arena *a, size_t nb)
 {
-    mchunk bin = bin_at(a, smallbin_index(nb));
-    mchunk victim = bin_last(bin);
+    mchunk *bin = bin_at(a, smallbin_index(nb));
+    mchunk *victim = bin_last(bin);
     if (victim == bin)
         return NULL;
-    mchunk bck = chunk_bk(victim);
+    mchunk *bck = chunk_bk(victim);
     if (PM_UNLIKELY(chunk_fd(bck) != victim))
         pm_corruption("malloc(): smallbin double linked list corrupted", victim);
     chunk_set_bk(bin, bck);
@@ -108,10 +108,10 @@ static void *from_smallbin(struct pm_arena *a, size_t nb)
     return hand_out(victim, nb);
 }
 
-static void check_unsorted_victim(struct pm_arena *a, mchunk victim, mchunk bck)
+static void check_unsorted_victim(struct pm_arena *a, mchunk *victim, mchunk *bck)
 {
     size_t size = chunk_size(victim);
-    mchunk next = chunk_at(victim, size);
+    mchunk *next = chunk_at(victim, size);
     if (PM_UNLIKELY(chunk_raw_size(victim) <= PM_CHUNK_HDR || size > a->system_mem))
         pm_corruption("malloc(): invalid size (unsorted)", victim);
     /* next may be a fencepost, whose raw size is exactly a header once
@@ -131,11 +131,11 @@ static void check_unsorted_victim(struct pm_arena *a, mchunk victim, mchunk bck)
  * soon as one turns up. */
 static void *scan_unsorted(struct pm_arena *a, size_t nb)
 {
-    mchunk unsorted = unsorted_bin(a);
+    mchunk *unsorted = unsorted_bin(a);
     unsigned scanned = 0;
-    mchunk victim;
+    mchunk *victim;
     while ((victim = bin_last(unsorted)) != unsorted) {
-        mchunk bck = chunk_bk(victim);
+        mchunk *bck = chunk_bk(victim);
         check_unsorted_victim(a, victim, bck);
         size_t size = chunk_size(victim);
 
@@ -167,11 +167,11 @@ static void *scan_unsorted(struct pm_arena *a, size_t nb)
  * its size so the skip list need not be relinked. */
 static void *from_own_largebin(struct pm_arena *a, size_t nb)
 {
-    mchunk bin = bin_at(a, largebin_index(nb));
-    mchunk first = bin_first(bin);
+    mchunk *bin = bin_at(a, largebin_index(nb));
+    mchunk *first = bin_first(bin);
     if (first == bin || chunk_size(first) < nb)
         return NULL;
-    mchunk victim = chunk_bk_nextsize(first);
+    mchunk *victim = chunk_bk_nextsize(first);
     while (chunk_size(victim) < nb)
         victim = chunk_bk_nextsize(victim);
     if (victim != bin_last(bin) && chunk_size(chunk_fd(victim)) == chunk_size(victim))
@@ -191,8 +191,8 @@ static void *from_larger_bin(struct pm_arena *a, size_t nb)
             map &= ~(binmap_bit(start) - 1);
         while (map != 0) {
             unsigned i = w * PM_BITS_PER_MAP + (unsigned)__builtin_ctz(map);
-            mchunk bin = bin_at(a, i);
-            mchunk victim = bin_last(bin);
+            mchunk *bin = bin_at(a, i);
+            mchunk *victim = bin_last(bin);
             if (victim == bin) {
                 binmap_unmark(a, i);
                 map &= map - 1;
@@ -207,8 +207,8 @@ static void *from_larger_bin(struct pm_arena *a, size_t nb)
 
 void *pm_int_take_remainder(struct pm_arena *a, size_t nb)
 {
-    mchunk unsorted = unsorted_bin(a);
-    mchunk victim = bin_last(unsorted);
+    mchunk *unsorted = unsorted_bin(a);
+    mchunk *victim = bin_last(unsorted);
     if (victim == unsorted || victim != a->last_remainder || chunk_bk(victim) != unsorted ||
         !in_smallbin_range(nb) || chunk_size(victim) <= nb + PM_MINSIZE)
         return NULL;

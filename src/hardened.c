@@ -37,7 +37,7 @@ static pm_lock_t quarantine_lock = PM_LOCK_INITIALIZER(PM_LOCK_RANK_QUARANTINE);
 static void *quarantine[QUARANTINE_SLOTS];
 static size_t q_first, q_count, q_bytes;
 
-static uintptr_t tag_for(mchunk p, bool quarantined)
+static uintptr_t tag_for(mchunk *p, bool quarantined)
 {
     /* PREV_INUSE changes while the block lives: leave it out.  Address and
      * size are mixed separately before they meet, so that a neighbour's
@@ -52,14 +52,14 @@ static uintptr_t tag_for(mchunk p, bool quarantined)
 
 void pm_hardened_tag(void *mem)
 {
-    mchunk p = mem_chunk(mem);
+    mchunk *p = mem_chunk(mem);
     *chunk_tag_slot(p) = tag_for(p, false);
 }
 
-size_t pm_hardened_usable(mchunk p) { return chunk_usable(p) - PM_SIZE_SZ; }
+size_t pm_hardened_usable(mchunk *p) { return chunk_usable(p) - PM_SIZE_SZ; }
 
 /* True if the whole chunk lies inside one heap of some arena. */
-static bool in_some_heap(mchunk p)
+static bool in_some_heap(mchunk *p)
 {
     struct pm_arena *a = &pm_main_arena;
     do {
@@ -74,7 +74,7 @@ static bool in_some_heap(mchunk p)
     return false;
 }
 
-static void check_owned(mchunk p)
+static void check_owned(mchunk *p)
 {
     bool ours = chunk_is_mmapped(p) ? pm_mmap_owns(p) : in_some_heap(p);
     if (PM_UNLIKELY(!ours))
@@ -83,7 +83,7 @@ static void check_owned(mchunk p)
 
 static void evict(void *mem)
 {
-    mchunk p = mem_chunk(mem);
+    mchunk *p = mem_chunk(mem);
     if (PM_UNLIKELY(*chunk_tag_slot(p) != tag_for(p, true)))
         pm_corruption("free(): quarantined block's tag overwritten (hardened)", mem);
     size_t n = pm_hardened_usable(p);
@@ -100,7 +100,7 @@ void pm_hardened_free(void *mem)
 {
     if (PM_UNLIKELY(!ptr_aligned(mem)))
         pm_corruption("free(): invalid pointer", mem);
-    mchunk p = mem_chunk(mem);
+    mchunk *p = mem_chunk(mem);
     check_owned(p);
     uintptr_t tag = *chunk_tag_slot(p);
     if (PM_UNLIKELY(tag == tag_for(p, true)))

@@ -10,7 +10,7 @@
 
 void pm_hardened_tag(void *mem);
 /* What the program may use of a tagged block. */
-size_t pm_hardened_usable(mchunk p);
+size_t pm_hardened_usable(mchunk *p);
 /* free() in the hardened mode: checks, poisons and quarantines. */
 void pm_hardened_free(void *mem);
 /* The quarantine's lock, for fork. */

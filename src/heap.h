@@ -37,7 +37,7 @@ bool pm_arena_holds(struct pm_arena *a, const void *p, size_t len);
 /* The common case of pm_chunk_owned, inline: [p, p+size) lies in the
  * arena's newest heap (for a thread arena, that is the sub-heap p's
  * address names, so the full test would pass too). */
-static inline bool in_newest_heap(const struct pm_arena *a, mchunk p, size_t size)
+static inline bool in_newest_heap(const struct pm_arena *a, mchunk *p, size_t size)
 {
     const struct pm_heap *h = a->heap;
     return h != NULL && heap_holds(h, p, size);
@@ -46,6 +46,6 @@ static inline bool in_newest_heap(const struct pm_arena *a, mchunk p, size_t siz
 /* True if the chunk [p, p+size) lies inside one of the arena's heaps (for
  * a thread arena, inside the heap its address names), checked without
  * trusting anything the chunk says about itself. */
-bool pm_chunk_owned(struct pm_arena *a, mchunk p, size_t size);
+bool pm_chunk_owned(struct pm_arena *a, mchunk *p, size_t size);
 
 #endif

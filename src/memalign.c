@@ -12,10 +12,10 @@ void *pm_int_memalign(struct pm_arena *a, size_t alignment, size_t nb)
     char *mem = pm_int_malloc(a, nb + alignment + PM_MINSIZE);
     if (mem == NULL)
         return NULL;
-    mchunk p = mem_chunk(mem);
+    mchunk *p = mem_chunk(mem);
 
     if ((uintptr_t)mem % alignment != 0) {
-        mchunk aligned = mem_chunk((void *)align_up((uintptr_t)mem, alignment));
+        mchunk *aligned = mem_chunk((void *)align_up((uintptr_t)mem, alignment));
         if ((size_t)((char *)aligned - (char *)p) < PM_MINSIZE)
             aligned = chunk_at(aligned, alignment);
         size_t lead = (size_t)((char *)aligned - (char *)p);
@@ -29,7 +29,7 @@ void *pm_int_memalign(struct pm_arena *a, size_t alignment, size_t nb)
 
     size_t size = chunk_size(p);
     if (size >= nb + PM_MINSIZE) {
-        mchunk tail = chunk_at(p, nb);
+        mchunk *tail = chunk_at(p, nb);
         chunk_set_head(tail, (size - nb) | PM_PREV_INUSE | arena_bit(a));
         chunk_set_size_keep_flags(p, nb);
         pm_int_free(a, tail);

@@ -8,9 +8,9 @@
 
 #include "bins.h"
 
-size_t pm_free_merge(struct pm_arena *a, mchunk p, size_t size)
+size_t pm_free_merge(struct pm_arena *a, mchunk *p, size_t size)
 {
-    mchunk next = chunk_at(p, size);
+    mchunk *next = chunk_at(p, size);
     if (PM_UNLIKELY(p == a->top))
         pm_corruption("double free or corruption (top)", chunk_mem(p));
     if (PM_UNLIKELY(arena_contiguous(a) && a->top != NULL &&
@@ -26,7 +26,7 @@ size_t pm_free_merge(struct pm_arena *a, mchunk p, size_t size)
 
     if (!chunk_prev_inuse(p)) {
         size_t prevsize = chunk_prev_size(p);
-        mchunk prev = chunk_before(p, prevsize);
+        mchunk *prev = chunk_before(p, prevsize);
         if (PM_UNLIKELY(chunk_size(prev) != prevsize))
             pm_corruption("corrupted size vs. prev_size while consolidating", chunk_mem(p));
         unlink_chunk(prev);
@@ -57,14 +57,14 @@ void pm_consolidate(struct pm_arena *a)
     a->have_fastchunks = 0;
     a->fast_bytes = 0;
     for (unsigned i = 0; i < PM_NFASTBINS; i++) {
-        mchunk p = a->fastbins[i];
+        mchunk *p = a->fastbins[i];
         a->fastbins[i] = NULL;
         while (p != NULL) {
             if (PM_UNLIKELY(!ptr_aligned(p)))
                 pm_corruption("malloc_consolidate(): unaligned fastbin chunk detected", p);
             if (PM_UNLIKELY(fastbin_index(chunk_size(p)) != i))
                 pm_corruption("malloc_consolidate(): invalid chunk size", p);
-            mchunk next = link_reveal(chunk_fd_slot(p), chunk_fd(p));
+            mchunk *next = link_reveal(chunk_fd_slot(p), chunk_fd(p));
             pm_free_merge(a, p, chunk_size(p));
             p = next;
         }

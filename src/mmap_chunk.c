@@ -20,7 +20,7 @@
 static pm_lock_t mmap_lock = PM_LOCK_INITIALIZER(PM_LOCK_RANK_MMAP);
 struct pm_mmap_link pm_mmap_list = { &pm_mmap_list, &pm_mmap_list, NULL, 0 };
 
-static size_t mapping_len(mchunk p) { return chunk_prev_size(p) + chunk_size(p); }
+static size_t mapping_len(mchunk *p) { return chunk_prev_size(p) + chunk_size(p); }
 
 static void account(long count, long bytes)
 {
@@ -56,7 +56,7 @@ void *pm_mmap_alloc(size_t nb, size_t alignment)
     }
     pm_vg_reserve(map, len);
     char *mem = (char *)align_up((uintptr_t)map + LINK_SIZE + PM_CHUNK_HDR, alignment);
-    mchunk p = mem_chunk(mem);
+    mchunk *p = mem_chunk(mem);
     size_t offset = (size_t)((char *)p - map);
     chunk_set_prev_size(p, offset);
     chunk_set_head(p, (len - offset) | PM_IS_MMAPPED);
@@ -76,7 +76,7 @@ void *pm_mmap_alloc(size_t nb, size_t alignment)
 
 /* A mapping header that does not sit on a page boundary, or whose link is
  * not on our list, was not made here. */
-static struct pm_mmap_link *checked_link(mchunk p, const char *check)
+static struct pm_mmap_link *checked_link(mchunk *p, const char *check)
 {
     uintptr_t map = (uintptr_t)p - chunk_prev_size(p);
     if (PM_UNLIKELY(((map | mapping_len(p)) & (pm_page_size() - 1)) != 0 ||
@@ -88,7 +88,7 @@ static struct pm_mmap_link *checked_link(mchunk p, const char *check)
     return l;
 }
 
-void pm_mmap_free(mchunk p)
+void pm_mmap_free(mchunk *p)
 {
     size_t size = chunk_size(p);
     pm_lock(&mmap_lock);
@@ -117,7 +117,7 @@ void pm_mmap_free(mchunk p)
     }
 }
 
-void *pm_mmap_realloc(mchunk p, size_t nb)
+void *pm_mmap_realloc(mchunk *p, size_t nb)
 {
     size_t offset = chunk_prev_size(p);
     size_t old_len = mapping_len(p);
@@ -140,7 +140,7 @@ void *pm_mmap_realloc(mchunk p, size_t nb)
         pm_unlock(&mmap_lock);
         return NULL;
     }
-    mchunk np = chunk_at(moved, offset);
+    mchunk *np = chunk_at(moved, offset);
     chunk_set_head(np, (new_len - offset) | PM_IS_MMAPPED);
     moved->chunk = np;
     moved->prev->next = moved;
@@ -172,7 +172,7 @@ bool pm_mmap_check(pm_problem_fn report, void *ctx)
             ok = false;
             break;
         }
-        mchunk p = l->chunk;
+        mchunk *p = l->chunk;
         if ((char *)p < (char *)l + LINK_SIZE || (char *)p - chunk_prev_size(p) != (char *)l ||
             !chunk_is_mmapped(p) || (mapping_len(p) & (pm_page_size() - 1)) != 0) {
             report(ctx, "mmapped chunk header does not match its mapping", l);
@@ -189,7 +189,7 @@ bool pm_mmap_check(pm_problem_fn report, void *ctx)
     return ok;
 }
 
-bool pm_mmap_owns(mchunk p)
+bool pm_mmap_owns(mchunk *p)
 {
     bool found = false;
     pm_lock(&mmap_lock);

@@ -11,7 +11,7 @@
 struct pm_mmap_link {
     struct pm_mmap_link *next;
     struct pm_mmap_link *prev;
-    mchunk chunk;       /* further in than the link when aligned */
+    mchunk *chunk;       /* further in than the link when aligned */
     size_t reserved;    /* guard bytes after the block (hardened mode) */
 };
 /* The list head; heapviz finds it through the layout descriptor. */
@@ -23,13 +23,13 @@ static inline bool mmap_allowed(size_t nb)
 }
 
 void *pm_mmap_alloc(size_t nb, size_t alignment);
-void pm_mmap_free(mchunk p);
+void pm_mmap_free(mchunk *p);
 /* Grows or shrinks an mmapped chunk (mremap); NULL if it cannot. */
-void *pm_mmap_realloc(mchunk p, size_t nb);
+void *pm_mmap_realloc(mchunk *p, size_t nb);
 /* Checks the list against its totals, reporting each problem. */
 bool pm_mmap_check(pm_problem_fn report, void *ctx);
 /* True if p is the chunk of one of our live mappings (list lock taken). */
-bool pm_mmap_owns(mchunk p);
+bool pm_mmap_owns(mchunk *p);
 /* The list lock, for fork and for a consistent snapshot. */
 void pm_mmap_lock_all(void);
 void pm_mmap_unlock_all(bool in_fork_child);

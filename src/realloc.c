@@ -12,7 +12,7 @@
 #include <string.h>
 
 /* Gives back the tail of a chunk that is now bigger than nb. */
-static void *shrink_to(struct pm_arena *a, mchunk p, size_t size, size_t nb)
+static void *shrink_to(struct pm_arena *a, mchunk *p, size_t size, size_t nb)
 {
     size_t rest = size - nb;
     if (rest < PM_MINSIZE) {
@@ -20,7 +20,7 @@ static void *shrink_to(struct pm_arena *a, mchunk p, size_t size, size_t nb)
         chunk_set_inuse_at(p, size);
         return chunk_mem(p);
     }
-    mchunk rem = chunk_at(p, nb);
+    mchunk *rem = chunk_at(p, nb);
     chunk_set_size_keep_flags(p, nb);
     chunk_set_head(rem, rest | PM_PREV_INUSE | arena_bit(a));
     /* The tail is freed as an in-use chunk so that it merges forward. */
@@ -29,14 +29,14 @@ static void *shrink_to(struct pm_arena *a, mchunk p, size_t size, size_t nb)
     return chunk_mem(p);
 }
 
-void *pm_int_realloc(struct pm_arena *a, mchunk oldp, size_t nb)
+void *pm_int_realloc(struct pm_arena *a, mchunk *oldp, size_t nb)
 {
     size_t oldsize = chunk_size(oldp);
     if (PM_UNLIKELY(chunk_raw_size(oldp) <= PM_CHUNK_HDR || oldsize >= a->system_mem))
         pm_corruption("realloc(): invalid old size", chunk_mem(oldp));
     if (PM_UNLIKELY(!pm_chunk_owned(a, oldp, oldsize)))
         pm_corruption("realloc(): invalid pointer", chunk_mem(oldp));
-    mchunk next = chunk_at(oldp, oldsize);
+    mchunk *next = chunk_at(oldp, oldsize);
     size_t nextsize = chunk_size(next);
     if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || nextsize >= a->system_mem))
         pm_corruption("realloc(): invalid next size", chunk_mem(oldp));
@@ -59,7 +59,7 @@ void *pm_int_realloc(struct pm_arena *a, mchunk oldp, size_t nb)
     void *newmem = pm_int_malloc(a, nb);
     if (newmem == NULL)
         return NULL;
-    mchunk newp = mem_chunk(newmem);
+    mchunk *newp = mem_chunk(newmem);
     if (newp == next) {
         /* The neighbour was parked in a fast bin: take it over in place. */
         return shrink_to(a, oldp, oldsize + chunk_size(newp), nb);

@@ -39,7 +39,7 @@ struct resident {
     uint64_t free_bytes;    /* free chunks and top, resident or not */
 };
 
-static bool count_free_chunk(void *ctx, bool fast, unsigned idx, mchunk p)
+static bool count_free_chunk(void *ctx, bool fast, unsigned idx, mchunk *p)
 {
     (void)idx;
     struct resident *r = ctx;

@@ -61,12 +61,12 @@ struct pm_arena {
     unsigned index;              /* 0 for the main arena; arena.c */
     int have_fastchunks;
     size_t fast_bytes;           /* bytes in the fast bins */
-    mchunk fastbins[PM_NFASTBINS];
-    mchunk top;
-    mchunk last_remainder;
+    mchunk *fastbins[PM_NFASTBINS];
+    mchunk *top;
+    mchunk *last_remainder;
     /* Bin headers: each bin is a fake chunk whose fd/bk overlay a pair of
      * these words (bins.h, bin_at). */
-    mchunk bins[PM_NBINS * 2 - 2];
+    mchunk *bins[PM_NBINS * 2 - 2];
     unsigned binmap[PM_BINMAP_SIZE];
     struct pm_heap *heap;        /* newest heap: the one that holds top; sysmalloc.c */
     /* every arena, in creation order, circular; arena.c, under the list
@@ -84,11 +84,11 @@ struct pm_arena {
      * from top and the mark before that cut.  sysmalloc.c; calloc clears
      * last_split. */
     char *fresh_mark;
-    mchunk last_split;
+    mchunk *last_split;
     char *last_split_fresh;
     /* Chunks freed by threads of other arenas, pushed without this lock
      * and drained by the next thread that holds it (core_free.c). */
-    mchunk remote_frees;
+    mchunk *remote_frees;
 };
 
 extern struct pm_arena pm_main_arena;
@@ -152,12 +152,12 @@ static inline bool pm_initialised(void) { return __atomic_load_n(&pm_init_state,
  * arena.c (attach, detach) and init.c. */
 extern __thread struct pm_arena *pm_thread_arena __attribute__((tls_model("initial-exec")));
 
-static inline struct pm_heap *heap_of_chunk(mchunk p)
+static inline struct pm_heap *heap_of_chunk(mchunk *p)
 {
     return (struct pm_heap *)((uintptr_t)p & ~(PM_HEAP_MAX_SIZE - 1));
 }
 
-static inline struct pm_arena *arena_of_chunk(mchunk p)
+static inline struct pm_arena *arena_of_chunk(mchunk *p)
 {
     return chunk_non_main(p) ? heap_of_chunk(p)->arena : &pm_main_arena;
 }

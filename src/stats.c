@@ -88,7 +88,7 @@ struct gather {
     const struct walk_messages *msg;
 };
 
-static bool gather_chunk(void *ctx, bool fast, unsigned idx, mchunk p)
+static bool gather_chunk(void *ctx, bool fast, unsigned idx, mchunk *p)
 {
     struct gather *g = ctx;
     size_t size = chunk_size(p);

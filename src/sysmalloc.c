@@ -20,7 +20,7 @@
  * small requests does not map one region each. */
 #define PM_MMAP_HEAP_MIN ((size_t)1024 * 1024)
 
-void pm_set_top(struct pm_arena *a, mchunk new_top, size_t size)
+void pm_set_top(struct pm_arena *a, mchunk *new_top, size_t size)
 {
     a->top = new_top;
     chunk_set_head(new_top, size | PM_PREV_INUSE | arena_bit(a));
@@ -32,7 +32,7 @@ void pm_set_top(struct pm_arena *a, mchunk new_top, size_t size)
 
 void *pm_split_top(struct pm_arena *a, size_t nb)
 {
-    mchunk victim = a->top;
+    mchunk *victim = a->top;
     size_t size = chunk_size(victim);
     a->last_split = victim;
     a->last_split_fresh = a->fresh_mark;
@@ -47,10 +47,10 @@ void *pm_split_top(struct pm_arena *a, size_t nb)
  * before top is always in use, and the fencepost after it is too. */
 static void close_heap(struct pm_arena *a)
 {
-    mchunk old_top = a->top;
+    mchunk *old_top = a->top;
     size_t size = chunk_size(old_top);
     size_t keep = size - PM_FENCEPOST_SIZE;
-    mchunk fence = chunk_at(old_top, keep);
+    mchunk *fence = chunk_at(old_top, keep);
     chunk_set_head(fence, PM_CHUNK_HDR | PM_PREV_INUSE);
     chunk_set_head(chunk_at(fence, PM_CHUNK_HDR), PM_CHUNK_HDR | PM_PREV_INUSE);
     a->top = NULL;
@@ -96,7 +96,7 @@ void pm_install_heap(struct pm_arena *a, struct pm_heap *h)
     a->fresh_mark = h->chunks_start;
     pm_vg_reserve(h->chunks_start, (size_t)(heap_end(h) - h->chunks_start));
     size_t top = align_down((size_t)(heap_end(h) - h->chunks_start), PM_ALIGNMENT);
-    pm_set_top(a, (mchunk)h->chunks_start, top);
+    pm_set_top(a, (mchunk *)h->chunks_start, top);
 }
 
 /* Makes [base, base+len) a main-arena heap of the given kind. */
@@ -283,13 +283,13 @@ bool pm_unmap_empty_heaps(struct pm_arena *a)
 {
     bool released = false;
     while (a->heap->kind == PM_HEAP_SUB && a->heap->prev != NULL &&
-           a->top == (mchunk)a->heap->chunks_start) {
+           a->top == (mchunk *)a->heap->chunks_start) {
         struct pm_heap *h = a->heap, *prev = h->prev;
         /* The older heap ends with fenceposts after its last chunk; that
          * chunk, if free, and the fenceposts become the new top. */
         char *end = (char *)align_down((uintptr_t)heap_end(prev), PM_ALIGNMENT);
-        mchunk fence = chunk_before(end, PM_FENCEPOST_SIZE);
-        mchunk new_top = fence;
+        mchunk *fence = chunk_before(end, PM_FENCEPOST_SIZE);
+        mchunk *new_top = fence;
         if (!chunk_prev_inuse(fence)) {
             new_top = chunk_prev(fence);
             if (PM_UNLIKELY(chunk_size(new_top) != chunk_prev_size(fence)))
@@ -308,7 +308,7 @@ bool pm_unmap_empty_heaps(struct pm_arena *a)
     return released;
 }
 
-static bool discard_chunk_pages(mchunk p)
+static bool discard_chunk_pages(mchunk *p)
 {
     /* The chunk's header and list links stay; whole pages after them go. */
     size_t page = pm_page_size();
@@ -323,7 +323,7 @@ struct discard_walk {
     bool released;
 };
 
-static bool discard_visit(void *ctx, bool fast, unsigned idx, mchunk p)
+static bool discard_visit(void *ctx, bool fast, unsigned idx, mchunk *p)
 {
     (void)fast;
     (void)idx;

@@ -36,6 +36,6 @@ bool pm_discard_free_pages(struct pm_arena *a);
 void *pm_split_top(struct pm_arena *a, size_t nb);
 /* Moves top's start to new_top after its front was taken (split or
  * realloc growth), keeping the untouched-memory mark right. */
-void pm_set_top(struct pm_arena *a, mchunk new_top, size_t size);
+void pm_set_top(struct pm_arena *a, mchunk *new_top, size_t size);
 
 #endif

@@ -49,7 +49,7 @@ static inline size_t hide(size_t v)
 }
 
 /* The chunk of a user pointer (mem_chunk, through launder). */
-static inline mchunk hdr(const void *mem) { return mem_chunk(launder((void *)mem)); }
+static inline mchunk *hdr(const void *mem) { return mem_chunk(launder((void *)mem)); }
 
 /* Bytes from a fixed pattern for (seed, i); cheap, and different for
  * neighbouring seeds so a block overwritten by its neighbour shows. */
@@ -90,11 +90,11 @@ static inline bool all_bytes(const void *p, size_t n, unsigned char v)
 static inline size_t csize(const void *mem) { return chunk_size(hdr(mem)); }
 
 /* True if the chunk is linked into bin i of arena a. */
-static inline bool chunk_in_bin(struct pm_arena *a, unsigned i, mchunk p)
+static inline bool chunk_in_bin(struct pm_arena *a, unsigned i, mchunk *p)
 {
-    mchunk b = bin_at(a, i);
+    mchunk *b = bin_at(a, i);
     size_t guard = 0;
-    for (mchunk q = bin_first(b); q != b; q = chunk_fd(q)) {
+    for (mchunk *q = bin_first(b); q != b; q = chunk_fd(q)) {
         if (q == p)
             return true;
         if (++guard > 10000000)
@@ -104,7 +104,7 @@ static inline bool chunk_in_bin(struct pm_arena *a, unsigned i, mchunk p)
 }
 
 /* The bin (1 = unsorted, 2..126) that holds p, or -1 if none does. */
-static inline int chunk_bin(struct pm_arena *a, mchunk p)
+static inline int chunk_bin(struct pm_arena *a, mchunk *p)
 {
     for (unsigned i = 1; i < PM_NBINS; i++)
         if (chunk_in_bin(a, i, p))
@@ -114,17 +114,17 @@ static inline int chunk_bin(struct pm_arena *a, mchunk p)
 
 static inline size_t bin_count(struct pm_arena *a, unsigned i)
 {
-    mchunk b = bin_at(a, i);
+    mchunk *b = bin_at(a, i);
     size_t n = 0;
-    for (mchunk q = bin_first(b); q != b; q = chunk_fd(q))
+    for (mchunk *q = bin_first(b); q != b; q = chunk_fd(q))
         n++;
     return n;
 }
 
 /* Fast bins are single-linked with safe-linked fd words. */
-static inline bool chunk_in_fastbin(struct pm_arena *a, unsigned i, mchunk p)
+static inline bool chunk_in_fastbin(struct pm_arena *a, unsigned i, mchunk *p)
 {
-    mchunk q = a->fastbins[i];
+    mchunk *q = a->fastbins[i];
     size_t guard = 0;
     while (q != NULL && guard++ < 1000000) {
         if (q == p)
@@ -134,7 +134,7 @@ static inline bool chunk_in_fastbin(struct pm_arena *a, unsigned i, mchunk p)
     return false;
 }
 
-static inline int chunk_fastbin(struct pm_arena *a, mchunk p)
+static inline int chunk_fastbin(struct pm_arena *a, mchunk *p)
 {
     for (unsigned i = 0; i < PM_NFASTBINS; i++)
         if (chunk_in_fastbin(a, i, p))
@@ -179,7 +179,7 @@ static inline size_t free_chunks_main(void)
     for (unsigned i = 1; i < PM_NBINS; i++)
         n += bin_count(MAIN, i);
     for (unsigned i = 0; i < PM_NFASTBINS; i++) {
-        mchunk q = MAIN->fastbins[i];
+        mchunk *q = MAIN->fastbins[i];
         while (q != NULL) {
             n++;
             q = link_reveal(chunk_fd_slot(q), chunk_fd(q));

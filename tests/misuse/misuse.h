@@ -26,9 +26,9 @@ static inline void require_adjacent(void *a, void *b)
  * to itself, so it never satisfies "fd->bk == p" for another chunk. */
 static struct pm_chunk fake_chunk[4] __attribute__((aligned(64)));
 
-static inline mchunk fake(void)
+static inline mchunk *fake(void)
 {
-    mchunk f = opaque(&fake_chunk[0]);
+    mchunk *f = opaque(&fake_chunk[0]);
     f->prev_size = 0;
     f->size = 0x40 | PM_PREV_INUSE;
     f->fd = f->bk = f->fd_nextsize = f->bk_nextsize = f;
@@ -42,10 +42,10 @@ static inline void *misaligned(void) { return (char *)fake() + 8; }
 /* The stored form of a single-linked pointer in the fd slot of p, as the
  * allocator would write it (link_protect): what an attacker who knows the
  * secret (or leaked a mask) writes to aim the list at `target`. */
-static inline mchunk forged_fd(void *mem, void *target)
+static inline mchunk *forged_fd(void *mem, void *target)
 {
-    mchunk p = hdr(mem);
-    return link_protect(chunk_fd_slot(p), (mchunk)target);
+    mchunk *p = hdr(mem);
+    return link_protect(chunk_fd_slot(p), (mchunk *)target);
 }
 
 /* Keeps blocks from being folded into top by later frees. */

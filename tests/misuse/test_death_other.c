@@ -76,7 +76,7 @@ static void munmap_forged_in_mapping(void)
     void *m = mapped_block();
     char *map = (char *)hdr(m) - *prev_size_word(m);
     size_t offset = pm_page_size() + 32;
-    mchunk f = (mchunk)(map + offset);
+    mchunk *f = (mchunk *)(map + offset);
     f->prev_size = offset;
     f->size = (2 * pm_page_size() - offset) | PM_IS_MMAPPED;
     death_expect_addr(chunk_mem(f));
@@ -215,7 +215,7 @@ static void secret_per_process(void)
     REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 0) == 1);
     void *x = malloc(24), *g = malloc(24);
     free(x);
-    mchunk p = hdr(x);
+    mchunk *p = hdr(x);
     CHECK((uintptr_t)chunk_fd(p) != ((uintptr_t)chunk_fd_slot(p) >> 12));
     CHECK(link_reveal(chunk_fd_slot(p), chunk_fd(p)) == NULL || ptr_aligned(link_reveal(chunk_fd_slot(p), chunk_fd(p))));
     free(g);

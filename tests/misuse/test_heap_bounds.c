@@ -16,9 +16,9 @@ static struct pm_chunk spirit[128] __attribute__((aligned(64)));
 static void *spirit_chunk(size_t size)
 {
     free(malloc(16)); /* the heap and the thread cache exist */
-    mchunk p = opaque(&spirit[0]);
+    mchunk *p = opaque(&spirit[0]);
     p->size = size | PM_PREV_INUSE;
-    mchunk next = chunk_at(p, size);
+    mchunk *next = chunk_at(p, size);
     next->size = 0x40 | PM_PREV_INUSE;
     chunk_at(next, 0x40)->size = 0x40 | PM_PREV_INUSE;
     return chunk_mem(p);
@@ -65,7 +65,7 @@ static void foreign_stack(void)
     struct pm_chunk frame[8] __attribute__((aligned(16)));
     free(malloc(16));
     memset(frame, 0, sizeof frame);
-    mchunk p = opaque(&frame[0]);
+    mchunk *p = opaque(&frame[0]);
     p->size = 0x40 | PM_PREV_INUSE;
     chunk_at(p, 0x40)->size = 0x40 | PM_PREV_INUSE;
     death_expect_addr(chunk_mem(p));
@@ -125,7 +125,7 @@ static void mmap_self_linked(void)
     char *map = (char *)hdr(m) - *prev_size_word(m);
     struct pm_mmap_link *l = (struct pm_mmap_link *)(map + 4 * pm_page_size());
     size_t offset = 64;
-    mchunk f = (mchunk)((char *)l + offset);
+    mchunk *f = (mchunk *)((char *)l + offset);
     l->next = l->prev = l;
     l->chunk = f;
     f->prev_size = offset;

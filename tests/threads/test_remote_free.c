@@ -131,7 +131,7 @@ static void *holder(void *arg)
     pthread_barrier_wait(&step); /* 2: it has freed everything */
     TCHECK(__atomic_load_n(&a->remote_frees, __ATOMIC_ACQUIRE) != NULL);
     size_t listed = 0;
-    for (mchunk p = a->remote_frees; p != NULL && listed < 1000; p = chunk_fd(p))
+    for (mchunk *p = a->remote_frees; p != NULL && listed < 1000; p = chunk_fd(p))
         listed++;
     TCHECK(listed == 64);
     /* Still in use as far as the heap is concerned. */

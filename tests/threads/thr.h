@@ -127,7 +127,7 @@ static inline struct arena_tally tally_arena(struct pm_arena *a)
     pm_lock(&a->lock);
     for (struct pm_heap *h = a->heap; h != NULL; h = h->prev) {
         char *end = heap_end(h);
-        mchunk p = (mchunk)h->chunks_start;
+        mchunk *p = (mchunk *)h->chunks_start;
         while ((char *)p + PM_CHUNK_HDR <= end) {
             if (p == a->top) {
                 t.top_bytes = chunk_size(p);
@@ -136,7 +136,7 @@ static inline struct arena_tally tally_arena(struct pm_arena *a)
             size_t size = chunk_size(p);
             if (size == PM_CHUNK_HDR || size < PM_MINSIZE)
                 break; /* fencepost: the end of this heap */
-            mchunk next = chunk_at(p, size);
+            mchunk *next = chunk_at(p, size);
             if (chunk_prev_inuse(next)) {
                 t.inuse_chunks++;
                 t.inuse_bytes += size;
@@ -148,7 +148,7 @@ static inline struct arena_tally tally_arena(struct pm_arena *a)
         }
     }
     for (unsigned i = 0; i < PM_NFASTBINS; i++)
-        for (mchunk q = a->fastbins[i]; q != NULL; q = link_reveal(chunk_fd_slot(q), chunk_fd(q)))
+        for (mchunk *q = a->fastbins[i]; q != NULL; q = link_reveal(chunk_fd_slot(q), chunk_fd(q)))
             t.fast_chunks++;
     pm_unlock(&a->lock);
     return t;
@@ -159,10 +159,10 @@ static inline void dump_inuse(struct pm_arena *a)
 {
     pm_lock(&a->lock);
     for (struct pm_heap *h = a->heap; h != NULL; h = h->prev) {
-        mchunk p = (mchunk)h->chunks_start;
+        mchunk *p = (mchunk *)h->chunks_start;
         size_t last = 0, run = 0;
         while ((char *)p + PM_CHUNK_HDR <= heap_end(h) && p != a->top && chunk_size(p) >= PM_MINSIZE) {
-            mchunk next = chunk_at(p, chunk_size(p));
+            mchunk *next = chunk_at(p, chunk_size(p));
             if (chunk_prev_inuse(next)) {
                 if (chunk_size(p) != last && run) {
                     fprintf(stderr, "  arena %u: %zu x %zu bytes\n", a->index, run, last);

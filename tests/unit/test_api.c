@@ -205,7 +205,7 @@ static void test_realloc_in_place(void)
     CHECK(csize(r) >= request_to_size(21000));
     CHECK_HEAP();
     /* the rest of the neighbour is still free, after r */
-    mchunk after = chunk_next(hdr(r));
+    mchunk *after = chunk_next(hdr(r));
     if (after != hdr(g))
         CHECK(!chunk_inuse(after));
 

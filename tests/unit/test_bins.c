@@ -142,19 +142,19 @@ static void test_safe_link(void)
     /* real slots inside real chunks */
     void *a = malloc(200), *b = malloc(200);
     REQUIRE(a && b);
-    mchunk ca = hdr(a), cb = hdr(b);
-    mchunk *slot = chunk_fd_slot(ca);
+    mchunk *ca = hdr(a), *cb = hdr(b);
+    mchunk **slot = chunk_fd_slot(ca);
     CHECK((void *)slot == a); /* fd is the first user word */
-    mchunk targets[] = {cb, ca, NULL, (mchunk)(uintptr_t)0x7f0000001230ull,
-                        (mchunk)(uintptr_t)0x10};
+    mchunk *targets[] = {cb, ca, NULL, (mchunk *)(uintptr_t)0x7f0000001230ull,
+                        (mchunk *)(uintptr_t)0x10};
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
-        mchunk stored = link_protect(slot, targets[i]);
+        mchunk *stored = link_protect(slot, targets[i]);
         CHECK(link_reveal(slot, stored) == targets[i]);
     }
     /* mangling changes the stored value of a real heap pointer */
     CHECK(link_protect(slot, cb) != cb);
     /* and depends on the slot's address (bits above the page offset) */
-    mchunk *far = (mchunk *)((char *)slot + 4096 * 3);
+    mchunk **far = (mchunk **)((char *)slot + 4096 * 3);
     CHECK(link_protect(slot, cb) != link_protect(far, cb));
     CHECK(link_reveal(far, link_protect(slot, cb)) != cb);
     free(a);
@@ -167,7 +167,7 @@ static void test_binmap_and_headers(void)
     static struct pm_arena fake;
     memset(&fake, 0, sizeof fake);
     for (unsigned i = 1; i < PM_NBINS; i++) {
-        mchunk b = bin_at(&fake, i);
+        mchunk *b = bin_at(&fake, i);
         /* the fake chunk's fd/bk are exactly the bin's pair of words */
         CHECK((void *)&b->fd == (void *)&fake.bins[(i - 1) * 2]);
         CHECK((void *)&b->bk == (void *)&fake.bins[(i - 1) * 2 + 1]);
@@ -190,7 +190,7 @@ static void test_binmap_and_headers(void)
     free(p);
     unsigned bad = 0;
     for (unsigned i = 1; i < PM_NBINS; i++) {
-        mchunk b = bin_at(MAIN, i);
+        mchunk *b = bin_at(MAIN, i);
         if (chunk_fd(b) == NULL || chunk_bk(b) == NULL)
             bad++;
         if (bin_empty(b) && chunk_bk(b) != b)

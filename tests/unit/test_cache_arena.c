@@ -13,7 +13,7 @@
 static size_t in_fastbin(unsigned idx)
 {
     size_t n = 0;
-    for (mchunk q = MAIN->fastbins[idx]; q != NULL; q = link_reveal(chunk_fd_slot(q), chunk_fd(q)))
+    for (mchunk *q = MAIN->fastbins[idx]; q != NULL; q = link_reveal(chunk_fd_slot(q), chunk_fd(q)))
         n++;
     return n;
 }

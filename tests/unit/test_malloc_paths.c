@@ -118,7 +118,7 @@ static void test_largebin_best_fit(void)
     CHECK_HEAP();
     CHECK(x == c2);
     CHECK_EQ_SIZE(csize(x), 3712);
-    mchunk rem = chunk_at(hdr(c2), 3712);
+    mchunk *rem = chunk_at(hdr(c2), 3712);
     CHECK_EQ_SIZE(chunk_size(rem), 128);
     CHECK(chunk_bin(MAIN, rem) == PM_UNSORTED_BIN);  /* large-request remainder */
     CHECK(chunk_bin(MAIN, hdr(c1)) == 98);
@@ -165,7 +165,7 @@ static void test_binmap_split(void)
     void *x = malloc(1000);            /* chunk 1008, small */
     CHECK_HEAP();
     CHECK(x == a);
-    mchunk rem = chunk_at(hdr(a), 1008);
+    mchunk *rem = chunk_at(hdr(a), 1008);
     CHECK_EQ_SIZE(chunk_size(rem), 5008 - 1008);
     CHECK(chunk_bin(MAIN, rem) == PM_UNSORTED_BIN);
     CHECK(MAIN->last_remainder == rem);
@@ -182,7 +182,7 @@ static void test_top_split(void)
     /* make top grow: it gets top_pad extra */
     void *warm = malloc(chunk_size(MAIN->top) + 100);
     REQUIRE(warm && !chunk_is_mmapped(hdr(warm)));
-    mchunk top = MAIN->top;
+    mchunk *top = MAIN->top;
     size_t tsz = chunk_size(top);
     REQUIRE(tsz > 4096);
     void *p = malloc(2000);
@@ -231,10 +231,10 @@ static void test_top_growth(void)
  * others have NULL nextsize links. */
 static void check_large_bin(unsigned i, size_t *nchunks)
 {
-    mchunk b = bin_at(MAIN, i);
+    mchunk *b = bin_at(MAIN, i);
     size_t prev = SIZE_MAX, n = 0, distinct = 0;
-    mchunk first_of_size = NULL;
-    for (mchunk q = bin_first(b); q != b; q = chunk_fd(q), n++) {
+    mchunk *first_of_size = NULL;
+    for (mchunk *q = bin_first(b); q != b; q = chunk_fd(q), n++) {
         size_t s = chunk_size(q);
         CHECK(bin_index(s) == i);
         CHECK(s <= prev);
@@ -251,11 +251,11 @@ static void check_large_bin(unsigned i, size_t *nchunks)
     }
     if (n > 0) {
         /* the skip list is circular over the distinct sizes */
-        mchunk head = bin_first(b);
+        mchunk *head = bin_first(b);
         CHECK(chunk_fd_nextsize(first_of_size) == head);
         CHECK(chunk_bk_nextsize(head) == first_of_size);
         size_t steps = 0;
-        mchunk q = head;
+        mchunk *q = head;
         do {
             q = chunk_fd_nextsize(q);
             steps++;
@@ -284,8 +284,8 @@ static void test_largebin_order(void)
         CHECK(chunk_bin(MAIN, hdr(p[i])) == 98);
     /* an equal size goes in after the first of that size: the first freed
      * 3600 stays the skip-list node */
-    mchunk node = NULL;
-    for (mchunk q = bin_first(bin_at(MAIN, 98)); q != bin_at(MAIN, 98); q = chunk_fd(q))
+    mchunk *node = NULL;
+    for (mchunk *q = bin_first(bin_at(MAIN, 98)); q != bin_at(MAIN, 98); q = chunk_fd(q))
         if (chunk_size(q) == 3600 && chunk_fd_nextsize(q) != NULL)
             node = q;
     CHECK(node == hdr(p[0]));

@@ -39,7 +39,7 @@ static void test_defaults_and_boundary(void)
     /* prev_size is the offset from the page-aligned mapping start (0 in
      * glibc; pmalloc keeps a small link record there); the mapping is
      * nb + 8 page-rounded, give or take that record */
-    mchunk c = hdr(p);
+    mchunk *c = hdr(p);
     uintptr_t map = (uintptr_t)c - chunk_prev_size(c);
     size_t len = chunk_prev_size(c) + chunk_size(c);
     CHECK((map & (pm_page_size() - 1)) == 0);

@@ -65,7 +65,7 @@ static void test_valloc_pvalloc(void)
 /* The mapping of a chunk served by mmap starts and ends on a faked page. */
 static bool mapping_whole_pages(const void *mem)
 {
-    mchunk p = hdr(mem);
+    mchunk *p = hdr(mem);
     if (!chunk_is_mmapped(p))
         return false;
     const char *map = (const char *)p - chunk_prev_size(p);

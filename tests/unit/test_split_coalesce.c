@@ -21,7 +21,7 @@ static void test_merge_forward(void)
 {
     void *b[4];
     alloc_run(b, 4, 500);
-    mchunk a = hdr(b[1]), bb = hdr(b[2]), c = hdr(b[3]);
+    mchunk *a = hdr(b[1]), *bb = hdr(b[2]), *c = hdr(b[3]);
     size_t sa = chunk_size(a), sb = chunk_size(bb);
     CHECK_EQ_SIZE(sa, 512);
 
@@ -53,7 +53,7 @@ static void test_merge_backward_and_both(void)
 {
     void *b[5];
     alloc_run(b, 5, 700);
-    mchunk a = hdr(b[1]), bb = hdr(b[2]), c = hdr(b[3]);
+    mchunk *a = hdr(b[1]), *bb = hdr(b[2]), *c = hdr(b[3]);
     size_t s = chunk_size(a);
 
     free(b[1]);
@@ -108,7 +108,7 @@ static void test_split(void)
 {
     void *b[3];
     alloc_run(b, 3, 3000);
-    mchunk big = hdr(b[1]);
+    mchunk *big = hdr(b[1]);
     size_t bigsz = chunk_size(big);
     free(b[1]);
     CHECK_HEAP();
@@ -117,7 +117,7 @@ static void test_split(void)
     CHECK_HEAP();
     CHECK(x == b[1]);                       /* taken from the front */
     CHECK_EQ_SIZE(csize(x), 512);
-    mchunk rem = chunk_at(big, 512);
+    mchunk *rem = chunk_at(big, 512);
     CHECK(!chunk_inuse(rem));
     CHECK_EQ_SIZE(chunk_size(rem), bigsz - 512);
     CHECK(chunk_prev_inuse(rem));           /* x is in use */
@@ -129,7 +129,7 @@ static void test_split(void)
     void *y = malloc(500);
     CHECK_HEAP();
     CHECK(y == chunk_mem(rem));
-    mchunk rem2 = chunk_at(rem, 512);
+    mchunk *rem2 = chunk_at(rem, 512);
     CHECK(MAIN->last_remainder == rem2);
     CHECK_EQ_SIZE(chunk_size(rem2), bigsz - 1024);
     CHECK(chunk_bin(MAIN, rem2) == PM_UNSORTED_BIN);
@@ -180,7 +180,7 @@ static void test_fastbins(void)
     /* a fast chunk next to top stays a fast chunk, too */
     void *t = malloc(40);
     REQUIRE(chunk_next(hdr(t)) == MAIN->top);
-    mchunk top_t = MAIN->top;
+    mchunk *top_t = MAIN->top;
     free(t);
     CHECK(MAIN->top == top_t);
     CHECK(chunk_in_fastbin(MAIN, fastbin_index(csize(t)), hdr(t)));

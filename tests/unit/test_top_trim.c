@@ -103,7 +103,7 @@ static void test_malloc_trim_return(void)
     CHECK(bad == 0);
     /* the discarded pages read as zero, and the free chunks are still
      * whole (links and boundary tags survived) */
-    mchunk c = hdr(v[2]);
+    mchunk *c = hdr(v[2]);
     CHECK(!chunk_inuse(c));
     char *page = (char *)align_up((uintptr_t)c + 4096, 4096);
     CHECK(all_bytes(page, 4096, 0));
