@@ -28,15 +28,29 @@ static inline __attribute__((always_inline)) void *with_arena(pm_arena_op op, si
 
 void *pm_with_arena(pm_arena_op op, size_t arg1, size_t arg2) { return with_arena(op, arg1, arg2); }
 
-static void *op_malloc(struct pm_arena *a, size_t nb, size_t unused)
+/* A size class refill, out of line: most requests reaching an arena are
+ * small or beyond the classes. */
+static __attribute__((noinline)) void class_refill(struct pm_arena *a, struct pm_tcache *t, size_t nb)
+{
+    unsigned k;
+    if (nb - PM_SIZE_SZ < pm_global.tcache_big_request_limit && pm_tcache_class_holds_size(nb, &k))
+        pm_tcache_class_stash(a, t, k);
+}
+
+static inline __attribute__((always_inline)) void *op_malloc(struct pm_arena *a, size_t nb, size_t unused)
 {
     (void)unused;
     void *mem = pm_int_malloc(a, nb);
     /* While the lock is held, refill the thread cache with more chunks of
-     * this size that sit ready in exact-fit bins. */
+     * this size that sit ready in exact-fit bins (or, for a size class,
+     * in the arena's free space). */
     struct pm_tcache *t = pm_tcache_get();
-    if (mem != NULL && t != NULL && nb <= pm_global.tcache_chunk_limit)
-        pm_tcache_stash(a, t, nb);
+    if (mem != NULL && t != NULL) {
+        if (nb <= pm_global.tcache_chunk_limit)
+            pm_tcache_stash(a, t, nb);
+        else if (PM_UNLIKELY(pm_global.tcache_big_request_limit != 0))
+            class_refill(a, t, nb);
+    }
     return mem;
 }
 

@@ -32,12 +32,28 @@ static void *malloc_core(size_t bytes)
         return NULL;
     }
     struct pm_tcache *t = pm_tcache_get();
+    unsigned k;
+    size_t class_nb;
+    bool in_class = pm_tcache_class_for(bytes, nb, &k, &class_nb);
     if (t != NULL) {
         pm_tcache_follow_limit(t);
-    } else if (nb <= pm_global.tcache_chunk_limit) {
+    } else if (nb <= pm_global.tcache_chunk_limit || in_class) {
         t = pm_tcache_create();
-        if (t != NULL && t->entries[tcache_index(nb)] != NULL)
+        if (t != NULL && nb <= pm_global.tcache_chunk_limit && t->entries[tcache_index(nb)] != NULL)
             return pm_tcache_pop(t, tcache_index(nb), t->entries[tcache_index(nb)]);
+    }
+    if (t != NULL)
+        pm_tcache_tick(t);
+    if (in_class && t != NULL) {
+        if (t->class_entries[k] != NULL) {
+            void *mem = pm_tcache_class_pop(t, k);
+            pm_perturb_alloc(mem, bytes);
+            return mem;
+        }
+        /* The arena cuts the class's full size, so the chunk serves the
+         * class exactly when it comes back (alloc.c refills the class). */
+        pm_tcache_class_missed(t, k);
+        nb = class_nb;
     }
     void *mem = pm_alloc_chunk(nb);
     if (mem != NULL)
@@ -58,6 +74,16 @@ static __attribute__((noinline)) void *malloc_slow(size_t bytes)
     return mem;
 }
 
+/* A request for a size class: its own function, so the small bins' path
+ * through malloc needs no stack frame. */
+static __attribute__((noinline)) void *malloc_class(struct pm_tcache *t, size_t bytes)
+{
+    unsigned k = tcache_class_of(request_to_size(bytes));
+    if (PM_LIKELY(t->class_entries[k] != NULL))
+        return pm_tcache_class_pop(t, k);
+    return malloc_slow(bytes);
+}
+
 /* The fast path: a hit in the thread cache takes no lock and no call. */
 PM_EXPORT void *malloc(size_t bytes)
 {
@@ -67,6 +93,8 @@ PM_EXPORT void *malloc(size_t bytes)
         struct pm_tcache_entry *e = t->entries[idx];
         if (PM_LIKELY(e != NULL))
             return pm_tcache_pop(t, idx, e);
+    } else if (bytes < pm_global.tcache_big_request_limit) {
+        return malloc_class(t, bytes);
     }
     return malloc_slow(bytes);
 }
@@ -100,13 +128,17 @@ static __attribute__((noinline)) void free_slow(void *mem)
     mchunk *p = mem_chunk(mem);
     size_t size = chunk_size(p);
     struct pm_tcache *t = pm_tcache_get();
-    if (t != NULL)
+    unsigned k;
+    bool in_class = !chunk_is_mmapped(p) && pm_tcache_class_holds_size(size, &k);
+    if (t != NULL) {
         pm_tcache_follow_limit(t);
-    else if (size <= pm_global.tcache_chunk_limit && !chunk_is_mmapped(p))
+        pm_tcache_tick(t);
+    } else if ((size <= pm_global.tcache_chunk_limit && !chunk_is_mmapped(p)) || in_class) {
         /* A thread that only frees (a consumer) gets a cache too: its
          * frees then reach other threads' arenas in chains, half a bin
          * at a time, instead of one atomic push each. */
         t = pm_tcache_create();
+    }
     if (t != NULL && size <= pm_global.tcache_chunk_limit && !chunk_is_mmapped(p)) {
         if (PM_UNLIKELY(!ptr_aligned(mem)))
             pm_corruption("free(): invalid pointer", mem);
@@ -123,6 +155,14 @@ static __attribute__((noinline)) void free_slow(void *mem)
             /* The spill frees mem into its arena, which checks it. */
             pm_tcache_spill(t, idx, mem);
         }
+    } else if (t != NULL && in_class) {
+        if (PM_UNLIKELY(!ptr_aligned(mem)))
+            pm_corruption("free(): invalid pointer", mem);
+        struct pm_tcache_entry *e = mem;
+        if (e->key == pm_global.tcache_key && pm_tcache_class_has(t, k, e))
+            pm_tcache_double_free(mem);
+        pm_check_freed(p);
+        pm_tcache_class_free(t, k, mem);
     } else if (pm_opt.hardened) {
         pm_hardened_free(mem);
     } else {
@@ -131,6 +171,24 @@ static __attribute__((noinline)) void free_slow(void *mem)
     }
     pm_vg_leave();
     errno = saved_errno;
+}
+
+/* A free of a chunk in the size classes' range: its own function, so the
+ * small bins' path through free needs no stack frame.  A heap chunk of
+ * exactly a class's size, not marked as cached, goes to the class. */
+static __attribute__((noinline)) void free_class(struct pm_tcache *t, void *mem)
+{
+    struct pm_tcache_entry *e = mem;
+    size_t raw = chunk_raw_size(mem_chunk(mem));
+    size_t size = raw & ~PM_SIZE_BITS;
+    if (!(raw & PM_IS_MMAPPED) && e->key != pm_global.tcache_key) {
+        unsigned k = tcache_class_of(size);
+        if (tcache_class_size(k) == size && pm_tcache_class_has_room(t, k, size)) {
+            pm_tcache_class_push(t, k, e);
+            return;
+        }
+    }
+    free_slow(mem);
 }
 
 /* Jumps to `label` when bin idx of cache t is full.  On x86-64 the test is
@@ -169,6 +227,10 @@ PM_EXPORT void free(void *mem)
         if (PM_LIKELY(idx < pm_global.tcache_bins && e->key != pm_global.tcache_key)) {
             GOTO_UNLESS_ROOM(t, idx, slow);
             pm_tcache_push(t, idx, e);
+            return;
+        }
+        if (off - (PM_TCACHE_MAX_CHUNK + 1 - PM_MINSIZE) < pm_global.tcache_class_span) {
+            free_class(t, mem);
             return;
         }
     }

@@ -31,6 +31,7 @@ struct pm_options pm_opt = {
     .check_action = 3,
     .tcache_count = PM_DEFAULT_TCACHE_COUNT,
     .tcache_max_bytes = PM_DEFAULT_TCACHE_MAX_BYTES,
+    .tcache_bytes = PM_DEFAULT_TCACHE_BYTES,
     .no_dyn_threshold = false,
     .stats_at_exit = false,
     .check_heap = false,
@@ -96,6 +97,7 @@ static void apply_perturb(uint64_t v) { pm_opt.perturb_byte = (int)(int64_t)v; }
 static void apply_check_action(uint64_t v) { pm_opt.check_action = (int)(int64_t)v; }
 static void apply_tcache_count(uint64_t v) { pm_opt.tcache_count = (size_t)v; }
 static void apply_tcache_max(uint64_t v) { pm_opt.tcache_max_bytes = (size_t)v; }
+static void apply_tcache_bytes(uint64_t v) { pm_opt.tcache_bytes = (size_t)v; }
 /* 0 off, 1 text, 2 JSON */
 static void apply_stats(uint64_t v)
 {
@@ -154,7 +156,9 @@ const struct pm_option_desc pm_option_table[] = {
     {"PMALLOC_TCACHE_COUNT", NULL, "tcache_count", PM_M_TCACHE_COUNT, PM_VALUE_SIZE, false,
      0, PM_MAX_TCACHE_COUNT, false, FIELD(tcache_count), apply_tcache_count},
     {"PMALLOC_TCACHE_MAX", NULL, "tcache_max", PM_M_TCACHE_MAX, PM_VALUE_SIZE, true,
-     0, PM_DEFAULT_TCACHE_MAX_BYTES, false, FIELD(tcache_max_bytes), apply_tcache_max},
+     0, PM_TCACHE_MAX_BYTES_LIMIT, false, FIELD(tcache_max_bytes), apply_tcache_max},
+    {"PMALLOC_TCACHE_BYTES", NULL, NULL, PM_M_TCACHE_BYTES, PM_VALUE_SIZE, true,
+     0, PM_MAX_TCACHE_BYTES, false, FIELD(tcache_bytes), apply_tcache_bytes},
     {"PMALLOC_STATS", NULL, NULL, NO_PARAM, PM_VALUE_BOOL_OR_JSON, false, 0, 2, false,
      FIELD(stats_at_exit), apply_stats},
     {"PMALLOC_CHECK", NULL, NULL, NO_PARAM, PM_VALUE_BOOL, false, 0, 1, false,

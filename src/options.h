@@ -22,6 +22,7 @@ struct pm_options {
     int check_action;         /* M_CHECK_ACTION: bit 0 print, bit 1 abort */
     size_t tcache_count;
     size_t tcache_max_bytes;
+    size_t tcache_bytes;      /* byte budget of a thread's size classes */
     bool no_dyn_threshold;    /* a threshold was set by hand: stop adapting it */
     bool stats_at_exit;
     bool stats_json;          /* PMALLOC_STATS=json: the report at exit as JSON */
@@ -46,11 +47,23 @@ extern struct pm_options pm_opt;
 #define PM_DEFAULT_ARENA_TEST        ((size_t)8)
 #define PM_DEFAULT_TCACHE_COUNT      ((size_t)7)
 #define PM_MAX_TCACHE_COUNT          ((size_t)65535)
-#define PM_DEFAULT_TCACHE_MAX_BYTES  ((size_t)1032)
+/* The small bins of the thread cache take requests up to this, one bin
+ * per 16 bytes; above it, size classes (tcache.h) up to the cache's
+ * largest request. */
+#define PM_TCACHE_SMALL_MAX_BYTES    ((size_t)1032)
+/* The size classes are there up to PM_TCACHE_MAX_BYTES_LIMIT, but off by
+ * default until the arena-level tests and heapviz know them: a program
+ * turns them on with PMALLOC_TCACHE_MAX (e.g. 256k). */
+#define PM_DEFAULT_TCACHE_MAX_BYTES  PM_TCACHE_SMALL_MAX_BYTES
+#define PM_TCACHE_MAX_BYTES_LIMIT    ((size_t)512 * 1024 - 16)
+/* Bytes a thread may keep in the size classes above the small bins. */
+#define PM_DEFAULT_TCACHE_BYTES      ((size_t)4 * 1024 * 1024)
+#define PM_MAX_TCACHE_BYTES          ((size_t)1 << 30)
 
 /* pmalloc's own mallopt parameters (glibc's are 1 and -1..-8). */
 #define PM_M_TCACHE_COUNT            PMALLOC_M_TCACHE_COUNT
 #define PM_M_TCACHE_MAX              PMALLOC_M_TCACHE_MAX
+#define PM_M_TCACHE_BYTES            PMALLOC_M_TCACHE_BYTES
 
 /* M_PERTURB: new blocks are filled with the complement of the byte and
  * freed ones with the byte, so use of uninitialised or freed memory shows. */
@@ -109,7 +122,7 @@ struct pm_option_desc {
     void (*apply)(uint64_t value);
 };
 
-#define PM_OPTION_COUNT 16
+#define PM_OPTION_COUNT 17
 extern const struct pm_option_desc pm_option_table[PM_OPTION_COUNT];
 
 /* Whether v is in d's range (signed for PM_VALUE_INT). */

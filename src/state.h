@@ -115,6 +115,12 @@ struct pm_shared_state {
     size_t tcache_bins;          /* bins in use: chunk sizes below 32 + 16 * this */
     size_t tcache_count;         /* chunks per bin (pm_opt's, kept beside the rest) */
     size_t fastbin_limit;        /* largest chunk a free files in a fast bin */
+    /* requests from tcache_request_limit below this use the size classes
+     * (0: none), and a thread keeps at most tcache_byte_budget in them */
+    size_t tcache_big_request_limit;
+    size_t tcache_byte_budget;
+    /* chunk sizes of the classes lie in (1040, 1040 + this] (0: none) */
+    size_t tcache_class_span;
     /* init.c */
     size_t sbrk_base_mem;        /* where the program break stood at start */
     bool on_valgrind;            /* memcheck is watching: see memcheck.h */
@@ -128,7 +134,7 @@ struct pm_shared_state {
     /* Thread-cache bin of each request size it can hold, so the malloc
      * fast path looks it up, from the base register it already has;
      * tcache.c. */
-    uint8_t tcache_class[PM_DEFAULT_TCACHE_MAX_BYTES + 1];
+    uint8_t tcache_class[PM_TCACHE_SMALL_MAX_BYTES + 1];
 };
 extern struct pm_shared_state pm_global;
 

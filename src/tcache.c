@@ -1,7 +1,8 @@
-/* The per-thread cache: small freed chunks parked per thread and handed
- * out again without a lock.  A miss refills a bin from the arena's exact
- * fits under one lock; a full bin spills half of itself under one lock;
- * a thread's exit gives everything back. */
+/* The per-thread cache: freed chunks parked per thread and handed out
+ * again without a lock.  A miss refills a bin from the arena's exact fits
+ * (a size class from the arena's free space) under one lock; a full bin
+ * spills half of itself under one lock; a thread's exit gives everything
+ * back. */
 #include "config.h"
 
 #include "tcache.h"
@@ -22,11 +23,12 @@ pm_lock_t pm_tcache_list_lock = PM_LOCK_INITIALIZER(PM_LOCK_RANK_TCACHE);
 
 void pm_tcache_refresh_limits(void)
 {
-    for (size_t bytes = 0; bytes <= PM_DEFAULT_TCACHE_MAX_BYTES; bytes++)
+    for (size_t bytes = 0; bytes <= PM_TCACHE_SMALL_MAX_BYTES; bytes++)
         pm_global.tcache_class[bytes] = (uint8_t)tcache_request_index(bytes);
-    size_t max = pm_opt.tcache_max_bytes;
-    if (max > PM_DEFAULT_TCACHE_MAX_BYTES)
-        max = PM_DEFAULT_TCACHE_MAX_BYTES;
+    size_t all = pm_opt.tcache_max_bytes;
+    if (all > PM_TCACHE_MAX_BYTES_LIMIT)
+        all = PM_TCACHE_MAX_BYTES_LIMIT;
+    size_t max = all < PM_TCACHE_SMALL_MAX_BYTES ? all : PM_TCACHE_SMALL_MAX_BYTES;
     /* The debug mode walks the heap on every call, memcheck must see every
      * block come and go, and the hardened mode checks every free: the
      * lock-free fast paths would skip all three, so those run without the
@@ -37,6 +39,10 @@ void pm_tcache_refresh_limits(void)
     pm_global.tcache_chunk_limit = off ? 0 : request_to_size(max);
     pm_global.tcache_bins = off ? 0 : tcache_index(request_to_size(max)) + 1;
     pm_global.tcache_count = pm_opt.tcache_count;
+    bool classes = !off && all > PM_TCACHE_SMALL_MAX_BYTES && pm_opt.tcache_bytes != 0;
+    pm_global.tcache_big_request_limit = classes ? all + 1 : 0;
+    pm_global.tcache_byte_budget = pm_opt.tcache_bytes;
+    pm_global.tcache_class_span = classes ? tcache_class_size(PM_TCACHE_CLASSES - 1) - PM_TCACHE_MAX_CHUNK : 0;
     pm_global.fastbin_limit = fastbin_limit_for(pm_opt.max_fast, pm_global.tcache_chunk_limit);
     /* The caller's cache follows at once; other threads' at their next
      * slow call (only the owner may touch a cache). */
@@ -66,6 +72,9 @@ struct pm_tcache *pm_tcache_create(void)
         return NULL;
     __builtin_memset(t, 0, sizeof *t);
     pm_tcache_rebase(t);
+    /* Classes start shallow and deepen as they miss (class_missed). */
+    for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++)
+        t->class_limit[k] = 1;
     t->tid = pm_os_gettid();
     pm_lock(&pm_tcache_list_lock);
     t->next = pm_tcache_list.next;
@@ -160,6 +169,9 @@ static void flush(struct pm_tcache *t)
     for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
         while (t->entries[idx] != NULL)
             pm_free_batched(mem_chunk(pop(t, idx)), &batch);
+    for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++)
+        while (t->class_count[k] != 0)
+            pm_free_batched(mem_chunk(pm_tcache_class_pop(t, k)), &batch);
     pm_free_batched(mem_chunk(t), &batch);
     pm_free_batch_end(&batch);
 }
@@ -181,9 +193,11 @@ size_t pm_tcache_bytes(void)
 {
     size_t bytes = 0;
     pm_lock(&pm_tcache_list_lock);
-    for (struct pm_tcache *t = pm_tcache_list.next; t != &pm_tcache_list; t = t->next)
+    for (struct pm_tcache *t = pm_tcache_list.next; t != &pm_tcache_list; t = t->next) {
         for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
             bytes += pm_tcache_count(t, idx) * tcache_bin_size(idx);
+        bytes += __atomic_load_n(&t->bytes, __ATOMIC_RELAXED);
+    }
     pm_unlock(&pm_tcache_list_lock);
     return bytes;
 }
@@ -205,4 +219,95 @@ void pm_tcache_adopt_orphans(void)
         }
         t = next;
     }
+}
+
+/* ---- the size classes ---- */
+
+/* Deepest a class may grow: its share of the byte budget, and what its
+ * counter holds. */
+static uint32_t class_depth_cap(unsigned k)
+{
+    size_t cap = pm_global.tcache_byte_budget / 2 / tcache_class_size(k);
+    if (cap > PM_MAX_TCACHE_COUNT)
+        cap = PM_MAX_TCACHE_COUNT;
+    return cap == 0 ? 1 : (uint32_t)cap;
+}
+
+/* A class that ran dry twice since its depth last changed doubles it: a
+ * program allocating batches of one size stops missing after a few
+ * batches, and a class used one block at a time stays one deep. */
+void pm_tcache_class_missed(struct pm_tcache *t, unsigned k)
+{
+    t->class_used |= (uint64_t)1 << k;
+    if (++t->class_misses[k] < 2)
+        return;
+    t->class_misses[k] = 0;
+    uint32_t cap = class_depth_cap(k);
+    uint32_t deeper = t->class_limit[k] * 2;
+    t->class_limit[k] = deeper < cap ? deeper : cap;
+}
+
+void pm_tcache_class_stash(struct pm_arena *a, struct pm_tcache *t, unsigned k)
+{
+    size_t nb = tcache_class_size(k);
+    uint32_t want = t->class_limit[k] / 2;
+    /* Only from space the arena already has: a refill must never make
+     * the heap grow for blocks nobody asked for yet. */
+    while (t->class_count[k] < want && t->bytes + nb <= pm_global.tcache_byte_budget &&
+           top_size(a) >= nb + PM_MINSIZE) {
+        void *mem = pm_int_malloc(a, nb);
+        if (mem == NULL)
+            break;
+        pm_tcache_class_push(t, k, mem);
+    }
+}
+
+bool pm_tcache_class_has(struct pm_tcache *t, unsigned k, struct pm_tcache_entry *e)
+{
+    uint32_t seen = 0;
+    for (struct pm_tcache_entry *p = t->class_entries[k]; p != NULL; p = tcache_link(&p->next, p->next)) {
+        if (PM_UNLIKELY(++seen > t->class_count[k]))
+            pm_corruption("free(): too many chunks detected in tcache", p);
+        if (PM_UNLIKELY(!ptr_aligned(p)))
+            pm_corruption("free(): unaligned chunk detected in tcache 2", p);
+        if (p == e)
+            return true;
+    }
+    return false;
+}
+
+/* Gives back chunks of class k until `keep` are left, and `extra`. */
+static void class_spill(struct pm_tcache *t, unsigned k, uint32_t keep, void *extra)
+{
+    struct pm_free_batch batch = PM_FREE_BATCH_INIT;
+    while (t->class_count[k] > keep)
+        pm_free_batched(mem_chunk(pm_tcache_class_pop(t, k)), &batch);
+    if (extra != NULL)
+        pm_free_batched(mem_chunk(extra), &batch);
+    pm_free_batch_end(&batch);
+}
+
+void pm_tcache_class_free(struct pm_tcache *t, unsigned k, void *mem)
+{
+    if (pm_tcache_class_has_room(t, k, tcache_class_size(k))) {
+        pm_tcache_class_push(t, k, mem);
+        return;
+    }
+    t->class_used |= (uint64_t)1 << k;
+    class_spill(t, k, t->class_count[k] / 2, mem);
+}
+
+void pm_tcache_idle_check(struct pm_tcache *t)
+{
+    t->slow_calls = 0;
+    for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++) {
+        if (t->class_used & ((uint64_t)1 << k) || t->class_limit[k] == 0)
+            continue;
+        if (t->class_limit[k] > 1)
+            t->class_limit[k] /= 2;
+        t->class_misses[k] = 0;
+        if (t->class_count[k] > t->class_limit[k])
+            class_spill(t, k, t->class_limit[k], NULL);
+    }
+    t->class_used = 0;
 }

@@ -1,5 +1,13 @@
-/* The per-thread cache: small freed chunks kept per thread, handed out
- * again without any lock. */
+/* The per-thread cache: freed chunks kept per thread, handed out again
+ * without any lock.  Chunks up to 1040 bytes go to small bins, one per 16
+ * bytes, each holding up to a count of chunks; larger ones, up to the
+ * cache's largest request, to size classes four per doubling (1280,
+ * 1536, 1792, 2048, 2560, ...), each with a depth that adapts to how
+ * the class is used, all of them within a byte budget per thread.  A
+ * request in a class is given a chunk of the class's full size, so a
+ * cached chunk serves every later request of its class exactly; the
+ * waste is under a quarter of the block (malloc_usable_size says what it
+ * really holds). */
 #ifndef PMALLOC_TCACHE_H
 #define PMALLOC_TCACHE_H
 
@@ -18,7 +26,23 @@
  * in state.h), so there must be one for every size a cache holds. */
 _Static_assert((PM_TCACHE_MAX_CHUNK >> 4) - 2 < PM_NFASTBINS, "a fast bin for every thread-cache size");
 /* A request of the largest cached size maps to the last bin. */
-_Static_assert(((PM_DEFAULT_TCACHE_MAX_BYTES - 9) >> 4) == PM_TCACHE_BINS - 1, "the request table fits the bins");
+_Static_assert(((PM_TCACHE_SMALL_MAX_BYTES - 9) >> 4) == PM_TCACHE_BINS - 1, "the request table fits the bins");
+
+/* Size classes above the small bins: class 4g + s (s = 0..3) holds
+ * chunks of (5 + s) << (8 + g) bytes, from 1280 up to 512 KiB. */
+#define PM_TCACHE_CLASSES 36
+static inline size_t tcache_class_size(unsigned k) { return (size_t)(5 + (k & 3)) << (8 + (k >> 2)); }
+/* The class of the smallest size that holds a chunk of nb bytes
+ * (PM_TCACHE_MAX_CHUNK < nb <= the largest class). */
+static inline unsigned tcache_class_of(size_t nb)
+{
+    size_t m = nb - 1;
+    unsigned g = (unsigned)(63 - __builtin_clzl(m)) - 10;
+    return 4 * g + (unsigned)((m >> (8 + g)) & 3);
+}
+_Static_assert(PM_TCACHE_MAX_BYTES_LIMIT + PM_SIZE_SZ <= ((size_t)8 << (8 + (PM_TCACHE_CLASSES - 1) / 4)),
+               "the largest class holds the largest request the cache takes");
+_Static_assert(((size_t)5 << 8) > PM_TCACHE_MAX_CHUNK, "the first class lies above the small bins");
 
 /* A cached chunk's user area: a safe-linked next pointer and a key that
  * marks it as cached, so a second free of it is caught. */
@@ -43,6 +67,16 @@ struct pm_tcache {
     struct pm_tcache *next;
     struct pm_tcache *prev;
     pid_t tid;
+    /* The size classes: each a safe-linked list as the small bins, with
+     * its length and its adaptive depth.  `bytes` is what they hold in
+     * all, kept within pm_global.tcache_byte_budget. */
+    struct pm_tcache_entry *class_entries[PM_TCACHE_CLASSES];
+    uint32_t class_count[PM_TCACHE_CLASSES];
+    uint32_t class_limit[PM_TCACHE_CLASSES];
+    uint32_t class_misses[PM_TCACHE_CLASSES]; /* since the depth last grew */
+    uint64_t class_used;  /* a bit per class that missed or spilled since the last idle check */
+    uint32_t slow_calls;  /* slow calls since the last idle check */
+    size_t bytes;
 };
 
 /* The calling thread's cache.  Until the thread's first allocation, and
@@ -103,7 +137,78 @@ static inline struct pm_tcache_entry *pm_tcache_pop(struct pm_tcache *t, size_t 
     return e;
 }
 
+/* Takes the first chunk of class k (which has one). */
+static inline void *pm_tcache_class_pop(struct pm_tcache *t, unsigned k)
+{
+    struct pm_tcache_entry *e = t->class_entries[k];
+    if (__builtin_expect(!ptr_aligned(e), 0))
+        pm_corruption("malloc(): unaligned tcache chunk detected", e);
+    t->class_entries[k] = tcache_link(&e->next, e->next);
+    t->class_count[k]--;
+    t->bytes -= tcache_class_size(k);
+    e->key = 0;
+    return e;
+}
+
+static inline void pm_tcache_class_push(struct pm_tcache *t, unsigned k, struct pm_tcache_entry *e)
+{
+    e->next = tcache_link(&e->next, t->class_entries[k]);
+    e->key = pm_global.tcache_key;
+    t->class_entries[k] = e;
+    t->class_count[k]++;
+    t->bytes += tcache_class_size(k);
+}
+
+/* Whether a free of a chunk of class k may keep it. */
+static inline bool pm_tcache_class_has_room(const struct pm_tcache *t, unsigned k, size_t size)
+{
+    return t->class_count[k] < t->class_limit[k] && t->bytes + size <= pm_global.tcache_byte_budget;
+}
+
+/* A request of `bytes` (from tcache_request_limit up) that a size class
+ * serves: its class and chunk size; false when no class does. */
+static inline bool pm_tcache_class_for(size_t bytes, size_t nb, unsigned *k, size_t *class_nb)
+{
+    if (bytes >= pm_global.tcache_big_request_limit || nb <= PM_TCACHE_MAX_CHUNK)
+        return false;
+    *k = tcache_class_of(nb);
+    *class_nb = tcache_class_size(*k);
+    return true;
+}
+/* The class a freed chunk of `size` bytes goes to, if it is exactly a
+ * class's size (a chunk cut to another size goes back to its arena). */
+static inline bool pm_tcache_class_holds_size(size_t size, unsigned *k)
+{
+    if (size <= PM_TCACHE_MAX_CHUNK || pm_global.tcache_big_request_limit == 0 ||
+        size > tcache_class_size(PM_TCACHE_CLASSES - 1))
+        return false;
+    *k = tcache_class_of(size);
+    return tcache_class_size(*k) == size;
+}
+
 /* tcache.c */
+/* A miss in class k: counts towards a deeper class. */
+void pm_tcache_class_missed(struct pm_tcache *t, unsigned k);
+/* Moves more chunks of class k into the cache after a miss (arena lock
+ * held), up to half the class's depth. */
+void pm_tcache_class_stash(struct pm_arena *a, struct pm_tcache *t, unsigned k);
+/* Frees chunk mem of class k into the cache, or, when the class is full
+ * or the budget spent, gives half the class and mem back to the arenas.
+ * The chunk has passed the free checks of the slow path. */
+void pm_tcache_class_free(struct pm_tcache *t, unsigned k, void *mem);
+bool pm_tcache_class_has(struct pm_tcache *t, unsigned k, struct pm_tcache_entry *e);
+/* Counts a slow call; now and then, classes that neither missed nor
+ * spilled since the last check lose half their depth and give the excess
+ * back. */
+#define PM_TCACHE_IDLE_CHECK_CALLS 4096
+void pm_tcache_idle_check(struct pm_tcache *t);
+static inline void pm_tcache_tick(struct pm_tcache *t)
+{
+    /* only the classes have depths to shrink */
+    if (__builtin_expect(pm_global.tcache_big_request_limit != 0, 0) &&
+        __builtin_expect(++t->slow_calls >= PM_TCACHE_IDLE_CHECK_CALLS, 0))
+        pm_tcache_idle_check(t);
+}
 struct pm_tcache *pm_tcache_create(void);
 /* Moves more chunks of size nb from the arena's exact-fit bins into the
  * cache while it has room (arena lock held). */

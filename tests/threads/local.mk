@@ -81,3 +81,11 @@ tests_threads_test_lock_CFLAGS = $(TEST_THR_CFLAGS)
 tests_threads_test_lock_LDADD = $(TEST_THR_LDADD)
 tests_threads_test_lock_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/threads/test_lock
+
+# The thread cache's size classes above 1032 bytes: exact reuse, the byte
+# budget, adaptive depth, idle shrinking, double frees, thread exit.
+check_PROGRAMS += tests/threads/test_tcache_classes
+tests_threads_test_tcache_classes_CFLAGS = $(TEST_THR_CFLAGS)
+tests_threads_test_tcache_classes_LDADD = $(TEST_THR_LDADD)
+tests_threads_test_tcache_classes_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/threads/test_tcache_classes

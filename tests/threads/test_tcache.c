@@ -130,7 +130,7 @@ static void test_mallopt(void)
 {
     /* out of range */
     CHECK(mallopt(PMALLOC_M_TCACHE_COUNT, 65536) == 0);
-    CHECK(mallopt(PMALLOC_M_TCACHE_MAX, 1033) == 0);
+    CHECK(mallopt(PMALLOC_M_TCACHE_MAX, 524273) == 0);
     CHECK_EQ_SIZE(pm_opt.tcache_count, 7);
     CHECK_EQ_SIZE(pm_opt.tcache_max_bytes, 1032);
 
@@ -477,6 +477,12 @@ static void double_free_other_thread_chunk(void *arg)
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, alloc_in_thread, NULL) == 0);
     pthread_join(t, &p);
+    /* Empty this thread's bin of the size, so the first free is cached
+     * whatever earlier cases left in it. */
+    void *hold[PM_MAX_TCACHE_COUNT > 64 ? 64 : PM_MAX_TCACHE_COUNT];
+    for (size_t i = 0; i < pm_global.tcache_count && i < sizeof hold / sizeof hold[0]; i++)
+        hold[i] = malloc(500);
+    __asm__ volatile("" : : "r"(hold) : "memory");
     free(p);
     free(p);
 }

@@ -133,7 +133,12 @@ static void test_mallopt(void)
     MALLOPT_OK(PM_M_TCACHE_MAX, 0, tcache_max_bytes, 0);
     MALLOPT_OK(PM_M_TCACHE_MAX, 512, tcache_max_bytes, 512);
     MALLOPT_OK(PM_M_TCACHE_MAX, 1032, tcache_max_bytes, 1032);
-    MALLOPT_RET_UNCHANGED(PM_M_TCACHE_MAX, 1033, 0);
+    MALLOPT_OK(PM_M_TCACHE_MAX, 262144, tcache_max_bytes, 262144);
+    MALLOPT_OK(PM_M_TCACHE_MAX, 524272, tcache_max_bytes, 524272);
+    MALLOPT_RET_UNCHANGED(PM_M_TCACHE_MAX, 524273, 0);
+    MALLOPT_OK(PM_M_TCACHE_BYTES, 0, tcache_bytes, 0);
+    MALLOPT_OK(PM_M_TCACHE_BYTES, 1 << 30, tcache_bytes, (size_t)1 << 30);
+    MALLOPT_RET_UNCHANGED(PM_M_TCACHE_BYTES, (1 << 30) + 1, 0);
 
     /* unknown, and glibc's ignored M_NLBLKS / M_GRAIN / M_KEEP */
     MALLOPT_RET_UNCHANGED(2, 5, 1);
@@ -261,8 +266,10 @@ static void test_env_numbers(void)
     ENV_REJECTED(ENV("MALLOC_ARENA_TEST=0"), "pmalloc: ignoring MALLOC_ARENA_TEST=0: out of range (at least 1)\n");
     ENV_REJECTED(ENV("PMALLOC_TCACHE_COUNT=65536"),
                  "pmalloc: ignoring PMALLOC_TCACHE_COUNT=65536: out of range 0..65535\n");
-    ENV_REJECTED(ENV("PMALLOC_TCACHE_MAX=1033"),
-                 "pmalloc: ignoring PMALLOC_TCACHE_MAX=1033: out of range 0..1032 bytes\n");
+    ENV_REJECTED(ENV("PMALLOC_TCACHE_MAX=524273"),
+                 "pmalloc: ignoring PMALLOC_TCACHE_MAX=524273: out of range 0..524272 bytes\n");
+    ENV_OK(ENV("PMALLOC_TCACHE_BYTES=8m"), tcache_bytes, (size_t)8 << 20);
+    ENV_REJECTED(ENV("PMALLOC_TCACHE_BYTES=2g"), "pmalloc: ignoring PMALLOC_TCACHE_BYTES=2g: out of range 0..1 GiB\n");
     ENV_REJECTED(ENV("MALLOC_MMAP_MAX_=2147483648"),
                  "pmalloc: ignoring MALLOC_MMAP_MAX_=2147483648: out of range -2147483648..2147483647\n");
     ENV_REJECTED(ENV("MALLOC_PERTURB_=-99999999999999999999"),
@@ -278,9 +285,9 @@ static void test_env_numbers(void)
 
     /* two bad values: one message each (in the option table's order),
      * nothing applied */
-    ENV_REJECTED(ENV("MALLOC_ARENA_MAX=x", "PMALLOC_TCACHE_MAX=2k"),
+    ENV_REJECTED(ENV("MALLOC_ARENA_MAX=x", "PMALLOC_TCACHE_MAX=1m"),
                  "pmalloc: ignoring MALLOC_ARENA_MAX=x: not a number\n"
-                 "pmalloc: ignoring PMALLOC_TCACHE_MAX=2k: out of range 0..1032 bytes\n");
+                 "pmalloc: ignoring PMALLOC_TCACHE_MAX=1m: out of range 0..524272 bytes\n");
 }
 
 /* ---- environment, at real start-up in a fresh process ---- */

@@ -117,10 +117,10 @@ static void test_glibc_tunables(void)
     ENV_REJECTED(ENV("GLIBC_TUNABLES=glibc.malloc.tcache_count=65536"),
                  "pmalloc: ignoring glibc.malloc.tcache_count=65536 in GLIBC_TUNABLES: "
                  "out of range 0..65535\n");
-    ENV_REJECTED(ENV("GLIBC_TUNABLES=glibc.malloc.tcache_max=2k:glibc.malloc.mxfast=161"),
+    ENV_REJECTED(ENV("GLIBC_TUNABLES=glibc.malloc.tcache_max=513k:glibc.malloc.mxfast=161"),
                  "pmalloc: ignoring glibc.malloc.mxfast=161 in GLIBC_TUNABLES: out of range 0..160 bytes\n"
-                 "pmalloc: ignoring glibc.malloc.tcache_max=2k in GLIBC_TUNABLES: "
-                 "out of range 0..1032 bytes\n");
+                 "pmalloc: ignoring glibc.malloc.tcache_max=513k in GLIBC_TUNABLES: "
+                 "out of range 0..524272 bytes\n");
     ENV_REJECTED(ENV("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=64m"),
                  "pmalloc: ignoring glibc.malloc.mmap_threshold=64m in GLIBC_TUNABLES: "
                  "out of range 0..32 MiB\n");
@@ -174,12 +174,12 @@ static void test_verbose(void)
     ENV_OK(ENV("PMALLOC_VERBOSE=0"), verbose, false);
 
     const char *out = env_run(ENV("PMALLOC_VERBOSE=1", "PMALLOC_TOP_PAD=8k", "MALLOC_PERTURB_=165",
-                                  "MALLOC_ARENA_MAX=4", "PMALLOC_TCACHE_MAX=2k",
+                                  "MALLOC_ARENA_MAX=4", "PMALLOC_TCACHE_MAX=1m",
                                   "GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.tcache_count=0:"
                                   "glibc.malloc.hugetlb=1:glibc.rtld.nns=2",
                                   "PMALLOC_SNAPSHOT_AT_EXIT=/tmp/s-%p.json"));
     static const char *const want[] = {
-        "pmalloc: ignoring PMALLOC_TCACHE_MAX=2k: out of range 0..1032 bytes",
+        "pmalloc: ignoring PMALLOC_TCACHE_MAX=1m: out of range 0..524272 bytes",
         "pmalloc: PMALLOC_MXFAST=128 (default)",
         "pmalloc: PMALLOC_TRIM_THRESHOLD=131072 (default)",
         "pmalloc: PMALLOC_TOP_PAD=8192 (from the environment)",
@@ -191,6 +191,7 @@ static void test_verbose(void)
         "pmalloc: PMALLOC_CHECK_ACTION=3 (default)",
         "pmalloc: PMALLOC_TCACHE_COUNT=0 (from GLIBC_TUNABLES glibc.malloc.tcache_count)",
         "pmalloc: PMALLOC_TCACHE_MAX=1032 (default)",
+        "pmalloc: PMALLOC_TCACHE_BYTES=4194304 (default)",
         "pmalloc: PMALLOC_STATS=0 (default)",
         "pmalloc: PMALLOC_CHECK=0 (default)",
         "pmalloc: PMALLOC_HARDENED=0 (default)",

@@ -1,0 +1,206 @@
+/* The thread cache's size classes above 1032 bytes (src/tcache.h): exact
+ * reuse within a class, the byte budget, depths that grow for batches and
+ * shrink when idle, double frees caught, chunks given back at thread exit
+ * and with the cache off, and a sound heap after every step.  The classes
+ * are turned on here with mallopt (they are off by default). */
+#include "thr.h"
+
+#include <pmalloc.h>
+
+#define CHECK_HEAP_OK() CHECK_EQ_SIZE(pmalloc_check(), 0)
+
+/* The chunk size of a block, read through a pointer the compiler cannot
+ * tie to malloc's size (the header lies before the block). */
+static size_t chunk_bytes(void *p)
+{
+    __asm__("" : "+r"(p));
+    return chunk_size(mem_chunk(p));
+}
+
+static size_t class_of_request(size_t bytes) { return tcache_class_of(request_to_size(bytes)); }
+
+/* A request gets its class's whole chunk, and a later request of the same
+ * class gets the very chunk back. */
+static void test_exact_reuse(void)
+{
+    char *p = malloc(3000);
+    REQUIRE(p != NULL);
+    CHECK_EQ_SIZE(chunk_bytes(p), 3072);
+    CHECK_EQ_SIZE(malloc_usable_size(p), 3072 - PM_SIZE_SZ);
+    memset(p, 1, malloc_usable_size(p));
+    free(p);
+    char *q = malloc(2900);
+    CHECK(q == p);
+    free(q);
+    /* every class boundary: the largest request of a class fits it */
+    for (unsigned k = 0; k < PM_TCACHE_CLASSES - 1; k++) {
+        size_t bytes = tcache_class_size(k) - PM_SIZE_SZ;
+        if (bytes >= pm_global.tcache_big_request_limit)
+            break;
+        CHECK_EQ_SIZE(class_of_request(bytes), k);
+        CHECK_EQ_SIZE(class_of_request(bytes + 1), k + 1);
+    }
+    CHECK_HEAP_OK();
+}
+
+/* One thread frees 100 MiB of blocks of 4 KiB and of six other classes:
+ * each class alone may hold half the budget, so only the budget keeps
+ * them all together within it; the rest went back to the arena. */
+static void test_budget(size_t budget)
+{
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_BYTES, (int)budget) == 1);
+    static const size_t sizes[] = {4096, 2000, 3000, 5000, 9000, 17000, 33000};
+    enum { NSIZES = sizeof sizes / sizeof sizes[0] };
+    size_t n = 0, total = 0;
+    static char *blocks[60000];
+    while (total < ((size_t)100 << 20) && n < sizeof blocks / sizeof blocks[0]) {
+        size_t size = sizes[n % NSIZES];
+        blocks[n] = malloc(size);
+        REQUIRE(blocks[n] != NULL);
+        blocks[n][0] = 1;
+        total += size;
+        n++;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(blocks[i]);
+    struct pm_tcache *t = pm_tcache_get();
+    REQUIRE(t != NULL);
+    CHECK(t->bytes <= budget);
+    if (t->bytes > budget)
+        fprintf(stderr, "cache holds %zu bytes, budget %zu\n", t->bytes, budget);
+    CHECK(t->bytes > budget / 4);
+    CHECK(pm_tcache_bytes() >= t->bytes);
+    CHECK_HEAP_OK();
+}
+
+static size_t arena_requests(void) { return pm_thread_arena->nmalloc; }
+
+/* Rounds of a batch of 1000 blocks of one class: after a few rounds a
+ * round reaches the arena almost never. */
+static void test_depth_grows(void)
+{
+    enum { BATCH = 1000, ROUNDS = 12 };
+    static void *b[BATCH];
+    size_t last = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        size_t before = arena_requests();
+        for (int i = 0; i < BATCH; i++)
+            REQUIRE((b[i] = malloc(2000)) != NULL);
+        for (int i = 0; i < BATCH; i++)
+            free(b[i]);
+        last = arena_requests() - before;
+        if (r == 0)
+            CHECK(last >= BATCH / 2); /* the first round misses */
+    }
+    CHECK(last <= BATCH / 50);
+    if (last > BATCH / 50)
+        fprintf(stderr, "last round of the batch reached the arena %zu times\n", last);
+    struct pm_tcache *t = pm_tcache_get();
+    CHECK(t->class_limit[class_of_request(2000)] >= BATCH);
+    CHECK_HEAP_OK();
+}
+
+/* The class stops being used; after enough slow calls elsewhere its
+ * depth halves and what it holds beyond that goes back. */
+static void test_idle_shrinks(void)
+{
+    struct pm_tcache *t = pm_tcache_get();
+    unsigned k = class_of_request(2000);
+    uint32_t deep = t->class_limit[k];
+    REQUIRE(deep > 1);
+    size_t held = t->class_count[k];
+    /* slow calls that never touch the class: blocks above the cache */
+    for (int i = 0; i < 3 * PM_TCACHE_IDLE_CHECK_CALLS; i++)
+        free(malloc(600 * 1024));
+    CHECK(t->class_limit[k] < deep);
+    CHECK(t->class_count[k] <= t->class_limit[k]);
+    CHECK(t->class_count[k] < held || held == 0);
+    CHECK_HEAP_OK();
+}
+
+static void double_free_class(void *arg)
+{
+    (void)arg;
+    void *p = malloc(5000);
+    free(p);
+    free(p);
+}
+
+static void double_free_class_after_write(void *arg)
+{
+    (void)arg;
+    void *p = malloc(5000), *q = malloc(5000);
+    free(p);
+    free(q);
+    free(p); /* deeper in the class than its head */
+}
+
+static void expect_double_free(void (*fn)(void *), const char *what)
+{
+    char err[4096];
+    int status = run_in_child(fn, NULL, err, sizeof err);
+    bool aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+    bool message = strstr(err, "free(): double free detected in tcache 2") != NULL;
+    if (!aborted || !message)
+        fprintf(stderr, "%s: status 0x%x, stderr: %s\n", what, (unsigned)status, err);
+    CHECK(aborted);
+    CHECK(message);
+}
+
+static void *fill_and_exit(void *arg)
+{
+    (void)arg;
+    void *b[64];
+    for (int i = 0; i < 64; i++)
+        b[i] = malloc(1500 + 100 * (i % 8));
+    for (int i = 0; i < 64; i++)
+        free(b[i]);
+    return (void *)(uintptr_t)pm_tcache_get()->bytes;
+}
+
+/* A thread's classes go back to the arenas when it exits. */
+static void test_thread_exit(void)
+{
+    size_t before = pm_tcache_bytes();
+    pthread_t th;
+    void *held;
+    REQUIRE(pthread_create(&th, NULL, fill_and_exit, NULL) == 0);
+    pthread_join(th, &held);
+    CHECK((uintptr_t)held > 0);
+    CHECK(pm_tcache_bytes() <= before);
+    CHECK_HEAP_OK();
+}
+
+/* With the cache off no request is rounded to a class. */
+static void test_off(void)
+{
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 0) == 1);
+    char *p = malloc(3000);
+    CHECK_EQ_SIZE(chunk_bytes(p), request_to_size(3000));
+    free(p);
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 7) == 1);
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 1032) == 1);
+    p = malloc(3000);
+    CHECK_EQ_SIZE(chunk_bytes(p), request_to_size(3000));
+    free(p);
+    CHECK_HEAP_OK();
+}
+
+int main(void)
+{
+    alarm(120);
+    free(malloc(1)); /* main's cache */
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 256 * 1024) == 1);
+    test_exact_reuse();
+    test_budget((size_t)4 << 20);
+    test_budget((size_t)1 << 20);
+    /* room beside what the budget test left cached */
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_BYTES, 16 << 20) == 1);
+    test_depth_grows();
+    test_idle_shrinks();
+    expect_double_free(double_free_class, "double free of a class chunk");
+    expect_double_free(double_free_class_after_write, "double free inside a class");
+    test_thread_exit();
+    test_off();
+    return test_finish("test_tcache_classes");
+}
