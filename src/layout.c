@@ -73,7 +73,18 @@ WIDTH(struct pm_tcache, limit, 4);
 WIDTH(struct pm_tcache, tid, 4);
 WIDTH(struct pm_tcache, entries[0], WORD);
 WIDTH(struct pm_tcache_entry, next, WORD);
+WIDTH(struct pm_tcache, class_count[0], 4);
+WIDTH(struct pm_tcache, class_entries[0], WORD);
 _Static_assert(sizeof pm_init_state == 4, "pm_init_state is read as 4 bytes");
+
+/* The chunk size of each class of the thread cache, for heapviz. */
+static const uint32_t pm_tcache_class_sizes[PM_TCACHE_CLASSES] = {
+#define CLASS_ROW(g) (5u << (8 + (g))), (6u << (8 + (g))), (7u << (8 + (g))), (8u << (8 + (g)))
+    CLASS_ROW(0), CLASS_ROW(1), CLASS_ROW(2), CLASS_ROW(3), CLASS_ROW(4),
+    CLASS_ROW(5), CLASS_ROW(6), CLASS_ROW(7), CLASS_ROW(8),
+#undef CLASS_ROW
+};
+_Static_assert(PM_TCACHE_CLASSES == 9 * 4, "a row of the table per doubling");
 
 PM_EXPORT struct pm_layout_desc pmalloc_layout = {
     .magic = PM_LAYOUT_MAGIC,
@@ -174,6 +185,11 @@ PM_EXPORT struct pm_layout_desc pmalloc_layout = {
     .tcache_prev = OFF(struct pm_tcache, prev),
     .tcache_tid = OFF(struct pm_tcache, tid),
     .tcache_entry_next = OFF(struct pm_tcache_entry, next),
+
+    .tcache_classes = PM_TCACHE_CLASSES,
+    .tcache_class_entries = OFF(struct pm_tcache, class_entries),
+    .tcache_class_count = OFF(struct pm_tcache, class_count),
+    .addr_tcache_class_sizes = (uintptr_t)pm_tcache_class_sizes,
 };
 
 void pm_layout_publish(void)

@@ -23,7 +23,10 @@
 /* ---- the layout descriptor (exported as pmalloc_layout) ---- */
 
 #define PM_LAYOUT_MAGIC   0x54554f59414c4d50ull /* "PMLAYOUT" little-endian */
-#define PM_LAYOUT_VERSION 2u
+#define PM_LAYOUT_VERSION 3u
+/* Version 2 had no size classes in the thread cache (no class members at
+ * the end); heapviz reads both. */
+#define PM_LAYOUT_VERSION_MIN 2u
 /* the thread-cache list is a circular list through a sentinel record */
 #define PM_LAYOUT_F_TCACHE_SENTINEL 0x1u
 
@@ -86,7 +89,16 @@ struct pm_layout_desc {
      * the safe-linked next pointer in a cached chunk's user area */
     uint32_t tcache_sizeof, tcache_room, tcache_limit, tcache_entries;
     uint32_t tcache_next, tcache_prev, tcache_tid, tcache_entry_next;
+
+    /* version 3: the thread cache's size classes; class k's chunks are
+     * addr_tcache_class_sizes[k] bytes (uint32_t each), its list head is
+     * at tcache_class_entries + 8 k and its length (uint32_t) at
+     * tcache_class_count + 4 k */
+    uint32_t tcache_classes, tcache_class_entries, tcache_class_count, tcache_class_pad;
+    uint64_t addr_tcache_class_sizes;
 };
+/* What a version-2 descriptor holds: everything before the classes. */
+#define PM_LAYOUT_V2_SIZE offsetof(struct pm_layout_desc, tcache_classes)
 
 /* ---- the memory source ---- */
 

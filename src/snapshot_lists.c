@@ -339,6 +339,60 @@ void pm_snap_arena_lists(struct pm_snap_walker *w, uint64_t arena)
             pm_snap_problem(w, "chunk is on two free lists", w->lists.v[i].addr);
 }
 
+/* The size classes of one thread cache (layout version 3), written as
+ * more bins after the small ones: index tcache_bins + k, the class's
+ * chunk size, and "class": true. */
+static void tcache_classes(struct pm_snap_walker *w, uint64_t t, uint64_t bound, uint64_t tid, uint64_t *total_n,
+                           uint64_t *total_bytes)
+{
+    for (unsigned k = 0; k < w->d.tcache_classes; k++) {
+        uint32_t count = 0, size32 = 0;
+        uint64_t e;
+        if (pm_snap_read(w, t + w->d.tcache_class_count + 4u * k, &count, sizeof count) != 0 ||
+            pm_snap_word(w, t + w->d.tcache_class_entries + 8u * k, &e) != 0 ||
+            pm_snap_read(w, w->d.addr_tcache_class_sizes + 4u * k, &size32, sizeof size32) != 0) {
+            pm_snap_stop(w, "cannot read a thread cache", t);
+            return;
+        }
+        if (e == 0 && count == 0)
+            continue;
+        uint64_t size = size32, n = 0;
+        pm_json_begin_obj(w->j);
+        pm_json_kv_u64(w->j, "index", w->d.tcache_bins + k);
+        pm_json_kv_u64(w->j, "size", size);
+        pm_json_kv_bool(w->j, "class", true);
+        pm_json_key(w->j, "chunks");
+        pm_json_begin_arr(w->j);
+        while (e != 0) {
+            uint64_t chunk = e - w->d.chunk_hdr, stored;
+            if (++n > (uint64_t)count + 1 || n > bound) {
+                pm_snap_problem(w, "thread cache class longer than its count", t);
+                break;
+            }
+            if (!chunk_ok(w, chunk, 0)) {
+                pm_snap_stop(w, "thread cache holds a pointer outside every heap", e);
+                break;
+            }
+            if (chunk_size_at(w, chunk) != size)
+                pm_snap_problem(w, "chunk filed in the wrong thread cache class", chunk);
+            pm_json_addr(w->j, chunk);
+            snap_push(w, &w->tcache, chunk, PM_ST_TCACHE, (uint32_t)tid);
+            if (pm_snap_word(w, e + w->d.tcache_entry_next, &stored) != 0) {
+                pm_snap_stop(w, "cannot read a thread cache link", e);
+                break;
+            }
+            e = reveal(w, e + w->d.tcache_entry_next, stored);
+        }
+        pm_json_end_arr(w->j);
+        if (n != count)
+            pm_snap_problem(w, "thread cache class count disagrees with its list", t);
+        pm_json_kv_u64(w->j, "count", n);
+        pm_json_end_obj(w->j);
+        *total_n += n;
+        *total_bytes += n * size;
+    }
+}
+
 /* One thread cache: its bins, each a safe-linked list of user pointers. */
 static void one_tcache(struct pm_snap_walker *w, uint64_t t, uint64_t bound)
 {
@@ -399,6 +453,8 @@ static void one_tcache(struct pm_snap_walker *w, uint64_t t, uint64_t bound)
         total_n += n;
         total_bytes += n * size;
     }
+    if (w->d.version >= 3)
+        tcache_classes(w, t, bound, tid, &total_n, &total_bytes);
     pm_json_end_arr(w->j);
     pm_json_kv_u64(w->j, "count", total_n);
     pm_json_kv_u64(w->j, "bytes", total_bytes);

@@ -558,7 +558,15 @@ int pm_snap_walk(const struct pm_snap_src *src, struct pm_json *out, const char 
     memset(&w, 0, sizeof w);
     w.src = src;
     w.j = out;
-    if (src->read(src->ctx, src->layout_addr, &w.d, sizeof w.d) != 0) {
+    /* a version-2 descriptor ends where the class members begin: read
+     * that much first, the rest only when the descriptor says it has it */
+    if (src->read(src->ctx, src->layout_addr, &w.d, PM_LAYOUT_V2_SIZE) != 0) {
+        *why = "cannot read the pmalloc layout descriptor";
+        return -1;
+    }
+    if (w.d.version >= 3 && w.d.desc_size >= sizeof w.d &&
+        src->read(src->ctx, src->layout_addr + PM_LAYOUT_V2_SIZE, (char *)&w.d + PM_LAYOUT_V2_SIZE,
+                  sizeof w.d - PM_LAYOUT_V2_SIZE) != 0) {
         *why = "cannot read the pmalloc layout descriptor";
         return -1;
     }

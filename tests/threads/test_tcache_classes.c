@@ -1,3 +1,6 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 /* The thread cache's size classes above 1032 bytes (src/tcache.h): exact
  * reuse within a class, the byte budget, depths that grow for batches and
  * shrink when idle, double frees caught, chunks given back at thread exit
@@ -6,6 +9,8 @@
 #include "thr.h"
 
 #include <pmalloc.h>
+#include <string.h>
+#include <sys/mman.h>
 
 #define CHECK_HEAP_OK() CHECK_EQ_SIZE(pmalloc_check(), 0)
 
@@ -98,6 +103,29 @@ static void test_depth_grows(void)
     struct pm_tcache *t = pm_tcache_get();
     CHECK(t->class_limit[class_of_request(2000)] >= BATCH);
     CHECK_HEAP_OK();
+}
+
+/* A snapshot lists the classes' chunks in the thread cache, with no
+ * problem found (layout version 3). */
+static void test_snapshot(void)
+{
+    char path[] = "/tmp/pmalloc-classes-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    unlink(path);
+    CHECK(pmalloc_snapshot(fd) == 0);
+    off_t len = lseek(fd, 0, SEEK_END);
+    REQUIRE(len > 0);
+    char *text = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0);
+    REQUIRE(text != MAP_FAILED);
+    CHECK(memmem(text, (size_t)len, "\"layout_version\":3", strlen("\"layout_version\":3")) != NULL);
+    CHECK(memmem(text, (size_t)len, "\"class\":true", strlen("\"class\":true")) != NULL);
+    const char *problems = memmem(text, (size_t)len, "\"problems\":[", 12);
+    CHECK(problems != NULL && problems[12] == ']');
+    if (problems != NULL && problems[12] != ']')
+        fprintf(stderr, "snapshot problems: %.300s\n", problems);
+    munmap(text, (size_t)len);
+    close(fd);
 }
 
 /* The class stops being used; after enough slow calls elsewhere its
@@ -197,6 +225,7 @@ int main(void)
     /* room beside what the budget test left cached */
     REQUIRE(mallopt(PMALLOC_M_TCACHE_BYTES, 16 << 20) == 1);
     test_depth_grows();
+    test_snapshot();
     test_idle_shrinks();
     expect_double_free(double_free_class, "double free of a class chunk");
     expect_double_free(double_free_class_after_write, "double free inside a class");
