@@ -51,10 +51,7 @@ extern struct pm_options pm_opt;
  * per 16 bytes; above it, size classes (tcache.h) up to the cache's
  * largest request. */
 #define PM_TCACHE_SMALL_MAX_BYTES    ((size_t)1032)
-/* The size classes are there up to PM_TCACHE_MAX_BYTES_LIMIT, but off by
- * default until the arena-level tests and heapviz know them: a program
- * turns them on with PMALLOC_TCACHE_MAX (e.g. 256k). */
-#define PM_DEFAULT_TCACHE_MAX_BYTES  PM_TCACHE_SMALL_MAX_BYTES
+#define PM_DEFAULT_TCACHE_MAX_BYTES  ((size_t)256 * 1024)
 #define PM_TCACHE_MAX_BYTES_LIMIT    ((size_t)512 * 1024 - 16)
 /* Bytes a thread may keep in the size classes above the small bins. */
 #define PM_DEFAULT_TCACHE_BYTES      ((size_t)4 * 1024 * 1024)

@@ -189,6 +189,9 @@ static void part_trim_fails(void) { in_thread(trim_fails); }
 
 int main(void)
 {
+    /* Arena behaviour with blocks above 1032 bytes: those must reach the
+     * arena, not the thread cache's size classes. */
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 1032) == 1);
     run_forked_case("no_growth", part_no_growth);
     run_forked_case("nothing_works", part_nothing_works);
     run_forked_case("trim_fails", part_trim_fails);

@@ -28,6 +28,11 @@ finish() {
     [ "$FAILURES" -eq 0 ]
     exit $?
 }
+# The child's heap must show every kind of free chunk the arena has, so
+# its frees above 1032 bytes go to the arena, not to the thread cache's
+# size classes (tests/threads/test_tcache_classes covers those).
+export PMALLOC_TCACHE_MAX=1032
+
 # Starts hv_child, which snapshots itself into $1 and then waits until
 # fd 3 is closed; sets CHILD_PID.
 start_child() {

@@ -58,11 +58,12 @@ done
 MALLOC_FAMILY_RE='malloc|free|calloc|realloc|reallocarray|memalign|aligned_alloc|posix_memalign|valloc|pvalloc|malloc_usable_size|mallopt|malloc_trim|mallinfo2?|malloc_stats|malloc_info|pmalloc_.*'
 
 # in_use_block SNAPSHOT: true if the snapshot holds an in-use chunk of the
-# program's block size (up to 64 bytes of overhead).
+# program's block size (up to 64 bytes of overhead, or the rest of the
+# thread cache's size class it falls in: under a quarter more).
 in_use_block() {
     grep -oE '"size":[0-9]+,"flags":[0-9]+,"state":"inuse"' "$1" |
         sed 's/"size":\([0-9]*\).*/\1/' |
-        awk -v min=$((block + 8)) -v max=$((block + 64)) \
+        awk -v min=$((block + 8)) -v max=$((block + block / 4 + 64)) \
             '$1 >= min && $1 <= max { found = 1 } END { exit !found }'
 }
 

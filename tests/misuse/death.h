@@ -187,6 +187,11 @@ static inline bool death_run(const struct death_case *c)
 static inline int death_main(int argc, char **argv, const struct death_case *cases, size_t n,
                              const char *test_name)
 {
+    /* The cases build exact arena layouts out of blocks above 1032 bytes
+     * and misuse them: those must reach the arena, not the thread
+     * cache's size classes (whose own misuse tests/threads/
+     * test_tcache_classes commits). */
+    mallopt(PMALLOC_M_TCACHE_MAX, 1032);
     if (argc == 3 && strcmp(argv[1], "--case") == 0) {
         for (size_t i = 0; i < n; i++)
             if (strcmp(cases[i].name, argv[2]) == 0)

@@ -144,6 +144,9 @@ static void run(void *(*fn)(void *))
 
 int main(void)
 {
+    /* Arena behaviour with blocks above 1032 bytes: those must reach the
+     * arena, not the thread cache's size classes. */
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 1032) == 1);
     /* 256 KiB blocks from the heap, not from mmap. */
     REQUIRE(mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) == 1);
     run(unmap_thread);

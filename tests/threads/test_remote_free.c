@@ -223,6 +223,9 @@ static void test_orphaned_list(void)
 
 int main(int argc, char **argv)
 {
+    /* Arena behaviour with blocks above 1032 bytes: those must reach the
+     * arena, not the thread cache's size classes. */
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 1032) == 1);
     if (argc > 1)
         total_blocks = (size_t)atol(argv[1]);
     test_deterministic();

@@ -35,8 +35,9 @@ static size_t walk_bin(unsigned idx)
 static void test_defaults(void)
 {
     CHECK_EQ_SIZE(pm_opt.tcache_count, 7);
-    CHECK_EQ_SIZE(pm_opt.tcache_max_bytes, 1032);
+    CHECK_EQ_SIZE(pm_opt.tcache_max_bytes, 256 * 1024);
     CHECK_EQ_SIZE(pm_global.tcache_request_limit, 1033);
+    CHECK_EQ_SIZE(pm_global.tcache_big_request_limit, 256 * 1024 + 1);
     CHECK_EQ_SIZE(pm_global.tcache_chunk_limit, 1040);
     CHECK_EQ_SIZE(PM_TCACHE_BINS, 64);
     CHECK_EQ_SIZE(PM_TCACHE_MAX_CHUNK, 1040);
@@ -66,10 +67,11 @@ static void test_bins_and_lifo(void)
     CHECK_EQ_SIZE(bad_idx, 0);
     CHECK_EQ_SIZE(bad_lifo, 0);
 
-    /* 1033 bytes: a 1056-byte chunk, beyond the last bin; not cached. */
+    /* 1033 bytes: beyond the last bin, so the first size class (a
+     * 1280-byte chunk; test_tcache_classes tests the classes), not a bin. */
     void *big = malloc(1033);
     REQUIRE(big != NULL);
-    CHECK_EQ_SIZE(chunk_size(mem_chunk(launder(big))), 1056);
+    CHECK_EQ_SIZE(chunk_size(mem_chunk(launder(big))), 1280);
     size_t before = cached_total();
     free(big);
     CHECK_EQ_SIZE(cached_total(), before);
@@ -132,7 +134,7 @@ static void test_mallopt(void)
     CHECK(mallopt(PMALLOC_M_TCACHE_COUNT, 65536) == 0);
     CHECK(mallopt(PMALLOC_M_TCACHE_MAX, 524273) == 0);
     CHECK_EQ_SIZE(pm_opt.tcache_count, 7);
-    CHECK_EQ_SIZE(pm_opt.tcache_max_bytes, 1032);
+    CHECK_EQ_SIZE(pm_opt.tcache_max_bytes, 256 * 1024);
 
     /* fewer per bin */
     REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 2) == 1);

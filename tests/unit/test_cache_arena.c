@@ -171,6 +171,9 @@ static void test_mxfast_zero(void)
 
 int main(void)
 {
+    /* Arena behaviour with blocks above 1032 bytes: those must reach the
+     * arena, not the thread cache's size classes. */
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 1032) == 1);
     free(malloc(1)); /* the cache exists */
     REQUIRE(TC != NULL && TC->limit == 7);
     test_spill_to_fastbin();

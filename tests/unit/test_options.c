@@ -41,7 +41,7 @@ static void test_defaults(void)
     CHECK(pm_opt.perturb_byte == 0);
     CHECK(pm_opt.check_action == 3);
     CHECK_EQ_SIZE(pm_opt.tcache_count, 7);
-    CHECK_EQ_SIZE(pm_opt.tcache_max_bytes, 1032);
+    CHECK_EQ_SIZE(pm_opt.tcache_max_bytes, 256 * 1024);
     CHECK(!pm_opt.no_dyn_threshold);
     CHECK(!pm_opt.stats_at_exit);
     CHECK(!pm_opt.check_heap);
