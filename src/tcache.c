@@ -25,6 +25,10 @@ void pm_tcache_refresh_limits(void)
 {
     for (size_t bytes = 0; bytes <= PM_TCACHE_SMALL_MAX_BYTES; bytes++)
         pm_global.tcache_class[bytes] = (uint8_t)tcache_request_index(bytes);
+    for (size_t j = 0; j <= PM_TCACHE_CLASS_STEPS; j++)
+        pm_global.tcache_class_by_256[j] = (uint8_t)(j * 256 > PM_TCACHE_MAX_CHUNK ? tcache_class_of(j * 256) : 0);
+    for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++)
+        pm_global.tcache_class_bytes[k] = (uint32_t)tcache_class_size(k);
     size_t all = pm_opt.tcache_max_bytes;
     if (all > PM_TCACHE_MAX_BYTES_LIMIT)
         all = PM_TCACHE_MAX_BYTES_LIMIT;

@@ -30,8 +30,9 @@ _Static_assert(((PM_TCACHE_SMALL_MAX_BYTES - 9) >> 4) == PM_TCACHE_BINS - 1, "th
 
 /* Size classes above the small bins: class 4g + s (s = 0..3) holds
  * chunks of (5 + s) << (8 + g) bytes, from 1280 up to 512 KiB. */
-#define PM_TCACHE_CLASSES 36
 static inline size_t tcache_class_size(unsigned k) { return (size_t)(5 + (k & 3)) << (8 + (k >> 2)); }
+_Static_assert(((size_t)8 << (8 + (PM_TCACHE_CLASSES - 1) / 4)) == PM_TCACHE_CLASS_STEPS * 256,
+               "the class table covers the largest class");
 /* The class of the smallest size that holds a chunk of nb bytes
  * (PM_TCACHE_MAX_CHUNK < nb <= the largest class). */
 static inline unsigned tcache_class_of(size_t nb)
@@ -145,7 +146,7 @@ static inline void *pm_tcache_class_pop(struct pm_tcache *t, unsigned k)
         pm_corruption("malloc(): unaligned tcache chunk detected", e);
     t->class_entries[k] = tcache_link(&e->next, e->next);
     t->class_count[k]--;
-    t->bytes -= tcache_class_size(k);
+    t->bytes -= pm_global.tcache_class_bytes[k];
     e->key = 0;
     return e;
 }
@@ -156,7 +157,7 @@ static inline void pm_tcache_class_push(struct pm_tcache *t, unsigned k, struct 
     e->key = pm_global.tcache_key;
     t->class_entries[k] = e;
     t->class_count[k]++;
-    t->bytes += tcache_class_size(k);
+    t->bytes += pm_global.tcache_class_bytes[k];
 }
 
 /* Whether a free of a chunk of class k may keep it. */
