@@ -11,8 +11,9 @@
  *   4. it allocates the freed amount again.
  *
  * A sampler thread reads the resident set from /proc/self/statm every
- * 100 ms into a buffer mapped with mmap, so sampling never touches the
- * allocator under test.  At the end the series is printed as SAMPLE lines
+ * 100 ms, and the main thread once at the start of each phase, into a
+ * buffer mapped with mmap, so sampling never touches the allocator under
+ * test.  At the end the series is printed as SAMPLE lines
  * (seconds, RSS, live bytes, phase), then one RESULT line with the two
  * figures that matter:
  *
@@ -68,7 +69,8 @@ struct sample {
 
 static struct {
     struct sample *buf;
-    atomic_size_t count;     /* written by the sampler, read by main */
+    size_t count;
+    pthread_mutex_t lock;    /* the sampler and main both record */
     atomic_int stop;
     atomic_int phase;
     atomic_size_t live;      /* bytes requested and not yet freed */
@@ -102,15 +104,15 @@ static long rss_kb(void)
 
 static void record(void)
 {
-    size_t n = atomic_load_explicit(&rec.count, memory_order_relaxed);
-    if (n >= MAX_SAMPLES)
-        return;
-    struct sample *s = &rec.buf[n];
-    s->t = pm_now() - rec.t0;
-    s->rss_kb = rss_kb();
-    s->live_kb = (long)(atomic_load_explicit(&rec.live, memory_order_relaxed) / 1024);
-    s->phase = atomic_load_explicit(&rec.phase, memory_order_relaxed);
-    atomic_store_explicit(&rec.count, n + 1, memory_order_release);
+    pthread_mutex_lock(&rec.lock);
+    if (rec.count < MAX_SAMPLES) {
+        struct sample *s = &rec.buf[rec.count++];
+        s->t = pm_now() - rec.t0;
+        s->rss_kb = rss_kb();
+        s->live_kb = (long)(atomic_load_explicit(&rec.live, memory_order_relaxed) / 1024);
+        s->phase = atomic_load_explicit(&rec.phase, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&rec.lock);
 }
 
 static void sleep_until(struct timespec *when, long add_ms)
@@ -293,9 +295,12 @@ static uint64_t idle(long ms)
     return ops;
 }
 
+/* Each phase starts with a sample, so phases shorter than the sampling
+ * period still show in the series. */
 static void set_phase(enum phase p)
 {
     atomic_store(&rec.phase, (int)p);
+    record();
 }
 
 int main(int argc, char **argv)
@@ -327,6 +332,7 @@ int main(int argc, char **argv)
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (rec.buf == MAP_FAILED)
         PM_FAIL("rss: cannot map the sample buffer");
+    pthread_mutex_init(&rec.lock, NULL);
     rec.t0 = pm_now();
     set_phase(PH_ALLOC);
     pthread_t sampler_tid;
@@ -363,10 +369,11 @@ int main(int argc, char **argv)
         freed += free_runs(&ws[i].list, &ops);
     t_free = pm_now() - t_free;
     size_t live = allocated - freed;
-    size_t sampled = atomic_load_explicit(&rec.count, memory_order_acquire);
-    for (size_t i = 0; i < sampled; i++)
+    pthread_mutex_lock(&rec.lock);
+    for (size_t i = 0; i < rec.count; i++)
         if (rec.buf[i].phase == PH_ALLOC && rec.buf[i].rss_kb > peak_rss)
             peak_rss = rec.buf[i].rss_kb;
+    pthread_mutex_unlock(&rec.lock);
 
     /* 3. Idle with light activity; RSS at its end is the first figure. */
     set_phase(PH_IDLE);
@@ -393,7 +400,7 @@ int main(int argc, char **argv)
     record();
 
     /* The measurement is over: stdio may allocate from here on. */
-    size_t samples = atomic_load(&rec.count);
+    size_t samples = rec.count;
     for (size_t i = 0; i < samples; i++)
         printf("SAMPLE t=%.3f rss_kb=%ld live_kb=%ld phase=%s\n", rec.buf[i].t,
                rec.buf[i].rss_kb, rec.buf[i].live_kb, phase_names[rec.buf[i].phase]);
