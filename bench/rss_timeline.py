@@ -174,17 +174,20 @@ def write_plots(outdir, allocs, rss, title, colors, notes):
                 continue
             dat = os.path.join(tmp, "%s-%s.dat" % (v, a))
             with open(dat, "w") as f:
-                for t, rss_kb, live_kb, _ in good[a]["samples"]:
-                    f.write("%.3f %.2f %.2f\n" % (t, rss_kb / 1024, live_kb / 1024))
+                # The target line only where the target applies: idle.
+                for t, rss_kb, live_kb, phase in good[a]["samples"]:
+                    target = "%.2f" % (TARGET_IDLE_RATIO * live_kb / 1024) \
+                        if phase == "idle" else "NaN"
+                    f.write("%.3f %.2f %.2f %s\n" % (t, rss_kb / 1024, live_kb / 1024, target))
             plots.append("'%s' using 1:2 with lines lw 2 lc rgb '%s' title '%s'"
                          % (dat, colors.get(a, "#777777"), a))
         ref_name = "pmalloc" if "pmalloc" in good else next(iter(good))
         ref = os.path.join(tmp, "%s-%s.dat" % (v, ref_name))
         plots.append("'%s' using 1:3 with lines lw 1 dt 2 lc rgb 'black' "
                      "title 'live bytes (%s run)'" % (ref, ref_name))
-        plots.append("'%s' using 1:($3*%g) with lines lw 1 dt 3 lc rgb 'black' "
+        plots.append("'%s' using 1:4 with lines lw 2 dt 3 lc rgb 'black' "
                      "title '%.1fx live (target at the end of the idle time)'"
-                     % (ref, TARGET_IDLE_RATIO, TARGET_IDLE_RATIO))
+                     % (ref, TARGET_IDLE_RATIO))
         # Phase boundaries of the reference run, so the plot reads as the
         # workload's story.
         marks, last = [], None
@@ -204,6 +207,7 @@ def write_plots(outdir, allocs, rss, title, colors, notes):
             "set ylabel 'MiB'",
             "set yrange [0:*]",
             "set grid",
+            "set datafile missing 'NaN'",
             "set key bmargin center horizontal maxrows 2 noenhanced",
         ]
         # Labels step down, so short phases do not print over each other.
