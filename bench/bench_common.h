@@ -202,15 +202,25 @@ static inline double pm_run_threads(const char *name, int threads, void *(*work)
     return pm_now() - t0;
 }
 
+/* Minor page faults of this process so far (first touches of fresh
+ * pages, including pages given back and touched again). */
+static inline long pm_minflt(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return -1;
+    return ru.ru_minflt;
+}
+
 /* Prints the one result line the driver parses.  extra may be NULL or a
  * preformatted " key=value" list. */
 static inline void pm_report(const char *name, int threads, uint64_t ops,
                              double secs, const char *extra)
 {
     printf("RESULT workload=%s threads=%d ops=%" PRIu64
-           " secs=%.6f ops_per_sec=%.1f maxrss_kb=%ld%s check=ok\n",
+           " secs=%.6f ops_per_sec=%.1f maxrss_kb=%ld minflt=%ld%s check=ok\n",
            name, threads, ops, secs, secs > 0 ? (double)ops / secs : 0.0,
-           pm_maxrss_kb(), extra ? extra : "");
+           pm_maxrss_kb(), pm_minflt(), extra ? extra : "");
     fflush(stdout);
 }
 

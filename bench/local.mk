@@ -9,7 +9,7 @@ BENCH_CFLAGS = $(AM_CFLAGS) -O2 -pthread
 BENCH_LDFLAGS = -pthread
 
 bench_macros = bench/macro_larson bench/macro_xmalloc bench/macro_scratch \
-	bench/macro_churn bench/macro_large
+	bench/macro_churn bench/macro_large bench/macro_rss
 bench_programs = $(bench_macros) bench/instr_count
 noinst_PROGRAMS += $(bench_macros) bench/instr_count
 
@@ -28,6 +28,9 @@ bench_macro_churn_LDFLAGS = $(BENCH_LDFLAGS)
 bench_macro_large_SOURCES = bench/macro_large.c bench/bench_common.h
 bench_macro_large_CFLAGS = $(BENCH_CFLAGS)
 bench_macro_large_LDFLAGS = $(BENCH_LDFLAGS)
+bench_macro_rss_SOURCES = bench/macro_rss.c bench/bench_common.h
+bench_macro_rss_CFLAGS = $(BENCH_CFLAGS)
+bench_macro_rss_LDFLAGS = $(BENCH_LDFLAGS)
 
 # The micro case bodies are shared by the callgrind driver and the
 # google-benchmark binary.
@@ -50,7 +53,7 @@ endif
 # pmalloc and under glibc must run and verify its checksums.
 TESTS += bench/smoke.sh
 
-EXTRA_DIST += bench/run.py bench/smoke.sh bench/README.md bench/ANALYSIS.md
+EXTRA_DIST += bench/run.py bench/rss_timeline.py bench/smoke.sh bench/README.md bench/ANALYSIS.md
 
 PYTHON3 = python3
 BENCH_ARGS =

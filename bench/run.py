@@ -8,7 +8,8 @@ rotated each round so no allocator always goes first):
     (/usr/bin/time -f %M), throughput scaling from 1 to 2 threads;
   * micro cases (bench/pm_micro, google-benchmark): time per iteration;
   * instructions per allocator call (callgrind on bench/instr_count),
-    which is exact and repeatable, so it is run once.
+    which is exact and repeatable, so it is run once;
+  * RSS over time (bench/macro_rss, issue #11; see rss_timeline.py).
 
 Writes RESULTS.md, results.json and PNG plots (gnuplot) to the output
 directory and prints the summary table.  Only the standard library is used.
@@ -30,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+
+import rss_timeline
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -248,6 +251,8 @@ def run_macro_once(bindir, workload, threads, scale, preload, timeout):
                "wall": wall, "cpu": cpu, "rss_kb": rss}
         if "peak_live_kb" in res:
             out["peak_live_kb"] = int(res["peak_live_kb"])
+        if "minflt" in res:
+            out["minflt"] = int(res["minflt"])
         return out
 
 
@@ -794,7 +799,7 @@ def main():
                     "benchmark programs (default: this script's directory)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"),
                     help="where RESULTS.md, results.json and plots go")
-    ap.add_argument("--skip", default="", help="comma-separated: macro,micro,instr,plots")
+    ap.add_argument("--skip", default="", help="comma-separated: macro,micro,instr,rss,plots")
     ap.add_argument("--jobs", type=int, default=2, help="parallel callgrind runs")
     args = ap.parse_args()
 
@@ -837,6 +842,8 @@ def main():
         args.bindir, allocs, rounds, 0.005 if quick else 0.1, 300 if quick else 900, notes)
     instr = [] if "instr" in skip else run_instr(
         args.bindir, allocs, 20000 if quick else 200000, 600, args.jobs, notes)
+    rss = {} if "rss" in skip else rss_timeline.run(args.bindir, allocs, quick, notes,
+                                                    alloc_env, preload_ok, log)
 
     if os.path.exists("/proc/loadavg"):
         meta["machine"]["loadavg_at_end"] = open("/proc/loadavg").read().split()[:3]
@@ -849,10 +856,14 @@ def main():
                          "counts and peak RSS are not affected" % (busy, os.cpu_count() or 1))
     summ = summarize(allocs, macro, micro, instr)
     targets = evaluate_targets(allocs, macro, micro, instr, summ)
+    targets += rss_timeline.targets(rss, macro, allocs)
     title = "pmalloc vs peers, %s, %s" % (meta["date"], meta["machine"]["description"])
     plots = [] if "plots" in skip else write_plots(args.out, allocs, macro, micro, instr,
                                                    title, notes)
+    rss_plots = [] if "plots" in skip else rss_timeline.write_plots(args.out, allocs, rss,
+                                                                    title, COLORS, notes)
     write_report(args.out, meta, allocs, macro, micro, instr, summ, targets, plots, notes)
+    rss_timeline.add_to_report(args.out, allocs, rss, macro, rss_plots)
 
     print()
     print("Machine: %s (%s)" % (meta["machine"]["description"], meta["date"]))
@@ -865,11 +876,14 @@ def main():
     print(text_table(["target (pmalloc)", "status", "by how much"],
                      [[t["target"], t["status"], t["detail"]] for t in targets],
                      left=(0, 1, 2)))
+    print()
+    print(rss_timeline.summary(allocs, rss, macro))
     for n in notes:
         print("note: " + n)
     print()
-    print("Wrote %s/RESULTS.md, results.json%s" % (args.out, "".join(", " + p for p in plots)))
-    failed = any(r.get("failures") for r in macro)
+    print("Wrote %s/RESULTS.md, results.json%s" % (args.out, "".join(", " + p for p in
+                                                                  plots + rss_plots)))
+    failed = any(r.get("failures") for r in macro) or rss_timeline.failed(rss)
     return 1 if failed else 0
 
 

@@ -46,6 +46,8 @@ for alloc in pmalloc glibc; do
     check $alloc "$preload" "$bindir/macro_scratch" 2 1
     check $alloc "$preload" "$bindir/macro_churn" 1 1
     check $alloc "$preload" "$bindir/macro_large" 2 1
+    check $alloc "$preload" "$bindir/macro_rss" exited-threads 4 100
+    check $alloc "$preload" "$bindir/macro_rss" same-thread 4 100
     check $alloc "$preload" "$bindir/instr_count" mixed 10000
     if [ -x "$bindir/pm_micro" ]; then
         check $alloc "$preload" "$bindir/pm_micro" \
