@@ -23,7 +23,7 @@ extern "C" {
 /* mallopt parameters of pmalloc's own (glibc's M_ constants work too). */
 #define PMALLOC_M_TCACHE_COUNT (-100) /* chunks per thread-cache bin, 0..65535; 0 disables; other threads follow at their next cache miss or full bin */
 #define PMALLOC_M_TCACHE_MAX   (-101) /* largest request the thread cache keeps, 0..524272 (default 256 KiB) */
-#define PMALLOC_M_TCACHE_BYTES (-102) /* bytes a thread keeps in the cache's classes above 1032 bytes, 0..1 GiB (default 4 MiB) */
+#define PMALLOC_M_TCACHE_BYTES (-102) /* bytes a thread keeps in the cache's classes above 1032 bytes, 0..1 GiB (default 2 MiB) */
 
 /* "MAJOR.MINOR.PATCH" of the library actually loaded. */
 const char *pmalloc_version(void);

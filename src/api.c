@@ -78,10 +78,11 @@ static __attribute__((noinline)) void *malloc_slow(size_t bytes)
  * through malloc needs no stack frame. */
 static __attribute__((noinline)) void *malloc_class(struct pm_tcache *t, size_t bytes)
 {
-    /* class sizes are multiples of 256: the class of the request's chunk
-     * size rounded up to 256 is its class */
+    /* class sizes are a header more than multiples of 128: the class of
+     * the request's chunk size less the header, rounded up to 128, is
+     * its class */
     size_t nb = (bytes + PM_SIZE_SZ + PM_ALIGN_MASK) & ~PM_ALIGN_MASK;
-    unsigned k = pm_global.tcache_class_by_256[(nb + 255) >> 8];
+    unsigned k = pm_global.tcache_class_by_step[(nb - PM_CHUNK_HDR + PM_TCACHE_CLASS_STEP - 1) >> 7];
     if (PM_LIKELY(t->class_entries[k] != NULL))
         return pm_tcache_class_pop(t, k);
     return malloc_slow(bytes);
@@ -184,8 +185,10 @@ static __attribute__((noinline)) void free_class(struct pm_tcache *t, void *mem)
     struct pm_tcache_entry *e = mem;
     size_t raw = chunk_raw_size(mem_chunk(mem));
     size_t size = raw & ~PM_SIZE_BITS;
-    if (!(raw & (PM_IS_MMAPPED | 0xf0)) && e->key != pm_global.tcache_key) {
-        unsigned k = pm_global.tcache_class_by_256[size >> 8];
+    /* a class's size less the header is a multiple of 128 (the flag
+     * bits are below what the subtraction touches) */
+    if (!((raw - PM_CHUNK_HDR) & (0x78 | PM_IS_MMAPPED)) && e->key != pm_global.tcache_key) {
+        unsigned k = pm_global.tcache_class_by_step[(size - PM_CHUNK_HDR) >> 7];
         if (pm_global.tcache_class_bytes[k] == size && pm_tcache_class_has_room(t, k, size)) {
             pm_tcache_class_push(t, k, e);
             return;

@@ -79,12 +79,15 @@ _Static_assert(sizeof pm_init_state == 4, "pm_init_state is read as 4 bytes");
 
 /* The chunk size of each class of the thread cache, for heapviz. */
 static const uint32_t pm_tcache_class_sizes[PM_TCACHE_CLASSES] = {
-#define CLASS_ROW(g) (5u << (8 + (g))), (6u << (8 + (g))), (7u << (8 + (g))), (8u << (8 + (g)))
+#define CLASS(s, g) ((9u + (s)) << (7 + (g))) + 16
+#define CLASS_ROW(g) CLASS(0, g), CLASS(1, g), CLASS(2, g), CLASS(3, g), CLASS(4, g), CLASS(5, g), CLASS(6, g), CLASS(7, g)
     CLASS_ROW(0), CLASS_ROW(1), CLASS_ROW(2), CLASS_ROW(3), CLASS_ROW(4),
     CLASS_ROW(5), CLASS_ROW(6), CLASS_ROW(7), CLASS_ROW(8),
 #undef CLASS_ROW
+#undef CLASS
 };
-_Static_assert(PM_TCACHE_CLASSES == 9 * 4, "a row of the table per doubling");
+_Static_assert(PM_TCACHE_CLASSES == 9 * 8, "a row of the table per doubling");
+_Static_assert(PM_CHUNK_HDR == 16, "the table's sizes add a 16-byte header");
 
 PM_EXPORT struct pm_layout_desc pmalloc_layout = {
     .magic = PM_LAYOUT_MAGIC,

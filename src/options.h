@@ -54,7 +54,7 @@ extern struct pm_options pm_opt;
 #define PM_DEFAULT_TCACHE_MAX_BYTES  ((size_t)256 * 1024)
 #define PM_TCACHE_MAX_BYTES_LIMIT    ((size_t)512 * 1024 - 16)
 /* Bytes a thread may keep in the size classes above the small bins. */
-#define PM_DEFAULT_TCACHE_BYTES      ((size_t)4 * 1024 * 1024)
+#define PM_DEFAULT_TCACHE_BYTES      ((size_t)2 * 1024 * 1024)
 #define PM_MAX_TCACHE_BYTES          ((size_t)1 << 30)
 
 /* pmalloc's own mallopt parameters (glibc's are 1 and -1..-8). */

@@ -8,7 +8,9 @@
  * Resident bytes are measured, not estimated, where they can be: the
  * heaps, top, the large free chunks (which malloc_trim may have given
  * back in part) and the mapped chunks are asked of the kernel page by
- * page.  Fast-bin, small free and cached chunks are counted whole: each
+ * page, and so are the chunks of the calling thread's cache size classes
+ * (a refill writes only their start).  Fast-bin, small free and other
+ * cached chunks are counted whole: each
  * was written when it was freed, so its page is resident.  What remains
  * of a heap's resident bytes is in use. */
 #include "config.h"
@@ -108,7 +110,11 @@ static void report_print(int fd, bool json)
             break;
     }
     measure_mappings(&r);
-    r.caches = pm_tcache_bytes();
+    /* The caller's own size classes are measured; other threads' caches,
+     * which only their owners may walk, are counted whole. */
+    size_t own_held;
+    size_t own_resident = pm_tcache_own_class_resident(&own_held);
+    r.caches = pm_tcache_bytes() - own_held + own_resident;
     size_t rss = 0, rss_peak = 0;
     bool have_rss = pm_os_rss(&rss, &rss_peak);
 

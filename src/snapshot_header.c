@@ -14,7 +14,7 @@ const char *pm_snap_check_desc(const struct pm_layout_desc *d)
         return "pmalloc layout version mismatch: this heapviz reads layout versions 2 and 3";
     if (d->desc_size < (d->version >= 3 ? sizeof *d : PM_LAYOUT_V2_SIZE))
         return "pmalloc layout descriptor is shorter than expected";
-    if (d->version >= 3 && d->tcache_classes > 64)
+    if (d->version >= 3 && d->tcache_classes > 256)
         return "pmalloc layout descriptor holds impossible values";
     if (d->ptr_size != 8)
         return "only 64-bit processes are supported";

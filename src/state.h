@@ -21,10 +21,12 @@
 #define PM_BITS_PER_MAP (1U << PM_BINMAP_SHIFT)
 #define PM_BINMAP_SIZE  (PM_NBINS / PM_BITS_PER_MAP)
 
-/* The thread cache's size classes (tcache.h): four per doubling, chunks
- * from 1280 bytes to 512 KiB, every size a multiple of 256. */
-#define PM_TCACHE_CLASSES 36
-#define PM_TCACHE_CLASS_STEPS ((size_t)512 * 1024 / 256)
+/* The thread cache's size classes (tcache.h): eight per doubling, chunks
+ * from 1152 bytes to 512 KiB (plus a header), every size a header more
+ * than a multiple of 128. */
+#define PM_TCACHE_CLASSES 72
+#define PM_TCACHE_CLASS_STEP ((size_t)128)
+#define PM_TCACHE_CLASS_STEPS ((size_t)512 * 1024 / PM_TCACHE_CLASS_STEP)
 
 /* Sub-heaps of non-main arenas are this large and this aligned, so a
  * chunk's heap record is found by masking the chunk's address. */
@@ -141,9 +143,10 @@ struct pm_shared_state {
      * tcache.c. */
     uint8_t tcache_class[PM_TCACHE_SMALL_MAX_BYTES + 1];
     /* The thread cache's size classes (tcache.h): the class of the
-     * smallest size of at least 256 j bytes, and each class's chunk size,
+     * smallest size of at least 128 j bytes plus a header, and each
+     * class's chunk size,
      * so the fast paths find a class with two loads; tcache.c. */
-    uint8_t tcache_class_by_256[PM_TCACHE_CLASS_STEPS + 1];
+    uint8_t tcache_class_by_step[PM_TCACHE_CLASS_STEPS + 1];
     uint32_t tcache_class_bytes[PM_TCACHE_CLASSES];
 };
 extern struct pm_shared_state pm_global;

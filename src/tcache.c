@@ -25,8 +25,10 @@ void pm_tcache_refresh_limits(void)
 {
     for (size_t bytes = 0; bytes <= PM_TCACHE_SMALL_MAX_BYTES; bytes++)
         pm_global.tcache_class[bytes] = (uint8_t)tcache_request_index(bytes);
-    for (size_t j = 0; j <= PM_TCACHE_CLASS_STEPS; j++)
-        pm_global.tcache_class_by_256[j] = (uint8_t)(j * 256 > PM_TCACHE_MAX_CHUNK ? tcache_class_of(j * 256) : 0);
+    for (size_t j = 0; j <= PM_TCACHE_CLASS_STEPS; j++) {
+        size_t nb = j * PM_TCACHE_CLASS_STEP + PM_CHUNK_HDR;
+        pm_global.tcache_class_by_step[j] = (uint8_t)(nb > PM_TCACHE_MAX_CHUNK ? tcache_class_of(nb) : 0);
+    }
     for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++)
         pm_global.tcache_class_bytes[k] = (uint32_t)tcache_class_size(k);
     size_t all = pm_opt.tcache_max_bytes;
@@ -206,6 +208,25 @@ size_t pm_tcache_bytes(void)
     return bytes;
 }
 
+size_t pm_tcache_own_class_resident(size_t *held)
+{
+    size_t resident = 0;
+    *held = 0;
+    struct pm_tcache *t = pm_tcache_get();
+    if (t == NULL)
+        return 0;
+    for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++) {
+        uint32_t seen = 0;
+        size_t size = tcache_class_size(k);
+        for (struct pm_tcache_entry *e = t->class_entries[k]; e != NULL && seen++ < t->class_count[k];
+             e = tcache_link(&e->next, e->next)) {
+            *held += size;
+            resident += pm_os_resident_bytes(mem_chunk(e), size);
+        }
+    }
+    return resident;
+}
+
 void pm_tcache_lock_all(void) { pm_lock(&pm_tcache_list_lock); }
 
 void pm_tcache_unlock_all(bool in_fork_child) { pm_lock_after_fork(&pm_tcache_list_lock, in_fork_child); }
@@ -242,7 +263,7 @@ static uint32_t class_depth_cap(unsigned k)
  * batches, and a class used one block at a time stays one deep. */
 void pm_tcache_class_missed(struct pm_tcache *t, unsigned k)
 {
-    t->class_used |= (uint64_t)1 << k;
+    t->class_used[k] = 1;
     if (++t->class_misses[k] < 2)
         return;
     t->class_misses[k] = 0;
@@ -297,7 +318,7 @@ void pm_tcache_class_free(struct pm_tcache *t, unsigned k, void *mem)
         pm_tcache_class_push(t, k, mem);
         return;
     }
-    t->class_used |= (uint64_t)1 << k;
+    t->class_used[k] = 1;
     class_spill(t, k, t->class_count[k] / 2, mem);
 }
 
@@ -305,13 +326,14 @@ void pm_tcache_idle_check(struct pm_tcache *t)
 {
     t->slow_calls = 0;
     for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++) {
-        if (t->class_used & ((uint64_t)1 << k) || t->class_limit[k] == 0)
+        if (t->class_used[k] || t->class_limit[k] == 0) {
+            t->class_used[k] = 0;
             continue;
+        }
         if (t->class_limit[k] > 1)
             t->class_limit[k] /= 2;
         t->class_misses[k] = 0;
         if (t->class_count[k] > t->class_limit[k])
             class_spill(t, k, t->class_limit[k], NULL);
     }
-    t->class_used = 0;
 }

@@ -1,12 +1,13 @@
 /* The per-thread cache: freed chunks kept per thread, handed out again
  * without any lock.  Chunks up to 1040 bytes go to small bins, one per 16
  * bytes, each holding up to a count of chunks; larger ones, up to the
- * cache's largest request, to size classes four per doubling (1280,
- * 1536, 1792, 2048, 2560, ...), each with a depth that adapts to how
+ * cache's largest request, to size classes eight per doubling (1152,
+ * 1280, ..., 2048, 2304, ..., each plus a header), each with a depth
+ * that adapts to how
  * the class is used, all of them within a byte budget per thread.  A
  * request in a class is given a chunk of the class's full size, so a
  * cached chunk serves every later request of its class exactly; the
- * waste is under a quarter of the block (malloc_usable_size says what it
+ * waste is under an eighth of the block (malloc_usable_size says what it
  * really holds). */
 #ifndef PMALLOC_TCACHE_H
 #define PMALLOC_TCACHE_H
@@ -28,22 +29,27 @@ _Static_assert((PM_TCACHE_MAX_CHUNK >> 4) - 2 < PM_NFASTBINS, "a fast bin for ev
 /* A request of the largest cached size maps to the last bin. */
 _Static_assert(((PM_TCACHE_SMALL_MAX_BYTES - 9) >> 4) == PM_TCACHE_BINS - 1, "the request table fits the bins");
 
-/* Size classes above the small bins: class 4g + s (s = 0..3) holds
- * chunks of (5 + s) << (8 + g) bytes, from 1280 up to 512 KiB. */
-static inline size_t tcache_class_size(unsigned k) { return (size_t)(5 + (k & 3)) << (8 + (k >> 2)); }
-_Static_assert(((size_t)8 << (8 + (PM_TCACHE_CLASSES - 1) / 4)) == PM_TCACHE_CLASS_STEPS * 256,
+/* Size classes above the small bins: class 8g + s (s = 0..7) holds
+ * chunks of (9 + s) << (7 + g) bytes plus a header, from 1168 up to 512
+ * KiB + 16: eight per doubling keep the rounding under 1/8 of a block,
+ * and the header makes room for requests of exactly a power of two (4096
+ * bytes fit a 4112-byte chunk), the most common sizes. */
+static inline size_t tcache_class_grid(unsigned k) { return (size_t)(9 + (k & 7)) << (7 + (k >> 3)); }
+static inline size_t tcache_class_size(unsigned k) { return tcache_class_grid(k) + PM_CHUNK_HDR; }
+_Static_assert(((size_t)16 << (7 + (PM_TCACHE_CLASSES - 1) / 8)) == PM_TCACHE_CLASS_STEPS * PM_TCACHE_CLASS_STEP,
                "the class table covers the largest class");
 /* The class of the smallest size that holds a chunk of nb bytes
  * (PM_TCACHE_MAX_CHUNK < nb <= the largest class). */
 static inline unsigned tcache_class_of(size_t nb)
 {
-    size_t m = nb - 1;
+    size_t m = nb - PM_CHUNK_HDR - 1;
     unsigned g = (unsigned)(63 - __builtin_clzl(m)) - 10;
-    return 4 * g + (unsigned)((m >> (8 + g)) & 3);
+    return 8 * g + (unsigned)((m >> (7 + g)) & 7);
 }
-_Static_assert(PM_TCACHE_MAX_BYTES_LIMIT + PM_SIZE_SZ <= ((size_t)8 << (8 + (PM_TCACHE_CLASSES - 1) / 4)),
+_Static_assert(PM_TCACHE_MAX_BYTES_LIMIT + PM_SIZE_SZ <= ((size_t)16 << (7 + (PM_TCACHE_CLASSES - 1) / 8)) + PM_CHUNK_HDR,
                "the largest class holds the largest request the cache takes");
-_Static_assert(((size_t)5 << 8) > PM_TCACHE_MAX_CHUNK, "the first class lies above the small bins");
+_Static_assert(((size_t)9 << 7) > PM_TCACHE_MAX_CHUNK, "the first class lies above the small bins");
+_Static_assert(PM_TCACHE_CLASS_STEP == 1 << 7, "the fast paths index the class table by size >> 7");
 
 /* A cached chunk's user area: a safe-linked next pointer and a key that
  * marks it as cached, so a second free of it is caught. */
@@ -75,7 +81,7 @@ struct pm_tcache {
     uint32_t class_count[PM_TCACHE_CLASSES];
     uint32_t class_limit[PM_TCACHE_CLASSES];
     uint32_t class_misses[PM_TCACHE_CLASSES]; /* since the depth last grew */
-    uint64_t class_used;  /* a bit per class that missed or spilled since the last idle check */
+    uint8_t class_used[PM_TCACHE_CLASSES]; /* missed or spilled since the last idle check */
     uint32_t slow_calls;  /* slow calls since the last idle check */
     size_t bytes;
 };
@@ -236,5 +242,9 @@ void pm_tcache_unlock_all(bool in_fork_child);
 void pm_tcache_adopt_orphans(void);
 /* Bytes parked in every thread cache. */
 size_t pm_tcache_bytes(void);
+/* Of the calling thread's size classes: the bytes they hold, and how many
+ * of those are resident (a class chunk cut for a refill has been written
+ * only at its start). */
+size_t pm_tcache_own_class_resident(size_t *held);
 
 #endif

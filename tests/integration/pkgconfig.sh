@@ -59,7 +59,7 @@ MALLOC_FAMILY_RE='malloc|free|calloc|realloc|reallocarray|memalign|aligned_alloc
 
 # in_use_block SNAPSHOT: true if the snapshot holds an in-use chunk of the
 # program's block size (up to 64 bytes of overhead, or the rest of the
-# thread cache's size class it falls in: under a quarter more).
+# thread cache's size class it falls in: under an eighth more).
 in_use_block() {
     grep -oE '"size":[0-9]+,"flags":[0-9]+,"state":"inuse"' "$1" |
         sed 's/"size":\([0-9]*\).*/\1/' |

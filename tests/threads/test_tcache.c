@@ -68,10 +68,10 @@ static void test_bins_and_lifo(void)
     CHECK_EQ_SIZE(bad_lifo, 0);
 
     /* 1033 bytes: beyond the last bin, so the first size class (a
-     * 1280-byte chunk; test_tcache_classes tests the classes), not a bin. */
+     * 1168-byte chunk; test_tcache_classes tests the classes), not a bin. */
     void *big = malloc(1033);
     REQUIRE(big != NULL);
-    CHECK_EQ_SIZE(chunk_size(mem_chunk(launder(big))), 1280);
+    CHECK_EQ_SIZE(chunk_size(mem_chunk(launder(big))), 1168);
     size_t before = cached_total();
     free(big);
     CHECK_EQ_SIZE(cached_total(), before);

@@ -30,13 +30,17 @@ static void test_exact_reuse(void)
 {
     char *p = malloc(3000);
     REQUIRE(p != NULL);
-    CHECK_EQ_SIZE(chunk_bytes(p), 3072);
-    CHECK_EQ_SIZE(malloc_usable_size(p), 3072 - PM_SIZE_SZ);
+    CHECK_EQ_SIZE(chunk_bytes(p), 3072 + 16);
+    CHECK_EQ_SIZE(malloc_usable_size(p), 3072 + 16 - PM_SIZE_SZ);
     memset(p, 1, malloc_usable_size(p));
     free(p);
     char *q = malloc(2900);
     CHECK(q == p);
     free(q);
+    /* a power of two fits the class of its size, not the next one */
+    char *four = malloc(4096);
+    CHECK_EQ_SIZE(chunk_bytes(four), 4096 + 16);
+    free(four);
     /* every class boundary: the largest request of a class fits it */
     for (unsigned k = 0; k < PM_TCACHE_CLASSES - 1; k++) {
         size_t bytes = tcache_class_size(k) - PM_SIZE_SZ;

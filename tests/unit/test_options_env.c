@@ -191,7 +191,7 @@ static void test_verbose(void)
         "pmalloc: PMALLOC_CHECK_ACTION=3 (default)",
         "pmalloc: PMALLOC_TCACHE_COUNT=0 (from GLIBC_TUNABLES glibc.malloc.tcache_count)",
         "pmalloc: PMALLOC_TCACHE_MAX=262144 (default)",
-        "pmalloc: PMALLOC_TCACHE_BYTES=4194304 (default)",
+        "pmalloc: PMALLOC_TCACHE_BYTES=2097152 (default)",
         "pmalloc: PMALLOC_STATS=0 (default)",
         "pmalloc: PMALLOC_CHECK=0 (default)",
         "pmalloc: PMALLOC_HARDENED=0 (default)",
