@@ -10,7 +10,7 @@ cannot look fast.  Before the timed rounds each allocator runs each program
 once at a tiny size with LD_DEBUG=bindings, which proves that in every
 process it starts, malloc and free were bound to the preloaded library.
 Times are wall clock summed over a program's steps, peak RSS is the largest
-ru_maxrss wait4 reported for a step (a step's children included).
+`/usr/bin/time -f %M` of the steps (a step's children included).
 
 Also runs on its own, as the smoke test does:
 
@@ -439,6 +439,9 @@ def tables(allocs, rows, summ):
         body = []
         for p in progs:
             line = [p]
+            if key == "time_ratio":
+                sp = [by[(p, a)]["spread"] for a in allocs if "spread" in by.get((p, a), {})]
+                line.append("%.0f%%" % (100 * max(sp)) if sp else "–")
             for a in allocs:
                 r = by.get((p, a), {})
                 if absolute not in r:
@@ -449,11 +452,13 @@ def tables(allocs, rows, summ):
                 else:
                     line.append("%.3f" % r[key])
             body.append(line)
-        body.append(["geomean"] + ["1" if a == "glibc" else
+        body.append(["geomean"] + ([""] if key == "time_ratio" else []) +
+                    ["1" if a == "glibc" else
                                    ("%.3f" % summ[a][gm] if summ[a][gm] else "–")
                                    for a in allocs])
-        out.append((["program"] + ["%s%s" % (a, " (absolute)" if a == "glibc" else "")
-                                   for a in allocs], body))
+        out.append((["program"] + (["spread"] if key == "time_ratio" else []) +
+                    ["%s%s" % (a, " (absolute)" if a == "glibc" else "") for a in allocs],
+                    body))
     return out
 
 
@@ -466,8 +471,10 @@ def report_lines(allocs, rows, summ, md_table):
          "every step, and gcc's object file) checked against glibc's; a tiny run with "
          "LD_DEBUG=bindings first proves that every process started (cc1, as, git's helpers) "
          "bound malloc and free to the preloaded allocator. Time is wall clock summed over the "
-         "program's steps; peak RSS is the largest of the steps (children included, from "
-         "wait4). Medians over the rounds; ratios to glibc in the same run.", ""]
+         "program's steps; peak RSS is the largest `/usr/bin/time -f %M` of the steps "
+         "(children included). Medians over the rounds; ratios to glibc in the same run; "
+         "spread is the largest (max - min) / median of a program's time over the "
+         "allocators.", ""]
     progs = []
     for r in rows:
         if r["program"] not in progs:

@@ -58,9 +58,9 @@ done
 srcdir="${top_srcdir:-$(dirname "$0")/..}"
 if command -v python3 >/dev/null 2>&1; then
     if [ -n "$lib" ]; then
-        PMALLOC_LIB="$lib" python3 "$srcdir/bench/real_programs.py" --smoke || fail=1
+        PMALLOC_LIB="$lib" PYTHONDONTWRITEBYTECODE=1 python3 "$srcdir/bench/real_programs.py" --smoke || fail=1
     else
-        env -u PMALLOC_LIB python3 "$srcdir/bench/real_programs.py" --smoke || fail=1
+        env -u PMALLOC_LIB PYTHONDONTWRITEBYTECODE=1 python3 "$srcdir/bench/real_programs.py" --smoke || fail=1
     fi
 else
     echo "smoke: python3 missing; real programs not run"
