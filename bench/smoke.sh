@@ -2,7 +2,9 @@
 # Smoke test for the benchmarks: each macro workload runs once at a tiny
 # size under the built pmalloc ($PMALLOC_LIB) and under glibc, and must
 # exit 0 with a verified result line; instr_count and (if built) pm_micro
-# must run too.  Takes a few seconds.
+# must run too, and each real program (bench/real_programs.py --smoke:
+# python, sqlite3, perl, gcc, git) must run, bind malloc to the preloaded
+# library in every process and give glibc's output.  Takes a few seconds.
 set -u
 bindir="${top_builddir:-.}/bench"
 lib="${PMALLOC_LIB:-${top_builddir:-.}/.libs/libpmalloc.so}"
@@ -54,4 +56,15 @@ for alloc in pmalloc glibc; do
             --benchmark_min_time=0.001 '--benchmark_filter=pair/64|batch/random|realloc|prodcons64/real_time/threads:2'
     fi
 done
+
+srcdir="${top_srcdir:-$(dirname "$0")/..}"
+if command -v python3 >/dev/null 2>&1; then
+    if [ -n "$lib" ]; then
+        PMALLOC_LIB="$lib" PYTHONDONTWRITEBYTECODE=1 python3 "$srcdir/bench/real_programs.py" --smoke || fail=1
+    else
+        env -u PMALLOC_LIB PYTHONDONTWRITEBYTECODE=1 python3 "$srcdir/bench/real_programs.py" --smoke || fail=1
+    fi
+else
+    echo "smoke: python3 missing; real programs not run"
+fi
 exit $fail
