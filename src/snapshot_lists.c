@@ -339,6 +339,42 @@ void pm_snap_arena_lists(struct pm_snap_walker *w, uint64_t arena)
             pm_snap_problem(w, "chunk is on two free lists", w->lists.v[i].addr);
 }
 
+/* Follows one thread-cache list from user pointer e, which should hold
+ * `count` chunks of `size` bytes, writing their addresses and filing them
+ * as cached; returns how many it found. */
+static uint64_t cache_list(struct pm_snap_walker *w, uint64_t t, uint64_t e, int64_t count, uint64_t size,
+                           uint64_t bound, uint64_t tid)
+{
+    uint64_t n = 0;
+    pm_json_key(w->j, "chunks");
+    pm_json_begin_arr(w->j);
+    while (e != 0) {
+        uint64_t chunk = e - w->d.chunk_hdr, stored;
+        if (++n > (uint64_t)(count < 0 ? 0 : count) + 1 || n > bound) {
+            pm_snap_problem(w, "thread cache bin longer than its count", t);
+            break;
+        }
+        if (!chunk_ok(w, chunk, 0)) {
+            pm_snap_stop(w, "thread cache holds a pointer outside every heap", e);
+            break;
+        }
+        if (chunk_size_at(w, chunk) != size)
+            pm_snap_problem(w, "chunk filed in the wrong thread cache bin", chunk);
+        pm_json_addr(w->j, chunk);
+        snap_push(w, &w->tcache, chunk, PM_ST_TCACHE, (uint32_t)tid);
+        if (pm_snap_word(w, e + w->d.tcache_entry_next, &stored) != 0) {
+            pm_snap_stop(w, "cannot read a thread cache link", e);
+            break;
+        }
+        e = reveal(w, e + w->d.tcache_entry_next, stored);
+    }
+    pm_json_end_arr(w->j);
+    if ((int64_t)n != count)
+        pm_snap_problem(w, "thread cache bin count disagrees with its list", t);
+    pm_json_kv_u64(w->j, "count", n);
+    return n;
+}
+
 /* The size classes of one thread cache (layout version 3), written as
  * more bins after the small ones: index tcache_bins + k, the class's
  * chunk size, and "class": true. */
@@ -346,47 +382,21 @@ static void tcache_classes(struct pm_snap_walker *w, uint64_t t, uint64_t bound,
                            uint64_t *total_bytes)
 {
     for (unsigned k = 0; k < w->d.tcache_classes; k++) {
-        uint32_t count = 0, size32 = 0;
+        uint32_t count = 0, size = 0;
         uint64_t e;
         if (pm_snap_read(w, t + w->d.tcache_class_count + 4u * k, &count, sizeof count) != 0 ||
             pm_snap_word(w, t + w->d.tcache_class_entries + 8u * k, &e) != 0 ||
-            pm_snap_read(w, w->d.addr_tcache_class_sizes + 4u * k, &size32, sizeof size32) != 0) {
+            pm_snap_read(w, w->d.addr_tcache_class_sizes + 4u * k, &size, sizeof size) != 0) {
             pm_snap_stop(w, "cannot read a thread cache", t);
             return;
         }
         if (e == 0 && count == 0)
             continue;
-        uint64_t size = size32, n = 0;
         pm_json_begin_obj(w->j);
         pm_json_kv_u64(w->j, "index", w->d.tcache_bins + k);
         pm_json_kv_u64(w->j, "size", size);
         pm_json_kv_bool(w->j, "class", true);
-        pm_json_key(w->j, "chunks");
-        pm_json_begin_arr(w->j);
-        while (e != 0) {
-            uint64_t chunk = e - w->d.chunk_hdr, stored;
-            if (++n > (uint64_t)count + 1 || n > bound) {
-                pm_snap_problem(w, "thread cache class longer than its count", t);
-                break;
-            }
-            if (!chunk_ok(w, chunk, 0)) {
-                pm_snap_stop(w, "thread cache holds a pointer outside every heap", e);
-                break;
-            }
-            if (chunk_size_at(w, chunk) != size)
-                pm_snap_problem(w, "chunk filed in the wrong thread cache class", chunk);
-            pm_json_addr(w->j, chunk);
-            snap_push(w, &w->tcache, chunk, PM_ST_TCACHE, (uint32_t)tid);
-            if (pm_snap_word(w, e + w->d.tcache_entry_next, &stored) != 0) {
-                pm_snap_stop(w, "cannot read a thread cache link", e);
-                break;
-            }
-            e = reveal(w, e + w->d.tcache_entry_next, stored);
-        }
-        pm_json_end_arr(w->j);
-        if (n != count)
-            pm_snap_problem(w, "thread cache class count disagrees with its list", t);
-        pm_json_kv_u64(w->j, "count", n);
+        uint64_t n = cache_list(w, t, e, count, size, bound, tid);
         pm_json_end_obj(w->j);
         *total_n += n;
         *total_bytes += n * size;
@@ -423,32 +433,7 @@ static void one_tcache(struct pm_snap_walker *w, uint64_t t, uint64_t bound)
         pm_json_begin_obj(w->j);
         pm_json_kv_u64(w->j, "index", i);
         pm_json_kv_u64(w->j, "size", size);
-        pm_json_key(w->j, "chunks");
-        pm_json_begin_arr(w->j);
-        while (e != 0) {
-            uint64_t chunk = e - w->d.chunk_hdr, stored;
-            if (++n > (uint64_t)(count < 0 ? 0 : count) + 1 || n > bound) {
-                pm_snap_problem(w, "thread cache bin longer than its count", t);
-                break;
-            }
-            if (!chunk_ok(w, chunk, 0)) {
-                pm_snap_stop(w, "thread cache holds a pointer outside every heap", e);
-                break;
-            }
-            if (chunk_size_at(w, chunk) != size)
-                pm_snap_problem(w, "chunk filed in the wrong thread cache bin", chunk);
-            pm_json_addr(w->j, chunk);
-            snap_push(w, &w->tcache, chunk, PM_ST_TCACHE, (uint32_t)tid);
-            if (pm_snap_word(w, e + w->d.tcache_entry_next, &stored) != 0) {
-                pm_snap_stop(w, "cannot read a thread cache link", e);
-                break;
-            }
-            e = reveal(w, e + w->d.tcache_entry_next, stored);
-        }
-        pm_json_end_arr(w->j);
-        if ((int64_t)n != count)
-            pm_snap_problem(w, "thread cache bin count disagrees with its list", t);
-        pm_json_kv_u64(w->j, "count", n);
+        n = cache_list(w, t, e, count, size, bound, tid);
         pm_json_end_obj(w->j);
         total_n += n;
         total_bytes += n * size;

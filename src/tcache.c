@@ -142,12 +142,13 @@ void pm_tcache_spill(struct pm_tcache *t, unsigned idx, void *extra)
     pm_free_batch_end(&batch);
 }
 
-bool pm_tcache_holds(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *e)
+/* Whether e is on a cache list of `count` chunks from `head`: the scan a
+ * suspected double free takes, checking the list as it goes. */
+static bool list_holds(struct pm_tcache_entry *head, size_t count, struct pm_tcache_entry *e)
 {
-    unsigned seen = 0;
-    for (struct pm_tcache_entry *p = t->entries[idx]; p != NULL;
-         p = tcache_link(&p->next, p->next)) {
-        if (PM_UNLIKELY(++seen > pm_tcache_count(t, idx)))
+    size_t seen = 0;
+    for (struct pm_tcache_entry *p = head; p != NULL; p = tcache_link(&p->next, p->next)) {
+        if (PM_UNLIKELY(++seen > count))
             pm_corruption("free(): too many chunks detected in tcache", p);
         if (PM_UNLIKELY(!ptr_aligned(p)))
             pm_corruption("free(): unaligned chunk detected in tcache 2", p);
@@ -155,6 +156,11 @@ bool pm_tcache_holds(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *
             return true;
     }
     return false;
+}
+
+bool pm_tcache_holds(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *e)
+{
+    return list_holds(t->entries[idx], pm_tcache_count(t, idx), e);
 }
 
 void pm_tcache_double_free(void *mem)
@@ -289,16 +295,7 @@ void pm_tcache_class_stash(struct pm_arena *a, struct pm_tcache *t, unsigned k)
 
 bool pm_tcache_class_has(struct pm_tcache *t, unsigned k, struct pm_tcache_entry *e)
 {
-    uint32_t seen = 0;
-    for (struct pm_tcache_entry *p = t->class_entries[k]; p != NULL; p = tcache_link(&p->next, p->next)) {
-        if (PM_UNLIKELY(++seen > t->class_count[k]))
-            pm_corruption("free(): too many chunks detected in tcache", p);
-        if (PM_UNLIKELY(!ptr_aligned(p)))
-            pm_corruption("free(): unaligned chunk detected in tcache 2", p);
-        if (p == e)
-            return true;
-    }
-    return false;
+    return list_holds(t->class_entries[k], t->class_count[k], e);
 }
 
 /* Gives back chunks of class k until `keep` are left, and `extra`. */

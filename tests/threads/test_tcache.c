@@ -489,17 +489,6 @@ static void double_free_other_thread_chunk(void *arg)
     free(p);
 }
 
-static void expect_double_free(void (*fn)(void *), const char *what)
-{
-    char err[4096];
-    int status = run_in_child(fn, NULL, err, sizeof err);
-    bool aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
-    bool message = strstr(err, "free(): double free detected in tcache 2") != NULL;
-    if (!aborted || !message)
-        fprintf(stderr, "%s: status 0x%x, stderr: %s\n", what, (unsigned)status, err);
-    CHECK(aborted);
-    CHECK(message);
-}
 
 int main(void)
 {

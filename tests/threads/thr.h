@@ -227,4 +227,18 @@ static inline int run_in_child(void (*fn)(void *), void *arg, char *errbuf, size
     return status;
 }
 
+/* Runs fn in a child, which must be stopped by the thread cache's double
+ * free check. */
+static inline void expect_double_free(void (*fn)(void *), const char *what)
+{
+    char err[4096];
+    int status = run_in_child(fn, NULL, err, sizeof err);
+    bool aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+    bool message = strstr(err, "free(): double free detected in tcache 2") != NULL;
+    if (!aborted || !message)
+        fprintf(stderr, "%s: status 0x%x, stderr: %s\n", what, (unsigned)status, err);
+    CHECK(aborted);
+    CHECK(message);
+}
+
 #endif
