@@ -62,32 +62,24 @@ static inline bool environment_sets_options(void)
 /* Runs pm_options_from_env from a clean slate with exactly the given
  * NAME=VALUE entries as the environment (in that order, duplicates
  * included), and returns what it wrote to stderr. */
-static inline const char *env_run(const char *const *assignments)
-{
-    static char captured[8192];
-    restore_options();
-    pm_opt.no_dyn_threshold = false;
+/* The environment env_run reads from: capture_stderr takes no argument. */
+static const char *const *env_run_assignments;
 
-    int fds[2];
-    REQUIRE(pipe(fds) == 0);
-    fflush(stderr);
-    int saved = dup(2);
-    REQUIRE(saved >= 0);
-    dup2(fds[1], 2);
+static inline void env_run_read(void)
+{
+    extern char **environ;
     char **saved_environ = environ;
-    environ = (char **)assignments;
+    environ = (char **)env_run_assignments;
     pm_options_from_env();
     environ = saved_environ;
-    dup2(saved, 2);
-    close(saved);
-    close(fds[1]);
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(fds[0], captured + len, sizeof captured - 1 - len)) > 0)
-        len += (size_t)r;
-    close(fds[0]);
-    captured[len] = '\0';
-    return captured;
+}
+
+static inline const char *env_run(const char *const *assignments)
+{
+    restore_options();
+    pm_opt.no_dyn_threshold = false;
+    env_run_assignments = assignments;
+    return capture_stderr(env_run_read);
 }
 
 #define ENV(...) ((const char *const[]){__VA_ARGS__, NULL})
