@@ -181,8 +181,11 @@ static void flush(struct pm_tcache *t)
     for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
         while (t->entries[idx] != NULL)
             pm_free_batched(mem_chunk(pop(t, idx)), &batch);
+    /* By the lists, not the counts: in a fork child, a cache whose thread
+     * was between updating a list and its count when the process forked
+     * has the two disagree. */
     for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++)
-        while (t->class_count[k] != 0)
+        while (t->class_entries[k] != NULL)
             pm_free_batched(mem_chunk(pm_tcache_class_pop(t, k)), &batch);
     pm_free_batched(mem_chunk(t), &batch);
     pm_free_batch_end(&batch);
