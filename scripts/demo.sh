@@ -33,7 +33,7 @@ run_on_pmalloc() {
     echo "--- its standard error (pmalloc's statistics at exit):"
     cat "$work/stderr"
     ((rc == 0)) || pm_die "$title: the program exited with status $rc"
-    grep -q '^Total (incl\. mmap):$' "$work/stderr" ||
+    grep -q '^end of pmalloc statistics$' "$work/stderr" ||
         pm_die "$title: no pmalloc statistics on stderr: was pmalloc loaded?"
 }
 
