@@ -51,9 +51,13 @@ static void *malloc_core(size_t bytes)
             return mem;
         }
         /* The arena cuts the class's full size, so the chunk serves the
-         * class exactly when it comes back (alloc.c refills the class). */
-        pm_tcache_class_missed(t, k);
-        nb = class_nb;
+         * class exactly when it comes back (alloc.c refills the class).
+         * A block the class's size would map directly is never cached:
+         * it keeps its own size, not the class's. */
+        if (!mmap_allowed(class_nb)) {
+            pm_tcache_class_missed(t, k);
+            nb = class_nb;
+        }
     }
     void *mem = pm_alloc_chunk(nb);
     if (mem != NULL)

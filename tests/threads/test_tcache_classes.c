@@ -16,6 +16,13 @@
 
 /* The chunk size of a block, read through a pointer the compiler cannot
  * tie to malloc's size (the header lies before the block). */
+/* The block, through a pointer the compiler cannot tie to malloc's size. */
+static void *launder_block(void *p)
+{
+    __asm__("" : "+r"(p));
+    return p;
+}
+
 static size_t chunk_bytes(void *p)
 {
     __asm__("" : "+r"(p));
@@ -49,6 +56,28 @@ static void test_exact_reuse(void)
         CHECK_EQ_SIZE(class_of_request(bytes), k);
         CHECK_EQ_SIZE(class_of_request(bytes + 1), k + 1);
     }
+    CHECK_HEAP_OK();
+}
+
+/* A request the mmap threshold sends to its own mapping (200 KB against
+ * the default 128 KiB) is not rounded up to its class: a mapped chunk is
+ * never cached, so the rounding would only waste its pages. */
+static void test_mapped_not_rounded(void)
+{
+    REQUIRE(pm_opt.mmap_threshold == 128 * 1024);
+    char *p = malloc(200000);
+    REQUIRE(p != NULL);
+    CHECK(chunk_is_mmapped(mem_chunk(launder_block(p))));
+    CHECK(malloc_usable_size(p) < 200000 + 4096);
+    CHECK(malloc_usable_size(p) < tcache_class_size(class_of_request(200000)) - PM_CHUNK_HDR);
+    free(p);
+    /* freeing it raised the dynamic threshold to its size: a request whose
+     * class lies below that now comes from the heap, a class's chunk */
+    REQUIRE(pm_opt.mmap_threshold > tcache_class_size(class_of_request(150000)));
+    p = malloc(150000);
+    CHECK(!chunk_is_mmapped(mem_chunk(launder_block(p))));
+    CHECK_EQ_SIZE(chunk_bytes(p), tcache_class_size(class_of_request(150000)));
+    free(p);
     CHECK_HEAP_OK();
 }
 
@@ -212,6 +241,7 @@ int main(void)
     free(malloc(1)); /* main's cache */
     REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 256 * 1024) == 1);
     test_exact_reuse();
+    test_mapped_not_rounded();
     test_budget((size_t)4 << 20);
     test_budget((size_t)1 << 20);
     /* room beside what the budget test left cached */
