@@ -29,6 +29,24 @@ static void *shrink_to(struct pm_arena *a, mchunk *p, size_t size, size_t nb)
     return chunk_mem(p);
 }
 
+/* A block that grows at the end of its heap grows there, the heap under
+ * it: moving it would copy it and free its old place into top, which
+ * the next growth takes back from the system after a trim gave it away.
+ * A block that keeps growing is likely to grow again, so the main heap
+ * asks for as much again as the block holds, so a block grown a quarter
+ * at a time makes a system call every third growth rather than every one (pages not yet written cost
+ * nothing); a sub-heap asks for the usual pad, as it cannot grow past
+ * its reservation in place.  False when top could not grow where it is
+ * (it may have moved to a new heap: the caller moves the block). */
+static bool grow_top_for(struct pm_arena *a, size_t oldsize, size_t nb)
+{
+    mchunk *top = a->top;
+    size_t pad = pm_opt.top_pad;
+    if (a == &pm_main_arena && oldsize > pad)
+        pad = oldsize;
+    return pm_sysgrow(a, nb - oldsize, pad) && a->top == top;
+}
+
 void *pm_int_realloc(struct pm_arena *a, mchunk *oldp, size_t nb)
 {
     size_t oldsize = chunk_size(oldp);
@@ -45,6 +63,8 @@ void *pm_int_realloc(struct pm_arena *a, mchunk *oldp, size_t nb)
         return shrink_to(a, oldp, oldsize, nb);
 
     if (next == a->top) {
+        if (oldsize + nextsize < nb + PM_MINSIZE && grow_top_for(a, oldsize, nb))
+            nextsize = top_size(a);
         size_t total = oldsize + nextsize;
         if (total >= nb + PM_MINSIZE) {
             chunk_set_size_keep_flags(oldp, nb);

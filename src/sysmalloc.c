@@ -222,21 +222,24 @@ static void check_before_growth(struct pm_arena *a)
     }
 }
 
-void *pm_sysmalloc(struct pm_arena *a, size_t nb)
+bool pm_sysgrow(struct pm_arena *a, size_t nb, size_t pad)
 {
     check_before_growth(a);
     /* The pad is a hint: a huge one (M_TOP_PAD of -1) must not make
      * every request fail. */
     size_t want;
-    if (__builtin_add_overflow(nb + PM_MINSIZE, pm_opt.top_pad, &want) || want > PM_MAX_REQUEST)
+    if (__builtin_add_overflow(nb + PM_MINSIZE, pad, &want) || want > PM_MAX_REQUEST)
         want = nb + PM_MINSIZE;
     bool grown = a == &pm_main_arena
                      ? extend_brk_heap(a, want) || extend_mmap_heap(a, want) || new_main_heap(a, want)
                      : grow_sub_arena(a, want);
-    if (grown) {
-        if (top_size(a) >= nb + PM_MINSIZE)
-            return pm_split_top(a, nb);
-    }
+    return grown && top_size(a) >= nb + PM_MINSIZE;
+}
+
+void *pm_sysmalloc(struct pm_arena *a, size_t nb)
+{
+    if (pm_sysgrow(a, nb, pm_opt.top_pad))
+        return pm_split_top(a, nb);
     errno = ENOMEM;
     return NULL;
 }

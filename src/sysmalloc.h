@@ -12,6 +12,10 @@
 /* Grows the arena so top can hold nb, and carves nb off it; NULL with
  * ENOMEM when the system gives nothing. */
 void *pm_sysmalloc(struct pm_arena *a, size_t nb);
+/* Grows the arena so top holds nb (and a minimal top), asking the system
+ * for pad bytes more; false when it could not.  Top may then lie in a new
+ * heap, away from where it was. */
+bool pm_sysgrow(struct pm_arena *a, size_t nb, size_t pad);
 /* Gives back the top's excess above pad; true if anything was released. */
 bool pm_systrim(struct pm_arena *a, size_t pad);
 /* Whether top may hold a whole page beyond pad (and a minimal top), the

@@ -193,6 +193,29 @@ static void test_realloc_in_place(void)
     CHECK(chunk_next(hdr(q)) == MAIN->top);
     CHECK_HEAP();
 
+    /* grow past the end of top: the heap grows under the block, which
+     * stays where it is; once the block is bigger than the usual pad, by
+     * as much again as the block, so the growth after that by a quarter
+     * needs no more memory from the system */
+    size_t beyond = csize(q) + top_size(MAIN) + 4 * PM_DEFAULT_TOP_PAD;
+    pat_fill(q, 20000, 5);
+    void *big = realloc(q, beyond);
+    CHECK(big == q);
+    void *bigger = realloc(big, beyond + beyond / 4);
+    CHECK(bigger == big);
+    CHECK_EQ_SIZE(pat_check(bigger, 20000, 5), 20000);
+    CHECK(chunk_next(hdr(bigger)) == MAIN->top);
+    CHECK(top_size(MAIN) >= beyond);
+    size_t system = MAIN->system_mem;
+    void *biggest = realloc(bigger, beyond + beyond / 2);
+    CHECK(biggest == bigger);
+    CHECK_EQ_SIZE(MAIN->system_mem, system);
+    CHECK_HEAP();
+    q = realloc(biggest, 20000);
+    REQUIRE(q == biggest);
+    malloc_trim(0);
+    CHECK_HEAP();
+
     /* grow into a free neighbour */
     void *n1 = malloc(2000);
     void *g = malloc(500);
