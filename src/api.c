@@ -82,11 +82,7 @@ static __attribute__((noinline)) void *malloc_slow(size_t bytes)
  * through malloc needs no stack frame. */
 static __attribute__((noinline)) void *malloc_class(struct pm_tcache *t, size_t bytes)
 {
-    /* class sizes are a header more than multiples of 128: the class of
-     * the request's chunk size less the header, rounded up to 128, is
-     * its class */
-    size_t nb = (bytes + PM_SIZE_SZ + PM_ALIGN_MASK) & ~PM_ALIGN_MASK;
-    unsigned k = pm_global.tcache_class_by_step[(nb - PM_CHUNK_HDR + PM_TCACHE_CLASS_STEP - 1) >> 7];
+    unsigned k = tcache_request_class(bytes);
     if (PM_LIKELY(t->class_entries[k] != NULL))
         return pm_tcache_class_pop(t, k);
     return malloc_slow(bytes);
@@ -268,6 +264,16 @@ static void *calloc_core(size_t count, size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    /* A request a size class serves is cut to the class's size, as in
+     * malloc, so the block joins the class when it is freed and the next
+     * calloc of the class is a hit. */
+    unsigned k;
+    size_t class_nb;
+    struct pm_tcache *t = pm_tcache_get();
+    if (t != NULL && pm_tcache_class_for(bytes, nb, &k, &class_nb) && !mmap_allowed(class_nb)) {
+        pm_tcache_class_missed(t, k);
+        nb = class_nb;
+    }
     if (mmap_allowed(nb)) {
         void *mem = pm_mmap_alloc(nb, 0);
         if (mem != NULL) {
@@ -296,7 +302,7 @@ static void *calloc_core(size_t count, size_t size)
     return pm_new_block(mem);
 }
 
-PM_EXPORT void *calloc(size_t count, size_t size)
+static __attribute__((noinline)) void *calloc_slow(size_t count, size_t size)
 {
     pm_ensure_init();
     if (PM_LIKELY(!pm_vg()))
@@ -306,6 +312,48 @@ PM_EXPORT void *calloc(size_t count, size_t size)
     pm_vg_leave();
     pm_vg_block(mem, count * size, true);
     return mem;
+}
+
+/* Clears the usable bytes of a cached chunk: 16 bytes at a time and then
+ * the last 8 (a chunk's usable size is 8 more than a multiple of 16), in
+ * plain stores: a small chunk would otherwise be cleared by a call to
+ * memset or with `rep stos`, whose start-up costs more than the stores. */
+static inline void *clear_usable(void *mem, size_t usable)
+{
+    if (usable > 512)
+        return memset(mem, 0, usable);
+    typedef uint64_t pair __attribute__((vector_size(16)));
+    pair *p = mem;
+    pair *end = (pair *)((char *)mem + usable - PM_SIZE_SZ);
+    for (; p < end; p++) {
+        *p = (pair){0, 0};
+        /* keeps the compiler from turning the loop back into memset */
+        __asm__("" : "+r"(p));
+    }
+    *(uint64_t *)end = 0;
+    return mem;
+}
+
+/* The fast path: a hit in the thread cache, cleared whole (a cached chunk
+ * may hold anything its last owner wrote, up to its usable size, which
+ * malloc_usable_size reports and so must read as zero too). */
+PM_EXPORT void *calloc(size_t count, size_t size)
+{
+    size_t bytes;
+    if (PM_UNLIKELY(__builtin_mul_overflow(count, size, &bytes)))
+        return calloc_slow(count, size);
+    struct pm_tcache *t = pm_tc;
+    if (PM_LIKELY(bytes < pm_global.tcache_request_limit)) {
+        size_t idx = pm_global.tcache_class[bytes];
+        struct pm_tcache_entry *e = t->entries[idx];
+        if (PM_LIKELY(e != NULL))
+            return clear_usable(pm_tcache_pop(t, idx, e), tcache_bin_size(idx) - PM_SIZE_SZ);
+    } else if (bytes < pm_global.tcache_big_request_limit) {
+        unsigned k = tcache_request_class(bytes);
+        if (PM_LIKELY(t->class_entries[k] != NULL))
+            return clear_usable(pm_tcache_class_pop(t, k), pm_global.tcache_class_bytes[k] - PM_SIZE_SZ);
+    }
+    return calloc_slow(count, size);
 }
 
 static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)

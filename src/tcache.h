@@ -51,6 +51,16 @@ _Static_assert(PM_TCACHE_MAX_BYTES_LIMIT + PM_SIZE_SZ <= ((size_t)16 << (7 + (PM
 _Static_assert(((size_t)9 << 7) > PM_TCACHE_MAX_CHUNK, "the first class lies above the small bins");
 _Static_assert(PM_TCACHE_CLASS_STEP == 1 << 7, "the fast paths index the class table by size >> 7");
 
+/* The class serving a request of `bytes` (above the small bins, below
+ * the classes' bound).  Class sizes are a header more than multiples of
+ * 128: the class of the request's chunk size less the header, rounded up
+ * to 128, is its class. */
+static inline unsigned tcache_request_class(size_t bytes)
+{
+    size_t nb = (bytes + PM_SIZE_SZ + PM_ALIGN_MASK) & ~PM_ALIGN_MASK;
+    return pm_global.tcache_class_by_step[(nb - PM_CHUNK_HDR + PM_TCACHE_CLASS_STEP - 1) >> 7];
+}
+
 /* A cached chunk's user area: a safe-linked next pointer and a key that
  * marks it as cached, so a second free of it is caught. */
 struct pm_tcache_entry {

@@ -1,6 +1,6 @@
 /* The thread cache (facts §3): 64 bins for requests up to 1032 bytes, 7
  * chunks per bin by default, PMALLOC_M_TCACHE_COUNT / PMALLOC_M_TCACHE_MAX
- * (0 disables), calloc bypasses it, a cached chunk is never handed out
+ * (0 disables), calloc takes from it too, a cached chunk is never handed out
  * twice, a thread's cache is made on its first call and given back when
  * it exits, and a double free of a cached chunk aborts with glibc's
  * message. */
@@ -200,29 +200,31 @@ static void test_mallopt(void)
     CHECK_HEAP();
 }
 
-/* calloc takes nothing from the cache [2.36-2.40] and returns zeroes. */
-static void test_calloc_bypass(void)
+/* calloc takes from the cache as malloc does, and clears the whole
+ * usable size of what it takes. */
+static void test_calloc_from_cache(void)
 {
     void *p = malloc(200);
-    memset(p, 0xee, 200);
+    size_t usable = malloc_usable_size(p);
     unsigned idx = idx_of(p);
-    /* empty the bin first, so p is sure to stay in it */
+    /* empty the bin first, so p is sure to be its only chunk */
     void *hold[8];
     size_t held = pm_tcache_count(TC, idx);
     REQUIRE(held <= 8);
     for (size_t i = 0; i < held; i++)
         hold[i] = malloc(200);
+    memset(p, 0xee, usable);
     free(p);
-    unsigned c = pm_tcache_count(TC, idx);
-    REQUIRE(c == 1 && TC->entries[idx] == p);
-    unsigned char *q = calloc(1, 200);
-    REQUIRE(q != NULL);
-    CHECK(q != p);
-    CHECK_EQ_SIZE(pm_tcache_count(TC, idx), c);
-    CHECK(all_bytes(q, 200, 0));
+    REQUIRE(pm_tcache_count(TC, idx) == 1 && TC->entries[idx] == p);
+    unsigned char *q = calloc(4, 50);
+    CHECK(q == p);
+    CHECK_EQ_SIZE(pm_tcache_count(TC, idx), 0);
+    CHECK(all_bytes(q, usable, 0));
+    CHECK_HEAP();
     free(q);
     for (size_t i = 0; i < held; i++)
         free(hold[i]);
+    CHECK_HEAP();
 }
 
 /* Allocation and free patterns through the cache, then many live blocks:
@@ -498,7 +500,7 @@ int main(void)
     test_count_limit(7);
     CHECK_HEAP();
     test_mallopt();
-    test_calloc_bypass();
+    test_calloc_from_cache();
     test_never_twice();
     test_lifetime();
     test_other_thread_follows_limit();

@@ -31,6 +31,27 @@ static size_t chunk_bytes(void *p)
 
 static size_t class_of_request(size_t bytes) { return tcache_class_of(request_to_size(bytes)); }
 
+/* calloc cuts a class request to the class's size as malloc does, so
+ * the block joins its class when freed, and a calloc of the class then
+ * takes it back cleared over its whole usable size. */
+static void test_calloc_classes(void)
+{
+    unsigned char *p = calloc(3, 1000);
+    REQUIRE(p != NULL);
+    CHECK_EQ_SIZE(chunk_bytes(p), 3072 + 16);
+    size_t usable = malloc_usable_size(p);
+    memset(p, 0xab, usable);
+    free(p);
+    unsigned char *q = calloc(1, 2900);
+    CHECK(q == p);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < usable; i++)
+        nonzero += q[i] != 0;
+    CHECK_EQ_SIZE(nonzero, 0);
+    free(q);
+    CHECK_HEAP_OK();
+}
+
 /* A request gets its class's whole chunk, and a later request of the same
  * class gets the very chunk back. */
 static void test_exact_reuse(void)
@@ -241,6 +262,7 @@ int main(void)
     free(malloc(1)); /* main's cache */
     REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 256 * 1024) == 1);
     test_exact_reuse();
+    test_calloc_classes();
     test_mapped_not_rounded();
     test_budget((size_t)4 << 20);
     test_budget((size_t)1 << 20);
