@@ -356,12 +356,29 @@ PM_EXPORT void *calloc(size_t count, size_t size)
     return calloc_slow(count, size);
 }
 
+/* realloc checks its argument as free does: a block this thread's cache
+ * holds (its key word says so, and the bin's walk confirms it) was freed. */
+static void check_realloc_not_cached(void *oldmem, mchunk *oldp, size_t oldsize)
+{
+    struct pm_tcache *t = pm_tcache_get();
+    struct pm_tcache_entry *e = oldmem;
+    if (t == NULL || chunk_is_mmapped(oldp) || e->key != pm_global.tcache_key)
+        return;
+    unsigned k;
+    bool cached = (oldsize <= PM_TCACHE_MAX_CHUNK && oldsize >= PM_MINSIZE && size_aligned(oldsize) &&
+                   pm_tcache_holds(t, tcache_index(oldsize), e)) ||
+                  (pm_tcache_class_holds_size(oldsize, &k) && pm_tcache_class_has(t, k, e));
+    if (PM_UNLIKELY(cached))
+        pm_corruption("realloc(): chunk already freed (tcache)", oldmem);
+}
+
 static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
 {
     mchunk *oldp = mem_chunk(oldmem);
     size_t oldsize = chunk_size(oldp);
     if (PM_UNLIKELY((uintptr_t)oldp > (uintptr_t)0 - oldsize || !ptr_aligned(oldmem)))
         pm_corruption("realloc(): invalid pointer", oldmem);
+    check_realloc_not_cached(oldmem, oldp, oldsize);
 
     if (chunk_is_mmapped(oldp)) {
         void *mem = pm_mmap_realloc(oldp, nb);

@@ -4,6 +4,7 @@
 #define PMALLOC_BINS_H
 
 #include "corrupt.h"
+#include "heap.h"
 #include "state.h"
 
 /* Bin 1 is the unsorted bin; 2..63 are exact-size small bins 16 bytes
@@ -98,6 +99,21 @@ static inline void *fastbin_pop(struct pm_arena *a, size_t nb)
     return chunk_mem(victim);
 }
 
+/* A double-linked list link names a bin header of the arena or a chunk
+ * in one of its heaps; a forged link aimed anywhere else (the target of
+ * an unlink or skip-list write) is refused before it is followed.  The
+ * newest heap, where almost every chunk lies, is tested inline. */
+bool pm_link_in_arena_slow(struct pm_arena *a, const mchunk *q);
+static inline bool link_in_arena(struct pm_arena *a, mchunk *q)
+{
+    return in_newest_heap(a, q, PM_MINSIZE) || pm_link_in_arena_slow(a, q);
+}
+static inline void check_link(struct pm_arena *a, mchunk *q, const char *check, const void *where)
+{
+    if (__builtin_expect(!link_in_arena(a, q), 0))
+        pm_corruption(check, where);
+}
+
 /* Inserts p between two neighbours of a double-linked list. */
 static inline void list_insert_after(mchunk *bck, mchunk *p)
 {
@@ -113,6 +129,7 @@ static inline void unsorted_push(struct pm_arena *a, mchunk *p, const char *chec
 {
     mchunk *bck = unsorted_bin(a);
     mchunk *fwd = chunk_fd(bck);
+    check_link(a, fwd, check, p);
     if (__builtin_expect(chunk_bk(fwd) != bck, 0))
         pm_corruption(check, p);
     chunk_set_bk(p, bck);
@@ -127,17 +144,21 @@ static inline void unsorted_push(struct pm_arena *a, mchunk *p, const char *chec
 
 /* Takes a free chunk out of whichever bin holds it, checking its tag and
  * both links first (the classic unlink attack needs them unchecked). */
-static inline void unlink_chunk(mchunk *p)
+static inline void unlink_chunk(struct pm_arena *a, mchunk *p)
 {
     if (__builtin_expect(chunk_size(p) != chunk_prev_size(chunk_next(p)), 0))
         pm_corruption("corrupted size vs. prev_size", p);
     mchunk *fd = chunk_fd(p), *bk = chunk_bk(p);
+    check_link(a, fd, "unlink(): list link outside the heap", p);
+    check_link(a, bk, "unlink(): list link outside the heap", p);
     if (__builtin_expect(chunk_bk(fd) != p || chunk_fd(bk) != p, 0))
         pm_corruption("corrupted double-linked list", p);
     chunk_set_bk(fd, bk);
     chunk_set_fd(bk, fd);
     if (!in_smallbin_range(chunk_size(p)) && chunk_fd_nextsize(p) != NULL) {
         mchunk *nfd = chunk_fd_nextsize(p), *nbk = chunk_bk_nextsize(p);
+        check_link(a, nfd, "unlink(): size link outside the heap", p);
+        check_link(a, nbk, "unlink(): size link outside the heap", p);
         if (chunk_bk_nextsize(nfd) != p || chunk_fd_nextsize(nbk) != p)
             pm_corruption("corrupted double-linked list (not small)", p);
         if (chunk_fd_nextsize(fd) == NULL) {

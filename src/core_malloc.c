@@ -34,6 +34,8 @@ static void largebin_insert(struct pm_arena *a, mchunk *victim, size_t size)
     } else {
         mchunk *largest = fwd;
         mchunk *smallest = bin_last(bin);
+        check_link(a, smallest, "malloc(): largebin link outside the heap", bin);
+        check_link(a, chunk_bk_nextsize(largest), "malloc(): largebin size link outside the heap", largest);
         if (size < chunk_size(smallest)) {
             fwd = bin;
             bck = smallest;
@@ -42,8 +44,10 @@ static void largebin_insert(struct pm_arena *a, mchunk *victim, size_t size)
             chunk_set_bk_nextsize(largest, victim);
             chunk_set_fd_nextsize(chunk_bk_nextsize(victim), victim);
         } else {
-            while (size < chunk_size(fwd))
+            while (size < chunk_size(fwd)) {
                 fwd = chunk_fd_nextsize(fwd);
+                check_link(a, fwd, "malloc(): largebin size link outside the heap", victim);
+            }
             if (size == chunk_size(fwd)) {
                 /* after the first of its size: the skip list is untouched */
                 fwd = chunk_fd(fwd);
@@ -52,12 +56,14 @@ static void largebin_insert(struct pm_arena *a, mchunk *victim, size_t size)
             } else {
                 chunk_set_fd_nextsize(victim, fwd);
                 chunk_set_bk_nextsize(victim, chunk_bk_nextsize(fwd));
+                check_link(a, chunk_bk_nextsize(fwd), "malloc(): largebin size link outside the heap", fwd);
                 if (PM_UNLIKELY(chunk_fd_nextsize(chunk_bk_nextsize(fwd)) != fwd))
                     pm_corruption("malloc(): largebin double linked list corrupted (nextsize)", fwd);
                 chunk_set_bk_nextsize(fwd, victim);
                 chunk_set_fd_nextsize(chunk_bk_nextsize(victim), victim);
             }
             bck = chunk_bk(fwd);
+            check_link(a, bck, "malloc(): largebin link outside the heap", fwd);
             if (PM_UNLIKELY(chunk_fd(bck) != fwd))
                 pm_corruption("malloc(): largebin double linked list corrupted (bk)", fwd);
         }
@@ -100,7 +106,9 @@ static void *from_smallbin(struct pm_arena *a, size_t nb)
     mchunk *victim = bin_last(bin);
     if (victim == bin)
         return NULL;
+    check_link(a, victim, "malloc(): smallbin link outside the heap", bin);
     mchunk *bck = chunk_bk(victim);
+    check_link(a, bck, "malloc(): smallbin link outside the heap", victim);
     if (PM_UNLIKELY(chunk_fd(bck) != victim))
         pm_corruption("malloc(): smallbin double linked list corrupted", victim);
     chunk_set_bk(bin, bck);
@@ -110,6 +118,8 @@ static void *from_smallbin(struct pm_arena *a, size_t nb)
 
 static void check_unsorted_victim(struct pm_arena *a, mchunk *victim, mchunk *bck)
 {
+    check_link(a, victim, "malloc(): unsorted link outside the heap", unsorted_bin(a));
+    check_link(a, bck, "malloc(): unsorted link outside the heap", victim);
     size_t size = chunk_size(victim);
     mchunk *next = chunk_at(victim, size);
     if (PM_UNLIKELY(chunk_raw_size(victim) <= PM_CHUNK_HDR || size > a->system_mem))
@@ -176,7 +186,7 @@ static void *from_own_largebin(struct pm_arena *a, size_t nb)
         victim = chunk_bk_nextsize(victim);
     if (victim != bin_last(bin) && chunk_size(chunk_fd(victim)) == chunk_size(victim))
         victim = chunk_fd(victim);
-    unlink_chunk(victim);
+    unlink_chunk(a, victim);
     return split_free_chunk(a, victim, nb, false);
 }
 
@@ -198,7 +208,7 @@ static void *from_larger_bin(struct pm_arena *a, size_t nb)
                 map &= map - 1;
                 continue;
             }
-            unlink_chunk(victim);
+            unlink_chunk(a, victim);
             return split_free_chunk(a, victim, nb, in_smallbin_range(nb));
         }
     }

@@ -29,7 +29,7 @@ size_t pm_free_merge(struct pm_arena *a, mchunk *p, size_t size)
         mchunk *prev = chunk_before(p, prevsize);
         if (PM_UNLIKELY(chunk_size(prev) != prevsize))
             pm_corruption("corrupted size vs. prev_size while consolidating", chunk_mem(p));
-        unlink_chunk(prev);
+        unlink_chunk(a, prev);
         p = prev;
         size += prevsize;
     }
@@ -41,7 +41,7 @@ size_t pm_free_merge(struct pm_arena *a, mchunk *p, size_t size)
         return size;
     }
     if (!chunk_inuse_at(next, nextsize)) {
-        unlink_chunk(next);
+        unlink_chunk(a, next);
         size += nextsize;
     } else {
         chunk_clear_prev_inuse(next);

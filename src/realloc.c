@@ -58,6 +58,11 @@ void *pm_int_realloc(struct pm_arena *a, mchunk *oldp, size_t nb)
     size_t nextsize = chunk_size(next);
     if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || nextsize >= a->system_mem))
         pm_corruption("realloc(): invalid next size", chunk_mem(oldp));
+    /* As free's checks: a chunk already freed into the arena (the next
+     * chunk says so, or it heads its fast bin) is no block to resize. */
+    if (PM_UNLIKELY(!chunk_prev_inuse(next) ||
+                    (oldsize <= fastbin_limit() && a->fastbins[fastbin_index(oldsize)] == oldp)))
+        pm_corruption("realloc(): chunk already freed", chunk_mem(oldp));
 
     if (oldsize >= nb)
         return shrink_to(a, oldp, oldsize, nb);
@@ -72,7 +77,7 @@ void *pm_int_realloc(struct pm_arena *a, mchunk *oldp, size_t nb)
             return chunk_mem(oldp);
         }
     } else if (!chunk_inuse_at(next, nextsize) && oldsize + nextsize >= nb) {
-        unlink_chunk(next);
+        unlink_chunk(a, next);
         return shrink_to(a, oldp, oldsize + nextsize, nb);
     }
 

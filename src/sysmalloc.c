@@ -297,7 +297,7 @@ bool pm_unmap_empty_heaps(struct pm_arena *a)
             new_top = chunk_prev(fence);
             if (PM_UNLIKELY(chunk_size(new_top) != chunk_prev_size(fence)))
                 pm_corruption("heap_trim(): corrupted size vs. prev_size", new_top);
-            unlink_chunk(new_top);
+            unlink_chunk(a, new_top);
         }
         a->system_mem -= h->size;
         pm_account_system(0, h->size);

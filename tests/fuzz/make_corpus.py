@@ -43,6 +43,14 @@ seeds = {
         + op(MALLOC, 30, 3, 1200) + op(REALLOC, 31, 3, 200) + op(FREEALL, 0, 0, 0) + op(TRIM, 0, 0, 0),
     'tcache_fill_spill': b''.join(op(MALLOC, i, 0, 24) for i in range(12))
         + b''.join(op(FREE, i, 0, 0) for i in range(12)) + b''.join(op(MALLOC, i, 0, 24) for i in range(12)),
+    # Several chunks of one large bin between guards, freed and sorted by a
+    # bigger request (the skip-list links and their range checks), then
+    # merges and a realloc grown into a freed neighbour (unlink).
+    'largebin_sort_unlink': b''.join(op(MALLOC, 32 + 2 * i, 1, 1970 + 24 * i) + op(MALLOC, 33 + 2 * i, 0, 40)
+                                     for i in range(4))
+        + b''.join(op(FREE, 32 + 2 * i, 0, 0) for i in range(4)) + op(MALLOC, 40, 2, 2000)
+        + op(MALLOC, 41, 1, 300) + op(MALLOC, 42, 1, 300) + op(MALLOC, 43, 0, 40) + op(FREE, 42, 0, 0)
+        + op(REALLOC, 41, 1, 560) + op(FREE | T2, 41, 0, 0) + op(REALLOC, 43, 1, 900) + op(FREEALL, 0, 0, 0),
 }
 
 here = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')

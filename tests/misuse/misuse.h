@@ -35,6 +35,16 @@ static inline mchunk *fake(void)
     return f;
 }
 
+/* A chunk inside the heap whose links (all zero) point back to no other
+ * chunk: where a forged link must lead for the list checks, rather than
+ * the heap-range check, to catch it. */
+static inline mchunk *in_heap_decoy(void)
+{
+    void *d = calloc(1, 200);
+    REQUIRE(d != NULL);
+    return hdr(d);
+}
+
 /* A misaligned address inside the fake chunk: where a forged list
  * pointer leads once safe-linking has revealed it. */
 static inline void *misaligned(void) { return (char *)fake() + 8; }

@@ -219,11 +219,12 @@ static void unlink_size_vs_prev_size(void)
  * attack); freeing a merges with b. */
 static void unlink_corrupted_list(void)
 {
+    mchunk *decoy = in_heap_decoy();
     void *a, *b;
     neighbours(&a, 200, &b, 200);
     free(b);
-    *word(b, 0) = (size_t)fake();
-    *word(b, 1) = (size_t)fake();
+    *word(b, 0) = (size_t)decoy;
+    *word(b, 1) = (size_t)decoy;
     death_expect_addr(hdr(b));
     free(a);
 }
@@ -232,10 +233,11 @@ static void unlink_corrupted_list(void)
  * forged; a smaller request splits it (binmap search, unlink). */
 static void unlink_corrupted_list_bin(void)
 {
+    mchunk *decoy = in_heap_decoy();
     void *b = freed_between_guards(200);
     (void)!malloc(1000); /* sorts b into its small bin */
-    *word(b, 0) = (size_t)fake();
-    *word(b, 1) = (size_t)fake();
+    *word(b, 0) = (size_t)decoy;
+    *word(b, 1) = (size_t)decoy;
     death_expect_addr(hdr(b));
     (void)!malloc(40);
 }
@@ -243,12 +245,13 @@ static void unlink_corrupted_list_bin(void)
 /* A large chunk in its sorted bin with a forged size skip-list link. */
 static void unlink_corrupted_nextsize(void)
 {
+    mchunk *decoy = in_heap_decoy();
     void *a, *l;
     neighbours(&a, 200, &l, 2000);
     free(l);
     (void)!malloc(3000); /* sorts l into its large bin */
     REQUIRE(chunk_fd_nextsize(hdr(l)) == hdr(l));
-    *word(l, 2) = (size_t)fake(); /* fd_nextsize */
+    *word(l, 2) = (size_t)decoy; /* fd_nextsize */
     death_expect_addr(hdr(l));
     free(a);
 }
@@ -263,6 +266,69 @@ static void free_corrupted_unsorted(void)
     *word(x, 1) = (size_t)fake();
     death_expect_addr(hdr(y));
     free(y);
+}
+
+/* The classic unsafe unlink on b: its links aimed at static words that
+ * point back to b, so "fd->bk == p && bk->fd == p" holds; without the
+ * range check the unlink writes into static memory and survives. */
+static struct pm_chunk unlink_targets[2] __attribute__((aligned(64)));
+static void unlink_links_outside(void)
+{
+    void *a, *b;
+    neighbours(&a, 200, &b, 200);
+    free(b);
+    mchunk *t = opaque(unlink_targets);
+    t[0].bk = hdr(b);
+    t[1].fd = hdr(b);
+    *word(b, 0) = (size_t)&t[0];
+    *word(b, 1) = (size_t)&t[1];
+    death_expect_addr(hdr(b));
+    free(a);
+}
+
+/* A large chunk's bk_nextsize aimed outside the heap: the next, smaller
+ * chunk sorted into that bin would write through it. */
+static void largebin_bk_nextsize_outside(void)
+{
+    void *a, *l, *s;
+    tcache_off();
+    guard();
+    l = malloc(2000);
+    guard();
+    s = malloc(1970); /* 1984 bytes: l's bin, below l */
+    guard();
+    a = s;
+    free(l);
+    (void)!malloc(3000); /* sorts l into its large bin */
+    REQUIRE(chunk_fd_nextsize(hdr(l)) == hdr(l));
+    *word(l, 3) = (size_t)opaque(unlink_targets); /* bk_nextsize */
+    free(a);
+    death_expect_addr(hdr(l));
+    (void)!malloc(3000); /* sorts a into the same bin, below l */
+}
+
+/* ---- realloc of a freed block ---- */
+
+static void realloc_freed_tcache(void)
+{
+    void *a = malloc(24);
+    free(a);
+    death_expect_addr(a);
+    (void)!realloc(opaque(a), 48);
+}
+
+static void realloc_freed_arena(void)
+{
+    void *b = freed_between_guards(200);
+    death_expect_addr(b);
+    (void)!realloc(opaque(b), 400);
+}
+
+static void realloc_freed_fast(void)
+{
+    void *b = freed_between_guards(24);
+    death_expect_addr(b);
+    (void)!realloc(opaque(b), 400);
 }
 
 /* ---- the thread cache ---- */
@@ -327,6 +393,11 @@ static const struct death_case cases[] = {
     DEATH_CASE(unlink_corrupted_list, "corrupted double-linked list"),
     DEATH_CASE(unlink_corrupted_list_bin, "corrupted double-linked list"),
     DEATH_CASE(unlink_corrupted_nextsize, "corrupted double-linked list (not small)"),
+    DEATH_CASE(unlink_links_outside, "unlink(): list link outside the heap"),
+    DEATH_CASE(largebin_bk_nextsize_outside, "malloc(): largebin size link outside the heap"),
+    DEATH_CASE(realloc_freed_tcache, "realloc(): chunk already freed (tcache)"),
+    DEATH_CASE(realloc_freed_arena, "realloc(): chunk already freed"),
+    DEATH_CASE(realloc_freed_fast, "realloc(): chunk already freed"),
     DEATH_CASE(free_corrupted_unsorted, "free(): corrupted unsorted chunks"),
     DEATH_CASE(tcache_double_free, "free(): double free detected in tcache 2"),
     DEATH_CASE(tcache_too_many, "free(): too many chunks detected in tcache"),

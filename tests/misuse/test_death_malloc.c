@@ -74,6 +74,17 @@ static void fast_raw_pointer(void)
 /* b sits in its small bin; its bk was overwritten. */
 static void smallbin_corrupted(void)
 {
+    mchunk *decoy = in_heap_decoy();
+    void *b = freed_between_guards(200);
+    (void)!malloc(1000); /* sorts b into its small bin */
+    *word(b, 1) = (size_t)decoy;
+    death_expect_addr(hdr(b));
+    (void)!malloc(200);
+}
+
+/* The same bk aimed outside the heap: refused before it is followed. */
+static void smallbin_link_outside(void)
+{
     void *b = freed_between_guards(200);
     (void)!malloc(1000); /* sorts b into its small bin */
     *word(b, 1) = (size_t)fake();
@@ -175,9 +186,10 @@ static void *largebin_setup(void **v)
 
 static void largebin_nextsize(void)
 {
+    mchunk *decoy = in_heap_decoy();
     void *v;
     void *l1 = largebin_setup(&v);
-    *word(l1, 3) = (size_t)fake(); /* bk_nextsize */
+    *word(l1, 3) = (size_t)decoy; /* bk_nextsize */
     free(v);
     death_expect_addr(hdr(l1));
     (void)!malloc(2000);
@@ -185,9 +197,10 @@ static void largebin_nextsize(void)
 
 static void largebin_bk(void)
 {
+    mchunk *decoy = in_heap_decoy();
     void *v;
     void *l1 = largebin_setup(&v);
-    *word(l1, 1) = (size_t)fake(); /* bk */
+    *word(l1, 1) = (size_t)decoy; /* bk */
     free(v);
     death_expect_addr(hdr(l1));
     (void)!malloc(2000);
@@ -310,6 +323,7 @@ static const struct death_case cases[] = {
     DEATH_CASE(fast_forged_fd, "malloc(): unaligned fastbin chunk detected"),
     DEATH_CASE(fast_raw_pointer, "malloc(): unaligned fastbin chunk detected"),
     DEATH_CASE(smallbin_corrupted, "malloc(): smallbin double linked list corrupted"),
+    DEATH_CASE(smallbin_link_outside, "malloc(): smallbin link outside the heap"),
     DEATH_CASE(unsorted_invalid_size, "malloc(): invalid size (unsorted)"),
     DEATH_CASE(unsorted_size_too_small, "malloc(): invalid size (unsorted)"),
     DEATH_CASE(unsorted_invalid_next_size, "malloc(): invalid next size (unsorted)"),
