@@ -19,9 +19,12 @@ static inline __attribute__((always_inline)) void *with_arena(pm_arena_op op, si
     pm_lock_arena(a);
     void *mem = op(a, arg1, arg2);
     pm_unlock(&a->lock);
-    if (mem == NULL && (a = pm_arena_retry(a)) != NULL) {
-        mem = op(a, arg1, arg2);
-        pm_unlock(&a->lock);
+    if (mem == NULL) {
+        if ((a = pm_arena_retry(a)) != NULL) {
+            mem = op(a, arg1, arg2);
+            pm_unlock(&a->lock);
+        }
+        pm_arena_retry_done();
     }
     return mem;
 }

@@ -21,3 +21,5 @@ struct pm_shared_state pm_global = {
 int pm_init_state;
 
 __thread struct pm_arena *pm_thread_arena __attribute__((tls_model("initial-exec")));
+
+__thread unsigned char pm_thread_growth __attribute__((tls_model("initial-exec")));

@@ -20,6 +20,12 @@
  * small requests does not map one region each. */
 #define PM_MMAP_HEAP_MIN ((size_t)1024 * 1024)
 
+/* An idle arena lends its free space to a thread about to grow its heap
+ * once it holds at least this much: moving a thread to another arena
+ * costs it the locality of its own, which a few pages do not repay.  So
+ * at most this much per idle arena stays unused while heaps grow. */
+#define PM_POOL_LEND_MIN ((size_t)1024 * 1024)
+
 void pm_set_top(struct pm_arena *a, mchunk *new_top, size_t size)
 {
     a->top = new_top;
@@ -222,6 +228,22 @@ static void check_before_growth(struct pm_arena *a)
     }
 }
 
+/* Whether an arena no thread is attached to, other than a, may hold want
+ * bytes free: then the heap should not grow, and the thread should use
+ * that space instead.  A walk of the arena list without locks, reading
+ * hints; one arena, the common case, is one load. */
+static bool idle_arena_may_serve(const struct pm_arena *a, size_t want)
+{
+    const struct pm_arena *b = &pm_main_arena;
+    do {
+        if (b != a && __atomic_load_n(&b->attached_threads, __ATOMIC_RELAXED) == 0 &&
+            __atomic_load_n(&b->pool_free, __ATOMIC_RELAXED) >= want)
+            return true;
+        b = arena_next((struct pm_arena *)b);
+    } while (b != &pm_main_arena);
+    return false;
+}
+
 void *pm_sysmalloc(struct pm_arena *a, size_t nb)
 {
     check_before_growth(a);
@@ -230,6 +252,12 @@ void *pm_sysmalloc(struct pm_arena *a, size_t nb)
     size_t want;
     if (__builtin_add_overflow(nb + PM_MINSIZE, pm_opt.top_pad, &want) || want > PM_MAX_REQUEST)
         want = nb + PM_MINSIZE;
+    /* Declined without errno: the caller retries in the idle arena. */
+    if (pm_thread_growth != PM_GROWTH_ALLOWED &&
+        idle_arena_may_serve(a, want > PM_POOL_LEND_MIN ? want : PM_POOL_LEND_MIN)) {
+        pm_thread_growth = PM_GROWTH_DECLINED;
+        return NULL;
+    }
     bool grown = a == &pm_main_arena
                      ? extend_brk_heap(a, want) || extend_mmap_heap(a, want) || new_main_heap(a, want)
                      : grow_sub_arena(a, want);

@@ -10,7 +10,10 @@
 #include "state.h"
 
 /* Grows the arena so top can hold nb, and carves nb off it; NULL with
- * ENOMEM when the system gives nothing. */
+ * ENOMEM when the system gives nothing.  NULL without errno, and
+ * pm_thread_growth PM_GROWTH_DECLINED, when an arena no thread uses may
+ * hold the space instead (unless the thread's growth is allowed): the
+ * allocation path's retry (pm_arena_retry) then moves the thread. */
 void *pm_sysmalloc(struct pm_arena *a, size_t nb);
 /* Gives back the top's excess above pad; true if anything was released. */
 bool pm_systrim(struct pm_arena *a, size_t pad);
