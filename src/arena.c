@@ -202,10 +202,16 @@ static struct pm_arena *move_to_idle_arena(struct pm_arena *from)
 
 struct pm_arena *pm_arena_retry(struct pm_arena *failed)
 {
-    bool declined = pm_thread_growth == PM_GROWTH_DECLINED;
+    enum pm_growth why = (enum pm_growth)pm_thread_growth;
+    bool declined = why == PM_GROWTH_DECLINED;
     /* The retried request grows its arena if it must: it is the last. */
     pm_thread_growth = PM_GROWTH_ALLOWED;
     struct pm_arena *a;
+    if (why == PM_GROWTH_LIMITED) {
+        /* Memory went back near a limit: now grow where it was asked. */
+        pm_lock_arena(failed);
+        return failed;
+    }
     if (declined) {
         a = move_to_idle_arena(failed);
         if (a == NULL) {

@@ -16,6 +16,7 @@ struct pm_shared_state pm_global = {
     .narenas = 1,
     .heap_lo = UINTPTR_MAX,
     .heap_hi = 0,
+    .limit_next_check = SIZE_MAX,
 };
 
 int pm_init_state;

@@ -153,6 +153,13 @@ struct pm_shared_state {
      * so the fast paths find a class with two loads; tcache.c. */
     uint8_t tcache_class_by_step[PM_TCACHE_CLASS_STEPS + 1];
     uint32_t tcache_class_bytes[PM_TCACHE_CLASSES];
+    /* The memory limits in force (limit.c): the soft one, the least of
+     * the cgroup's memory.high and memory.max and PMALLOC_MEMORY_LIMIT,
+     * and PMALLOC_MEMORY_LIMIT_HARD (0: none); and the system_total at
+     * which growth looks at them again. */
+    size_t limit_soft;
+    size_t limit_hard;
+    size_t limit_next_check;
 };
 extern struct pm_shared_state pm_global;
 
@@ -184,6 +191,7 @@ enum pm_growth {
     PM_GROWTH_ASK_POOL = 0, /* look for an idle arena's free space first */
     PM_GROWTH_DECLINED,     /* a growth was declined: the retry moves */
     PM_GROWTH_ALLOWED,      /* the retried request may grow its arena */
+    PM_GROWTH_LIMITED,      /* near a memory limit: return memory, then grow */
 };
 extern __thread unsigned char pm_thread_growth __attribute__((tls_model("initial-exec")));
 

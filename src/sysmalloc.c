@@ -13,6 +13,7 @@
 #include <errno.h>
 #include "bins.h"
 #include "heap.h"
+#include "limit.h"
 #include "memcheck.h"
 #include "os.h"
 
@@ -257,6 +258,24 @@ void *pm_sysmalloc(struct pm_arena *a, size_t nb)
         idle_arena_may_serve(a, want > PM_POOL_LEND_MIN ? want : PM_POOL_LEND_MIN)) {
         pm_thread_growth = PM_GROWTH_DECLINED;
         return NULL;
+    }
+    enum pm_limit_verdict limit = pm_limit_check(want);
+    if (limit == PM_LIMIT_HARD && want > nb + PM_MINSIZE) {
+        /* Without the pad the request itself may still fit. */
+        want = nb + PM_MINSIZE;
+        limit = pm_limit_check(want);
+    }
+    if (limit != PM_LIMIT_OK) {
+        /* Near a limit, memory goes back first (the caller's retry,
+         * pm_trim_for_limit); past the hard one, nothing more is taken. */
+        if (pm_thread_growth != PM_GROWTH_ALLOWED) {
+            pm_thread_growth = PM_GROWTH_LIMITED;
+            return NULL;
+        }
+        if (limit == PM_LIMIT_HARD) {
+            errno = ENOMEM;
+            return NULL;
+        }
     }
     bool grown = a == &pm_main_arena
                      ? extend_brk_heap(a, want) || extend_mmap_heap(a, want) || new_main_heap(a, want)
