@@ -156,6 +156,15 @@ static int scenario_hard(void)
     CHECK(malloc_info(0, f) == 0);
     fclose(f);
     CHECK(strstr(buf, "<limit type=\"hard\" size=\"33554432\"/>") != NULL);
+    /* and so does a snapshot, for heapviz */
+    FILE *snap = tmpfile();
+    REQUIRE(snap != NULL);
+    CHECK(pmalloc_snapshot(fileno(snap)) == 0);
+    static char text[1 << 20];
+    size_t len = (size_t)pread(fileno(snap), text, sizeof text - 1, 0);
+    fclose(snap);
+    text[len < sizeof text ? len : 0] = '\0';
+    CHECK(strstr(text, "\"memory_limit\":0,\"memory_limit_hard\":33554432") != NULL);
     free_list(mapped);
     free_list(small);
     return test_finish("test_memory_limit hard");
