@@ -1,9 +1,11 @@
 /* Memory limits.  The program runs itself (fork + execve of
  * /proc/self/exe) once per scenario, each with its own environment:
  *
- *  - soft: a cgroup's memory.high (a limits directory named by
- *    PMALLOC_TEST_CGROUP_DIR; this machine's cgroups are not needed)
- *    makes pmalloc return memory before the resident set passes it.  The
+ *  - soft: a cgroup's memory.high makes pmalloc return memory before the
+ *    resident set passes it: a real cgroup v2 where the machine lets the
+ *    test make one (root, the memory controller enabled at the root of
+ *    /sys/fs/cgroup), and in any case a limits directory named by
+ *    PMALLOC_TEST_CGROUP_DIR.  The
  *    workload leaves 36 MiB of free pages inside a fragmented heap, then
  *    needs 40 MiB more: without the limit the resident set passes
  *    memory.high (the control run proves the workload does), with it the
@@ -170,7 +172,9 @@ static int scenario_hard(void)
     return test_finish("test_memory_limit hard");
 }
 
-static int run_self(const char *mode, const char *const *extra_env)
+/* With cgroup_procs, the child joins that cgroup (writes its pid there)
+ * before it runs itself, so pmalloc finds the cgroup at start-up. */
+static int run_self_in(const char *mode, const char *const *extra_env, const char *cgroup_procs)
 {
     char *args[] = {(char *)"test_memory_limit", (char *)mode, NULL};
     size_t n = 0;
@@ -190,6 +194,16 @@ static int run_self(const char *mode, const char *const *extra_env)
     REQUIRE(pid >= 0);
     if (pid == 0) {
         alarm(60);
+        if (cgroup_procs != NULL) {
+            int fd = open(cgroup_procs, O_WRONLY);
+            char text[32];
+            int len = snprintf(text, sizeof text, "%d\n", (int)getpid());
+            if (fd < 0 || write(fd, text, (size_t)len) != len) {
+                perror(cgroup_procs);
+                _exit(98);
+            }
+            close(fd);
+        }
         execve("/proc/self/exe", args, env);
         perror("execve /proc/self/exe");
         _exit(99);
@@ -200,6 +214,43 @@ static int run_self(const char *mode, const char *const *extra_env)
     if (WIFSIGNALED(status))
         fprintf(stderr, "scenario %s: killed by signal %d\n", mode, WTERMSIG(status));
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int run_self(const char *mode, const char *const *extra_env)
+{
+    return run_self_in(mode, extra_env, NULL);
+}
+
+/* A real cgroup under the root of the cgroup v2 hierarchy (the root is
+ * exempt from the rule that a cgroup with processes has no controllers
+ * for its children), with memory.high set; false, with a note, where the
+ * machine does not allow one (not root, cgroup v1, no memory controller,
+ * a read-only mount). */
+static bool make_real_cgroup(char *dir, size_t size)
+{
+    char controllers[256];
+    if (pm_os_read_text("/sys/fs/cgroup/cgroup.subtree_control", controllers, sizeof controllers) <= 0 ||
+        strstr(controllers, "memory") == NULL) {
+        fprintf(stderr, "no cgroup v2 memory controller at /sys/fs/cgroup: a real cgroup is not tried\n");
+        return false;
+    }
+    snprintf(dir, size, "/sys/fs/cgroup/pmalloc-test-%d", (int)getpid());
+    if (mkdir(dir, 0755) != 0) {
+        fprintf(stderr, "cannot make %s (%s): a real cgroup is not tried\n", dir, strerror(errno));
+        return false;
+    }
+    char path[512], line[64];
+    snprintf(path, sizeof path, "%s/memory.high", dir);
+    snprintf(line, sizeof line, "%zu\n", LIMIT);
+    int fd = open(path, O_WRONLY);
+    bool ok = fd >= 0 && write(fd, line, strlen(line)) == (ssize_t)strlen(line);
+    if (fd >= 0)
+        close(fd);
+    if (!ok) {
+        fprintf(stderr, "cannot set %s: a real cgroup is not tried\n", path);
+        rmdir(dir);
+    }
+    return ok;
 }
 
 static void write_file(const char *dir, const char *name, const char *text)
@@ -234,6 +285,13 @@ int main(int argc, char **argv)
     snprintf(dir_env, sizeof dir_env, "PMALLOC_TEST_CGROUP_DIR=%s", dir);
     const char *cgroup_env[] = {dir_env, NULL};
     CHECK_EQ_SIZE((size_t)(run_self("cgroup", cgroup_env)), (size_t)(0));
+    char real[128];
+    if (make_real_cgroup(real, sizeof real)) {
+        char procs[192];
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", real);
+        CHECK_EQ_SIZE((size_t)run_self_in("cgroup", NULL, procs), 0);
+        rmdir(real);
+    }
     /* An empty limits directory is no limit: the control run. */
     char empty[] = "/tmp/pmalloc-cgroup-XXXXXX";
     REQUIRE(mkdtemp(empty) != NULL);
