@@ -8,7 +8,9 @@
 #include <errno.h>
 #include "arena.h"
 #include "core.h"
+#include "limit.h"
 #include "tcache.h"
+#include "trim.h"
 
 /* Runs an arena operation, retrying once in another arena when the
  * thread's own cannot satisfy it.  Inlined into pm_with_arena and
@@ -19,9 +21,14 @@ static inline __attribute__((always_inline)) void *with_arena(pm_arena_op op, si
     pm_lock_arena(a);
     void *mem = op(a, arg1, arg2);
     pm_unlock(&a->lock);
-    if (mem == NULL && (a = pm_arena_retry(a)) != NULL) {
-        mem = op(a, arg1, arg2);
-        pm_unlock(&a->lock);
+    if (mem == NULL) {
+        if (pm_thread_growth == PM_GROWTH_LIMITED)
+            pm_trim_for_limit();
+        if ((a = pm_arena_retry(a)) != NULL) {
+            mem = op(a, arg1, arg2);
+            pm_unlock(&a->lock);
+        }
+        pm_arena_retry_done();
     }
     return mem;
 }
@@ -65,6 +72,9 @@ void *pm_alloc_chunk(size_t nb)
 {
     bool tried_mmap = false;
     if (mmap_allowed(nb)) {
+        /* A mapping near a memory limit waits for memory to go back. */
+        if (PM_UNLIKELY(pm_limit_check(nb) == PM_LIMIT_NEAR))
+            pm_trim_for_limit();
         void *mem = pm_mmap_alloc(nb, 0);
         if (mem != NULL)
             return mem;

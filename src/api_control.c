@@ -12,6 +12,7 @@
 #include "snapshot_self.h"
 #include "sysmalloc.h"
 #include "tcache.h"
+#include "trim.h"
 
 PM_EXPORT size_t malloc_usable_size(void *mem)
 {
@@ -55,18 +56,7 @@ PM_EXPORT int malloc_trim(size_t pad)
 {
     pm_ensure_init();
     pm_vg_enter();
-    bool released = false;
-    struct pm_arena *a = &pm_main_arena;
-    do {
-        pm_lock_arena(a);
-        pm_consolidate(a);
-        if (a != &pm_main_arena)
-            released |= pm_unmap_empty_heaps(a);
-        released |= pm_systrim(a, pad);
-        released |= pm_discard_free_pages(a);
-        pm_unlock(&a->lock);
-        a = arena_next(a);
-    } while (a != &pm_main_arena);
+    bool released = pm_trim_all(pad);
     debug_check();
     pm_vg_leave();
     return released ? 1 : 0;

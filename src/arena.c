@@ -1,19 +1,29 @@
 /* Arena choice: thread arenas and their list, choosing an arena for a
  * thread, another when it is out of memory, and releasing it at thread
- * exit.  The list lock (pm_global.list_lock) covers the list, the free
- * list and each arena's count of attached threads; no code takes it while
- * it holds an arena lock. */
+ * exit.  The list lock (pm_global.list_lock) covers the list and each
+ * arena's count of attached threads; no code takes it while it holds an
+ * arena lock.
+ *
+ * The free memory of every arena is one pool: an arena no thread is
+ * attached to (its threads exited, or moved on) is idle, and lends its
+ * free space.  A new thread takes the idle arena with the most free space
+ * before a new arena is made; a thread about to grow its heap moves to an
+ * idle arena that may hold what it asks for (sysmalloc.c declines the
+ * growth, pm_arena_retry moves it). */
 #include "config.h"
 
 #include "arena.h"
 
 #include "bins.h"
+#include "core.h"
 #include "heap.h"
 #include "sysmalloc.h"
 #include "thread.h"
 
-/* Arenas whose threads have all exited, ready for a new thread. */
-static struct pm_arena *free_arenas;
+/* An estimate of an arena's free space need not see every free chunk:
+ * the bins' walk stops after this many (fast bins are counted by
+ * fast_bytes, top by its size). */
+#define ESTIMATE_MAX_CHUNKS 512
 
 /* The model's rule: no limit while few arenas exist, then 8 per CPU,
  * unless M_ARENA_MAX says otherwise. */
@@ -78,17 +88,66 @@ static struct pm_arena *least_shared_arena(struct pm_arena *avoid)
     return best;
 }
 
+/* The idle arena (no thread attached) other than `avoid` with the most
+ * free space, or NULL; list lock held. */
+static struct pm_arena *roomiest_idle_arena(struct pm_arena *avoid)
+{
+    struct pm_arena *best = NULL;
+    struct pm_arena *a = &pm_main_arena;
+    do {
+        if (a != avoid && a->attached_threads == 0 &&
+            (best == NULL || a->pool_free > best->pool_free))
+            best = a;
+        a = a->next;
+    } while (a != &pm_main_arena);
+    return best;
+}
+
+struct estimate_walk {
+    size_t bytes, chunks;
+};
+
+static bool estimate_visit(void *ctx, bool fast, unsigned idx, mchunk *p)
+{
+    (void)fast;
+    (void)idx;
+    struct estimate_walk *w = ctx;
+    if (w->chunks >= ESTIMATE_MAX_CHUNKS)
+        return false;
+    w->chunks++;
+    w->bytes += chunk_size(p);
+    return true;
+}
+
+/* A list the walk cannot follow is the heap walker's to report. */
+static void estimate_problem(void *ctx, enum pm_bins_problem what, const void *where)
+{
+    (void)ctx;
+    (void)what;
+    (void)where;
+}
+
+/* Sets the estimate of the free space an arena can lend, when its last
+ * thread leaves it; what other threads left on its remote list is freed
+ * first, so it counts.  No lock held. */
+static void estimate_free_space(struct pm_arena *a)
+{
+    pm_lock_arena(a);
+    struct estimate_walk w = {0, 0};
+    const struct pm_bins_visitor v = {estimate_visit, estimate_problem, &w, true};
+    pm_bins_walk(a, &v);
+    __atomic_store_n(&a->pool_free, w.bytes + a->fast_bytes + top_size(a), __ATOMIC_RELAXED);
+    pm_unlock(&a->lock);
+}
+
 static struct pm_arena *choose_arena(void)
 {
     pm_lock(&pm_global.list_lock);
-    struct pm_arena *a = free_arenas;
-    if (a != NULL)
-        free_arenas = a->next_free;
-    else if (may_create_arena())
+    struct pm_arena *a = roomiest_idle_arena(NULL);
+    if (a == NULL && may_create_arena())
         a = arena_new();
     if (a == NULL)
         a = least_shared_arena(NULL);
-    a->next_free = NULL;
     a->attached_threads++;
     pm_unlock(&pm_global.list_lock);
     return a;
@@ -108,23 +167,68 @@ void pm_arena_detach(void)
     if (a == NULL)
         return;
     pm_thread_arena = NULL;
+    estimate_free_space(a);
     pm_lock(&pm_global.list_lock);
-    if (--a->attached_threads == 0 && a != &pm_main_arena) {
-        a->next_free = free_arenas;
-        free_arenas = a;
+    a->attached_threads--;
+    pm_unlock(&pm_global.list_lock);
+}
+
+/* Moves the calling thread from `from`, which would have to grow, to the
+ * idle arena with the most free space; returns it locked, or NULL when
+ * no arena is idle. */
+static struct pm_arena *move_to_idle_arena(struct pm_arena *from)
+{
+    bool attached = from == pm_thread_arena;
+    if (attached) {
+        /* Its exit hook must run wherever it goes (an early thread, the
+         * first one, was never attached by choice). */
+        pm_thread_watch();
+        estimate_free_space(from);
+    }
+    pm_lock(&pm_global.list_lock);
+    struct pm_arena *to = roomiest_idle_arena(from);
+    if (to != NULL) {
+        to->attached_threads++;
+        if (attached) {
+            from->attached_threads--;
+            pm_thread_arena = to;
+        }
     }
     pm_unlock(&pm_global.list_lock);
+    if (to != NULL)
+        pm_lock_arena(to);
+    return to;
 }
 
 struct pm_arena *pm_arena_retry(struct pm_arena *failed)
 {
+    enum pm_growth why = (enum pm_growth)pm_thread_growth;
+    bool declined = why == PM_GROWTH_DECLINED;
+    /* The retried request grows its arena if it must: it is the last. */
+    pm_thread_growth = PM_GROWTH_ALLOWED;
     struct pm_arena *a;
+    if (why == PM_GROWTH_LIMITED) {
+        /* Memory went back near a limit: now grow where it was asked. */
+        pm_lock_arena(failed);
+        return failed;
+    }
+    if (declined) {
+        a = move_to_idle_arena(failed);
+        if (a == NULL) {
+            /* The hint was stale: grow where the request was. */
+            a = failed;
+            pm_lock_arena(a);
+        }
+        return a;
+    }
     if (failed != &pm_main_arena) {
         /* A full sub-heap space: the main arena can still use brk. */
         a = &pm_main_arena;
     } else {
         pm_lock(&pm_global.list_lock);
-        a = may_create_arena() ? arena_new() : NULL;
+        a = roomiest_idle_arena(failed);
+        if (a == NULL && may_create_arena())
+            a = arena_new();
         if (a == NULL)
             a = least_shared_arena(failed);
         pm_unlock(&pm_global.list_lock);
@@ -137,14 +241,9 @@ struct pm_arena *pm_arena_retry(struct pm_arena *failed)
 
 void pm_arena_fork_child(void)
 {
-    free_arenas = NULL;
     struct pm_arena *a = &pm_main_arena;
     do {
         a->attached_threads = a == pm_thread_arena ? 1 : 0;
-        if (a->attached_threads == 0 && a != &pm_main_arena) {
-            a->next_free = free_arenas;
-            free_arenas = a;
-        }
         a = a->next;
     } while (a != &pm_main_arena);
 }

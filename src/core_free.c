@@ -83,6 +83,14 @@ static inline __attribute__((always_inline)) void int_free(struct pm_arena *a, m
 
 void pm_int_free(struct pm_arena *a, mchunk *p) { int_free(a, p); }
 
+/* A free into an arena no thread is attached to adds to the space it can
+ * lend to a thread about to grow its own heap (state.h, pool_free). */
+static inline void count_idle_free(struct pm_arena *a, size_t size)
+{
+    if (a != pm_thread_arena && __atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED) == 0)
+        __atomic_store_n(&a->pool_free, a->pool_free + size, __ATOMIC_RELAXED);
+}
+
 /* A chunk freed by a thread other than its arena's owner never waits for
  * that arena's lock: it joins a lock-free list that the arena's next
  * holder frees.  Chunks bound for one arena are chained first and pushed
@@ -123,6 +131,7 @@ void pm_drain_remote(struct pm_arena *a)
     mchunk *p = __atomic_exchange_n(&a->remote_frees, NULL, __ATOMIC_ACQUIRE);
     while (p != NULL) {
         mchunk *next = chunk_fd(p);
+        count_idle_free(a, chunk_size(p));
         pm_int_free(a, p);
         p = next;
     }
@@ -158,6 +167,7 @@ void pm_free_batched(mchunk *p, struct pm_free_batch *b)
         pm_lock_arena(a);
         b->held = a;
     }
+    count_idle_free(a, chunk_size(p));
     int_free(a, p);
 }
 
@@ -171,6 +181,7 @@ void pm_free_one(mchunk *p)
         return;
     }
     pm_lock_arena(a);
+    count_idle_free(a, chunk_size(p));
     int_free(a, p);
     pm_unlock(&a->lock);
 }

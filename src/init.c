@@ -16,6 +16,7 @@
 #include "bins.h"
 #include "fork.h"
 #include "layout.h"
+#include "limit.h"
 #include "lock.h"
 #include "memcheck.h"
 #include "os.h"
@@ -67,6 +68,7 @@ void pm_init_slow(void)
     int cpus = get_nprocs();
     pm_global.ncpus = cpus > 0 ? (size_t)cpus : 1;
     pm_tcache_refresh_limits();
+    pm_limit_init();
     pm_bins_init(&pm_main_arena);
     pm_global.sbrk_base_mem = (size_t)pm_os_sbrk(0);
     pm_thread_arena = &pm_main_arena;

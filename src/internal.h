@@ -25,6 +25,8 @@
 #include "core.h"
 #include "arena.h"
 #include "tcache.h"
+#include "trim.h"
+#include "limit.h"
 #include "alloc.h"
 #include "hardened.h"
 #include "layout.h"

@@ -45,6 +45,8 @@ WIDTH(struct pm_arena, system_mem, WORD);
 WIDTH(struct pm_arena, attached_threads, WORD);
 WIDTH(struct pm_arena, remote_frees, WORD);
 WIDTH(struct pm_arena, binmap[0], 4);
+WIDTH(struct pm_shared_state, limit_soft, WORD);
+WIDTH(struct pm_shared_state, limit_hard, WORD);
 WIDTH(struct pm_heap, size, WORD);
 WIDTH(struct pm_heap, chunks_start, WORD);
 WIDTH(struct pm_heap, kind, 4);
@@ -161,6 +163,8 @@ PM_EXPORT struct pm_layout_desc pmalloc_layout = {
     .global_max_mmapped_mem = OFF(struct pm_shared_state, max_mmapped_mem),
     .global_secret = OFF(struct pm_shared_state, secret),
     .global_sbrk_base_mem = OFF(struct pm_shared_state, sbrk_base_mem),
+    .global_limit_soft = OFF(struct pm_shared_state, limit_soft),
+    .global_limit_hard = OFF(struct pm_shared_state, limit_hard),
 
     .opt_max_fast = OFF(struct pm_options, max_fast),
     .opt_trim_threshold = OFF(struct pm_options, trim_threshold),

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include "limit.h"
 #include "memcheck.h"
 #include "os.h"
 
@@ -47,6 +48,10 @@ void *pm_mmap_alloc(size_t nb, size_t alignment)
      * overrun faults at once. */
     size_t guard = pm_opt.hardened ? page : 0;
     size_t len = align_up(nb + slack, page);
+    if (pm_limit_check(len + guard) == PM_LIMIT_HARD) {
+        errno = ENOMEM;
+        return NULL;
+    }
     char *map = pm_os_map(len + guard, false);
     if (map == NULL)
         return NULL;

@@ -107,6 +107,8 @@ static void apply_stats(uint64_t v)
 static void apply_check_heap(uint64_t v) { pm_opt.check_heap = v != 0; }
 static void apply_hardened(uint64_t v) { pm_opt.hardened = v != 0; }
 static void apply_verbose(uint64_t v) { pm_opt.verbose = v != 0; }
+static void apply_memory_limit(uint64_t v) { pm_opt.memory_limit = (size_t)v; }
+static void apply_memory_limit_hard(uint64_t v) { pm_opt.memory_limit_hard = (size_t)v; }
 /* A path arrives as the address of its text, which env_value has
  * checked fits. */
 static void apply_snapshot_path(uint64_t v)
@@ -114,6 +116,12 @@ static void apply_snapshot_path(uint64_t v)
     const char *text = (const char *)(uintptr_t)v;
     size_t n = strlen(text);
     memcpy(pm_opt.snapshot_path, text, n + 1);
+}
+static void apply_cgroup_dir(uint64_t v)
+{
+    const char *text = (const char *)(uintptr_t)v;
+    size_t n = strlen(text);
+    memcpy(pm_opt.cgroup_dir, text, n + 1);
 }
 
 /* ---- the option table (its type is in options.h) ---- */
@@ -169,6 +177,12 @@ const struct pm_option_desc pm_option_table[] = {
      1, PM_OPTION_PATH_MAX - 1, false, FIELD(snapshot_path), apply_snapshot_path},
     {"PMALLOC_VERBOSE", NULL, NULL, NO_PARAM, PM_VALUE_BOOL, false, 0, 1, false,
      FIELD(verbose), apply_verbose},
+    {"PMALLOC_MEMORY_LIMIT", NULL, NULL, NO_PARAM, PM_VALUE_SIZE, true, PM_MIN_MEMORY_LIMIT,
+     SIZE_MAX, false, FIELD(memory_limit), apply_memory_limit},
+    {"PMALLOC_MEMORY_LIMIT_HARD", NULL, NULL, NO_PARAM, PM_VALUE_SIZE, true, PM_MIN_MEMORY_LIMIT,
+     SIZE_MAX, false, FIELD(memory_limit_hard), apply_memory_limit_hard},
+    {"PMALLOC_TEST_CGROUP_DIR", NULL, NULL, NO_PARAM, PM_VALUE_PATH, true,
+     1, PM_OPTION_PATH_MAX - 1, false, FIELD(cgroup_dir), apply_cgroup_dir},
 };
 
 _Static_assert(sizeof pm_option_table / sizeof pm_option_table[0] == PM_OPTION_COUNT,

@@ -33,6 +33,14 @@ struct pm_options {
      * environment strings (a process title, say) before it exits. */
     char snapshot_path[PM_OPTION_PATH_MAX];
     bool verbose;             /* PMALLOC_VERBOSE: list the options at start-up */
+    /* PMALLOC_MEMORY_LIMIT: a soft limit like a cgroup's memory.high
+     * (0: none); PMALLOC_MEMORY_LIMIT_HARD: requests that would take
+     * more than this from the system fail (0: none).  limit.c. */
+    size_t memory_limit;
+    size_t memory_limit_hard;
+    /* PMALLOC_TEST_CGROUP_DIR: for tests, the directory whose memory.high
+     * and memory.max are read instead of the process's cgroup's. */
+    char cgroup_dir[PM_OPTION_PATH_MAX];
 };
 
 extern struct pm_options pm_opt;
@@ -56,6 +64,9 @@ extern struct pm_options pm_opt;
 /* Bytes a thread may keep in the size classes above the small bins. */
 #define PM_DEFAULT_TCACHE_BYTES      ((size_t)2 * 1024 * 1024)
 #define PM_MAX_TCACHE_BYTES          ((size_t)1 << 30)
+/* The smallest memory limit that makes sense: below it the heap's own
+ * bookkeeping would be most of it. */
+#define PM_MIN_MEMORY_LIMIT          ((size_t)1024 * 1024)
 
 /* pmalloc's own mallopt parameters (glibc's are 1 and -1..-8). */
 #define PM_M_TCACHE_COUNT            PMALLOC_M_TCACHE_COUNT
@@ -119,7 +130,7 @@ struct pm_option_desc {
     void (*apply)(uint64_t value);
 };
 
-#define PM_OPTION_COUNT 17
+#define PM_OPTION_COUNT 20
 extern const struct pm_option_desc pm_option_table[PM_OPTION_COUNT];
 
 /* Whether v is in d's range (signed for PM_VALUE_INT). */

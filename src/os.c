@@ -332,3 +332,24 @@ bool pm_os_rss(size_t *now, size_t *peak)
     text[len] = 0;
     return status_kib(text, "\nVmRSS:", now) && status_kib(text, "\nVmHWM:", peak);
 }
+
+ssize_t pm_os_read_text(const char *path, char *buf, size_t size)
+{
+    if (size == 0)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = 0;
+    while (len < size - 1) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return (ssize_t)len;
+}

@@ -62,6 +62,10 @@ size_t pm_os_resident_bytes(const void *addr, size_t len);
 /* The process's resident set now and at its peak (VmRSS, VmHWM), in
  * bytes; false if /proc cannot say. */
 bool pm_os_rss(size_t *now, size_t *peak);
+/* Reads the start of a (/proc or /sys) file into buf, at most size - 1
+ * bytes, and ends it with a NUL; returns the length, or -1 if the file
+ * cannot be opened.  No stdio, no malloc. */
+ssize_t pm_os_read_text(const char *path, char *buf, size_t size);
 /* Copies len bytes of this process's memory at src through the kernel,
  * so an unmapped address gives an error rather than a fault. */
 enum pm_os_read {

@@ -154,6 +154,12 @@ static void report_print(int fd, bool json)
         pm_emit_u64(&e, "rss", "process RSS", rss);
         pm_emit_u64(&e, "rss_peak", "process RSS, peak", rss_peak);
     }
+    size_t soft = __atomic_load_n(&pm_global.limit_soft, __ATOMIC_RELAXED);
+    size_t hard = __atomic_load_n(&pm_global.limit_hard, __ATOMIC_RELAXED);
+    if (soft != 0)
+        pm_emit_u64(&e, "limit", "memory limit", soft);
+    if (hard != 0)
+        pm_emit_u64(&e, "limit_hard", "hard memory limit", hard);
     pm_emit_end(&e);
 
     /* The parts add up to the process's RSS. */

@@ -23,9 +23,9 @@
 /* ---- the layout descriptor (exported as pmalloc_layout) ---- */
 
 #define PM_LAYOUT_MAGIC   0x54554f59414c4d50ull /* "PMLAYOUT" little-endian */
-#define PM_LAYOUT_VERSION 3u
+#define PM_LAYOUT_VERSION 4u
 /* Version 2 had no size classes in the thread cache (no class members at
- * the end); heapviz reads both. */
+ * the end), version 3 no memory limits; heapviz reads all three. */
 #define PM_LAYOUT_VERSION_MIN 2u
 /* the thread-cache list is a circular list through a sentinel record */
 #define PM_LAYOUT_F_TCACHE_SENTINEL 0x1u
@@ -96,9 +96,15 @@ struct pm_layout_desc {
      * tcache_class_count + 4 k */
     uint32_t tcache_classes, tcache_class_entries, tcache_class_count, tcache_class_pad;
     uint64_t addr_tcache_class_sizes;
+
+    /* version 4: the memory limits in force (size_t members of struct
+     * pm_global; 0: none) */
+    uint32_t global_limit_soft, global_limit_hard;
 };
 /* What a version-2 descriptor holds: everything before the classes. */
 #define PM_LAYOUT_V2_SIZE offsetof(struct pm_layout_desc, tcache_classes)
+/* What a version-3 descriptor holds: everything before the limits. */
+#define PM_LAYOUT_V3_SIZE offsetof(struct pm_layout_desc, global_limit_soft)
 
 /* ---- the memory source ---- */
 

@@ -11,8 +11,8 @@ const char *pm_snap_check_desc(const struct pm_layout_desc *d)
     if (d->magic != PM_LAYOUT_MAGIC)
         return "no pmalloc layout descriptor at the expected address (bad magic)";
     if (d->version < PM_LAYOUT_VERSION_MIN || d->version > PM_LAYOUT_VERSION)
-        return "pmalloc layout version mismatch: this heapviz reads layout versions 2 and 3";
-    if (d->desc_size < (d->version >= 3 ? sizeof *d : PM_LAYOUT_V2_SIZE))
+        return "pmalloc layout version mismatch: this heapviz reads layout versions 2 to 4";
+    if (d->desc_size < (d->version >= 4 ? sizeof *d : d->version >= 3 ? PM_LAYOUT_V3_SIZE : PM_LAYOUT_V2_SIZE))
         return "pmalloc layout descriptor is shorter than expected";
     if (d->version >= 3 && d->tcache_classes > 256)
         return "pmalloc layout descriptor holds impossible values";
@@ -85,6 +85,14 @@ void pm_snap_emit_global(struct pm_snap_walker *w)
     pm_json_kv_u64(w->j, "n_mmaps_max", n_mmaps_max);
     pm_json_kv_u64(w->j, "mmapped_mem", mmapped);
     pm_json_kv_u64(w->j, "max_mmapped_mem", max_mmapped);
+    uint64_t soft = 0, hard = 0;
+    if (d->version >= 4 && (pm_snap_word(w, d->addr_global + d->global_limit_soft, &soft) ||
+                            pm_snap_word(w, d->addr_global + d->global_limit_hard, &hard)))
+        pm_snap_stop(w, "cannot read the allocator's global state", d->addr_global);
+    if (d->version >= 4) {
+        pm_json_kv_u64(w->j, "memory_limit", soft);
+        pm_json_kv_u64(w->j, "memory_limit_hard", hard);
+    }
     pm_json_end_obj(w->j);
 }
 

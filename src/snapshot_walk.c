@@ -564,9 +564,10 @@ int pm_snap_walk(const struct pm_snap_src *src, struct pm_json *out, const char 
         *why = "cannot read the pmalloc layout descriptor";
         return -1;
     }
-    if (w.d.version >= 3 && w.d.desc_size >= sizeof w.d &&
+    size_t desc_len = w.d.version >= 4 ? sizeof w.d : PM_LAYOUT_V3_SIZE;
+    if (w.d.version >= 3 && w.d.desc_size >= desc_len &&
         src->read(src->ctx, src->layout_addr + PM_LAYOUT_V2_SIZE, (char *)&w.d + PM_LAYOUT_V2_SIZE,
-                  sizeof w.d - PM_LAYOUT_V2_SIZE) != 0) {
+                  desc_len - PM_LAYOUT_V2_SIZE) != 0) {
         *why = "cannot read the pmalloc layout descriptor";
         return -1;
     }

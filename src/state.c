@@ -16,8 +16,11 @@ struct pm_shared_state pm_global = {
     .narenas = 1,
     .heap_lo = UINTPTR_MAX,
     .heap_hi = 0,
+    .limit_next_check = SIZE_MAX,
 };
 
 int pm_init_state;
 
 __thread struct pm_arena *pm_thread_arena __attribute__((tls_model("initial-exec")));
+
+__thread unsigned char pm_thread_growth __attribute__((tls_model("initial-exec")));

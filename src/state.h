@@ -79,7 +79,6 @@ struct pm_arena {
     /* every arena, in creation order, circular; arena.c, under the list
      * lock, and read with acquire ordering (arena_next) */
     struct pm_arena *next;
-    struct pm_arena *next_free;  /* arenas with no attached thread; arena.c, list lock */
     size_t attached_threads;     /* arena.c, list lock */
     size_t system_mem;           /* bytes of chunk space obtained for this arena; sysmalloc.c */
     size_t max_system_mem;
@@ -96,6 +95,12 @@ struct pm_arena {
     /* Chunks freed by threads of other arenas, pushed without this lock
      * and drained by the next thread that holds it (core_free.c). */
     mchunk *remote_frees;
+    /* While no thread is attached: about how many bytes are free in it,
+     * for a thread about to grow its own heap to use instead.  Estimated
+     * when its last thread leaves (arena.c), raised by each free into it
+     * since (core_free.c); under the arena's lock, read without it as a
+     * hint. */
+    size_t pool_free;
 };
 
 extern struct pm_arena pm_main_arena;
@@ -148,6 +153,13 @@ struct pm_shared_state {
      * so the fast paths find a class with two loads; tcache.c. */
     uint8_t tcache_class_by_step[PM_TCACHE_CLASS_STEPS + 1];
     uint32_t tcache_class_bytes[PM_TCACHE_CLASSES];
+    /* The memory limits in force (limit.c): the soft one, the least of
+     * the cgroup's memory.high and memory.max and PMALLOC_MEMORY_LIMIT,
+     * and PMALLOC_MEMORY_LIMIT_HARD (0: none); and the system_total at
+     * which growth looks at them again. */
+    size_t limit_soft;
+    size_t limit_hard;
+    size_t limit_next_check;
 };
 extern struct pm_shared_state pm_global;
 
@@ -170,6 +182,18 @@ static inline bool pm_initialised(void) { return __atomic_load_n(&pm_init_state,
 /* The arena this thread allocates from; NULL until its first call.
  * arena.c (attach, detach) and init.c. */
 extern __thread struct pm_arena *pm_thread_arena __attribute__((tls_model("initial-exec")));
+
+/* Whether the calling thread's next heap growth may go ahead, or should
+ * wait while an arena no thread uses lends its free space (sysmalloc.c
+ * declines, arena.c moves the thread and allows the retried request, the
+ * allocation path sets it back). */
+enum pm_growth {
+    PM_GROWTH_ASK_POOL = 0, /* look for an idle arena's free space first */
+    PM_GROWTH_DECLINED,     /* a growth was declined: the retry moves */
+    PM_GROWTH_ALLOWED,      /* the retried request may grow its arena */
+    PM_GROWTH_LIMITED,      /* near a memory limit: return memory, then grow */
+};
+extern __thread unsigned char pm_thread_growth __attribute__((tls_model("initial-exec")));
 
 static inline struct pm_heap *heap_of_chunk(mchunk *p)
 {

@@ -262,6 +262,12 @@ static void stats_print(int fd)
     pm_emit_u64(&e, "in_use_bytes", "in use bytes", in_use_total);
     pm_emit_u64(&e, "max_mmap_regions", "max mmap regions", load_global(&pm_global.n_mmaps_max));
     pm_emit_u64(&e, "max_mmap_bytes", "max mmap bytes", load_global(&pm_global.max_mmapped_mem));
+    /* Only where one is in force, so the lines glibc prints stay alone. */
+    size_t soft = load_global(&pm_global.limit_soft), hard = load_global(&pm_global.limit_hard);
+    if (soft != 0)
+        pm_emit_u64(&e, "memory_limit", "memory limit", soft);
+    if (hard != 0)
+        pm_emit_u64(&e, "memory_limit_hard", "hard memory limit", hard);
     pm_emit_end(&e);
     pm_emit_finish(&e);
 
@@ -380,6 +386,11 @@ PM_EXPORT int malloc_info(int options, FILE *fp)
     info_typed(&e, "system", "max", NULL, t.max_system);
     info_typed(&e, "aspace", "total", NULL, t.aspace);
     info_typed(&e, "aspace", "mprotect", NULL, t.aspace_mprotect);
+    size_t soft = load_global(&pm_global.limit_soft), hard = load_global(&pm_global.limit_hard);
+    if (soft != 0)
+        info_typed(&e, "limit", "soft", NULL, soft);
+    if (hard != 0)
+        info_typed(&e, "limit", "hard", NULL, hard);
     pm_emit_end(&e);
     return pm_emit_finish(&e) == 0 ? 0 : -1;
 }

@@ -13,12 +13,19 @@
 #include <errno.h>
 #include "bins.h"
 #include "heap.h"
+#include "limit.h"
 #include "memcheck.h"
 #include "os.h"
 
 /* An mmap'd heap taken when brk fails is at least this large, so a run of
  * small requests does not map one region each. */
 #define PM_MMAP_HEAP_MIN ((size_t)1024 * 1024)
+
+/* An idle arena lends its free space to a thread about to grow its heap
+ * once it holds at least this much: moving a thread to another arena
+ * costs it the locality of its own, which a few pages do not repay.  So
+ * at most this much per idle arena stays unused while heaps grow. */
+#define PM_POOL_LEND_MIN ((size_t)1024 * 1024)
 
 void pm_set_top(struct pm_arena *a, mchunk *new_top, size_t size)
 {
@@ -222,6 +229,22 @@ static void check_before_growth(struct pm_arena *a)
     }
 }
 
+/* Whether an arena no thread is attached to, other than a, may hold want
+ * bytes free: then the heap should not grow, and the thread should use
+ * that space instead.  A walk of the arena list without locks, reading
+ * hints; one arena, the common case, is one load. */
+static bool idle_arena_may_serve(const struct pm_arena *a, size_t want)
+{
+    const struct pm_arena *b = &pm_main_arena;
+    do {
+        if (b != a && __atomic_load_n(&b->attached_threads, __ATOMIC_RELAXED) == 0 &&
+            __atomic_load_n(&b->pool_free, __ATOMIC_RELAXED) >= want)
+            return true;
+        b = arena_next((struct pm_arena *)b);
+    } while (b != &pm_main_arena);
+    return false;
+}
+
 bool pm_sysgrow(struct pm_arena *a, size_t nb, size_t pad)
 {
     check_before_growth(a);
@@ -230,18 +253,42 @@ bool pm_sysgrow(struct pm_arena *a, size_t nb, size_t pad)
     size_t want;
     if (__builtin_add_overflow(nb + PM_MINSIZE, pad, &want) || want > PM_MAX_REQUEST)
         want = nb + PM_MINSIZE;
+    /* Declined without errno: the caller retries in the idle arena. */
+    if (pm_thread_growth != PM_GROWTH_ALLOWED &&
+        idle_arena_may_serve(a, want > PM_POOL_LEND_MIN ? want : PM_POOL_LEND_MIN)) {
+        pm_thread_growth = PM_GROWTH_DECLINED;
+        return false;
+    }
+    enum pm_limit_verdict limit = pm_limit_check(want);
+    if (limit == PM_LIMIT_HARD && want > nb + PM_MINSIZE) {
+        /* Without the pad the request itself may still fit. */
+        want = nb + PM_MINSIZE;
+        limit = pm_limit_check(want);
+    }
+    if (limit != PM_LIMIT_OK) {
+        /* Near a limit, memory goes back first (the caller's retry,
+         * pm_trim_for_limit); past the hard one, nothing more is taken. */
+        if (pm_thread_growth != PM_GROWTH_ALLOWED) {
+            pm_thread_growth = PM_GROWTH_LIMITED;
+            return false;
+        }
+        if (limit == PM_LIMIT_HARD) {
+            errno = ENOMEM;
+            return false;
+        }
+    }
     bool grown = a == &pm_main_arena
                      ? extend_brk_heap(a, want) || extend_mmap_heap(a, want) || new_main_heap(a, want)
                      : grow_sub_arena(a, want);
-    return grown && top_size(a) >= nb + PM_MINSIZE;
+    if (grown && top_size(a) >= nb + PM_MINSIZE)
+        return true;
+    errno = ENOMEM;
+    return false;
 }
 
 void *pm_sysmalloc(struct pm_arena *a, size_t nb)
 {
-    if (pm_sysgrow(a, nb, pm_opt.top_pad))
-        return pm_split_top(a, nb);
-    errno = ENOMEM;
-    return NULL;
+    return pm_sysgrow(a, nb, pm_opt.top_pad) ? pm_split_top(a, nb) : NULL;
 }
 
 bool pm_systrim(struct pm_arena *a, size_t pad)

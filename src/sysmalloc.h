@@ -10,10 +10,14 @@
 #include "state.h"
 
 /* Grows the arena so top can hold nb, and carves nb off it; NULL with
- * ENOMEM when the system gives nothing. */
+ * ENOMEM when the system gives nothing.  NULL without errno, and
+ * pm_thread_growth PM_GROWTH_DECLINED, when an arena no thread uses may
+ * hold the space instead (unless the thread's growth is allowed): the
+ * allocation path's retry (pm_arena_retry) then moves the thread. */
 void *pm_sysmalloc(struct pm_arena *a, size_t nb);
 /* Grows the arena so top holds nb (and a minimal top), asking the system
- * for pad bytes more; false when it could not.  Top may then lie in a new
+ * for pad bytes more; false when it could not, or declined to, as
+ * pm_sysmalloc says.  Top may then lie in a new
  * heap, away from where it was. */
 bool pm_sysgrow(struct pm_arena *a, size_t nb, size_t pad);
 /* Gives back the top's excess above pad; true if anything was released. */

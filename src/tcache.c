@@ -337,3 +337,10 @@ void pm_tcache_idle_check(struct pm_tcache *t)
             class_spill(t, k, t->class_limit[k], NULL);
     }
 }
+
+void pm_tcache_release_classes(struct pm_tcache *t)
+{
+    for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++)
+        if (t->class_count[k] > 0)
+            class_spill(t, k, 0, NULL);
+}

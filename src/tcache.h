@@ -219,6 +219,8 @@ bool pm_tcache_class_has(struct pm_tcache *t, unsigned k, struct pm_tcache_entry
  * back. */
 #define PM_TCACHE_IDLE_CHECK_CALLS 4096
 void pm_tcache_idle_check(struct pm_tcache *t);
+/* Gives back every chunk of the size classes (near a memory limit). */
+void pm_tcache_release_classes(struct pm_tcache *t);
 static inline void pm_tcache_tick(struct pm_tcache *t)
 {
     /* only the classes have depths to shrink */

@@ -58,6 +58,14 @@ TESTS += tests/threads/test_tcache
 
 # Remote frees: the lock-free list of a busy arena, drained by the next
 # holder; a producer/consumer pair reuses its memory and leaks nothing.
+# An idle arena's free space serves other threads: arena choice and the
+# move before a heap grows (issue #11).
+check_PROGRAMS += tests/threads/test_arena_pool
+tests_threads_test_arena_pool_CFLAGS = $(TEST_THR_CFLAGS)
+tests_threads_test_arena_pool_LDADD = $(TEST_THR_LDADD)
+tests_threads_test_arena_pool_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/threads/test_arena_pool
+
 check_PROGRAMS += tests/threads/test_remote_free
 tests_threads_test_remote_free_CFLAGS = $(TEST_THR_CFLAGS)
 tests_threads_test_remote_free_LDADD = $(TEST_THR_LDADD)

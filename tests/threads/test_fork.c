@@ -126,7 +126,9 @@ static int child_work(int n)
     if (pmalloc_check() != 0)
         return 6;
     /* Every fifth child starts a thread: it must find an arena (a free
-     * one: those of the parent's threads are free in the child). */
+     * one: those of the parent's threads are free in the child, and so is
+     * the main arena if the child's thread moved on from it to use their
+     * free space). */
     if (n % 5 == 0) {
         size_t before = pm_global.narenas;
         pthread_t t;
@@ -134,7 +136,7 @@ static int child_work(int n)
             return 7;
         void *arena = NULL;
         pthread_join(t, &arena);
-        if (arena == NULL || arena == &pm_main_arena)
+        if (arena == NULL || arena == pm_thread_arena)
             return 8;
         if (pm_global.narenas != before)
             return 9; /* it should have reused an inherited arena */

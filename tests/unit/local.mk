@@ -95,3 +95,12 @@ tests_unit_test_subheap_map_CFLAGS = $(TEST_WB_CFLAGS)
 tests_unit_test_subheap_map_LDADD = $(TEST_LDADD)
 tests_unit_test_subheap_map_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_subheap_map
+
+# Memory limits: a cgroup's memory.high (a limits directory named by a
+# test-only variable), PMALLOC_MEMORY_LIMIT and PMALLOC_MEMORY_LIMIT_HARD
+# (re-runs itself once per scenario).
+check_PROGRAMS += tests/unit/test_memory_limit
+tests_unit_test_memory_limit_CFLAGS = $(TEST_WB_CFLAGS)
+tests_unit_test_memory_limit_LDADD = $(TEST_LDADD)
+tests_unit_test_memory_limit_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_memory_limit

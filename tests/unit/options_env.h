@@ -23,6 +23,7 @@ static const char *const option_env_names[] = {
     "PMALLOC_ARENA_TEST", "PMALLOC_PERTURB", "PMALLOC_CHECK_ACTION",
     "PMALLOC_TCACHE_COUNT", "PMALLOC_TCACHE_MAX", "PMALLOC_STATS",
     "PMALLOC_CHECK", "PMALLOC_HARDENED", "PMALLOC_VERBOSE", "PMALLOC_SNAPSHOT_AT_EXIT",
+    "PMALLOC_MEMORY_LIMIT", "PMALLOC_MEMORY_LIMIT_HARD", "PMALLOC_TEST_CGROUP_DIR",
     "GLIBC_TUNABLES",
     "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
     "MALLOC_MMAP_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX",
@@ -46,7 +47,8 @@ static inline bool same_options(const struct pm_options *a, const struct pm_opti
            a->no_dyn_threshold == b->no_dyn_threshold &&
            a->stats_at_exit == b->stats_at_exit && a->check_heap == b->check_heap &&
            a->hardened == b->hardened && a->verbose == b->verbose &&
-           strcmp(a->snapshot_path, b->snapshot_path) == 0;
+           strcmp(a->snapshot_path, b->snapshot_path) == 0 && a->memory_limit == b->memory_limit &&
+           a->memory_limit_hard == b->memory_limit_hard && strcmp(a->cgroup_dir, b->cgroup_dir) == 0;
 }
 
 static inline bool environment_sets_options(void)

@@ -129,6 +129,13 @@ static void test_glibc_tunables(void)
                  "out of range (at least 1)\n");
     ENV_REJECTED(ENV("GLIBC_TUNABLES=glibc.malloc.top_pad=lots:glibc.rtld.nns=2"),
                  "pmalloc: ignoring glibc.malloc.top_pad=lots in GLIBC_TUNABLES: not a number\n");
+    /* the memory limits: sizes of at least 1 MiB */
+    ENV_OK(ENV("PMALLOC_MEMORY_LIMIT=2g"), memory_limit, (size_t)2 << 30);
+    ENV_OK(ENV("PMALLOC_MEMORY_LIMIT_HARD=1m"), memory_limit_hard, (size_t)1 << 20);
+    ENV_REJECTED(ENV("PMALLOC_MEMORY_LIMIT=512k"),
+                 "pmalloc: ignoring PMALLOC_MEMORY_LIMIT=512k: out of range (at least 1 MiB)\n");
+    ENV_REJECTED(ENV("PMALLOC_MEMORY_LIMIT_HARD=lots"),
+                 "pmalloc: ignoring PMALLOC_MEMORY_LIMIT_HARD=lots: not a number\n");
     ENV_REJECTED(ENV("GLIBC_TUNABLES=glibc.malloc.top_pad="),
                  "pmalloc: ignoring glibc.malloc.top_pad= in GLIBC_TUNABLES: empty value\n");
     {
@@ -197,6 +204,9 @@ static void test_verbose(void)
         "pmalloc: PMALLOC_HARDENED=0 (default)",
         "pmalloc: PMALLOC_SNAPSHOT_AT_EXIT=/tmp/s-%p.json (from the environment)",
         "pmalloc: PMALLOC_VERBOSE=1 (from the environment)",
+        "pmalloc: PMALLOC_MEMORY_LIMIT=0 (default)",
+        "pmalloc: PMALLOC_MEMORY_LIMIT_HARD=0 (default)",
+        "pmalloc: PMALLOC_TEST_CGROUP_DIR= (default)",
         "pmalloc: GLIBC_TUNABLES: glibc.malloc.hugetlb is not a pmalloc option, ignored",
     };
     char expected[4096];

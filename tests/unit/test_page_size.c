@@ -141,6 +141,11 @@ static void test_main_heap_trim(void)
     CHECK_HEAP();
 }
 
+/* The threads end together: an exited thread's arena would be idle, and
+ * one still growing could move to it (to use its free space) instead of
+ * chaining sub-heaps in its own. */
+static pthread_barrier_t threads_done;
+
 /* In a thread arena: grows a sub-heap, chains more (each 64 MiB), frees
  * and trims; returns the number of failed checks. */
 static void *thread_work(void *arg)
@@ -153,7 +158,7 @@ static void *thread_work(void *arg)
     for (size_t i = 0; i < NSMALL; i++) {
         small[i] = malloc(16 + (i * 37 + seed) % 3000);
         if (small[i] == NULL)
-            return (void *)(uintptr_t)1000;
+            return pthread_barrier_wait(&threads_done), (void *)(uintptr_t)1000;
     }
     a = arena_of_chunk(hdr(small[0]));
     if (a == &pm_main_arena)
@@ -162,7 +167,7 @@ static void *thread_work(void *arg)
     for (size_t i = 0; i < NBIG; i++) {
         bigs[i] = malloc(5 * MiB / 2);
         if (bigs[i] == NULL)
-            return (void *)(uintptr_t)1000;
+            return pthread_barrier_wait(&threads_done), (void *)(uintptr_t)1000;
         memset(bigs[i], (int)i, 64);
         failures += chunk_is_mmapped(hdr(bigs[i]));
     }
@@ -177,7 +182,7 @@ static void *thread_work(void *arg)
     for (size_t i = 1; i < NSMALL; i += 4) {
         void *moved = realloc(small[i], 5000);
         if (moved == NULL)
-            return (void *)(uintptr_t)1000;
+            return pthread_barrier_wait(&threads_done), (void *)(uintptr_t)1000;
         small[i] = moved;
     }
     malloc_trim(0);
@@ -186,6 +191,7 @@ static void *thread_work(void *arg)
     pm_unlock(&a->lock);
     for (size_t i = 1; i < NSMALL; i += 2)
         free(small[i]);
+    pthread_barrier_wait(&threads_done);
     return (void *)failures;
 }
 
@@ -194,6 +200,7 @@ static void test_thread_arenas(void)
     /* every big block of the threads comes from their sub-heaps */
     REQUIRE(mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) == 1);
     pthread_t t[3];
+    REQUIRE(pthread_barrier_init(&threads_done, NULL, 3) == 0);
     for (uintptr_t i = 0; i < 3; i++)
         REQUIRE(pthread_create(&t[i], NULL, thread_work, (void *)i) == 0);
     for (int i = 0; i < 3; i++) {
@@ -201,6 +208,7 @@ static void test_thread_arenas(void)
         pthread_join(t[i], &failures);
         CHECK_EQ_SIZE((uintptr_t)failures, 0);
     }
+    pthread_barrier_destroy(&threads_done);
     malloc_trim(0);
     CHECK_HEAP();
 }
