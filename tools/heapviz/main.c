@@ -314,7 +314,7 @@ int show(const struct args *a, const char *text, const char *name, const char *c
     }
     if (a->html) {
         FILE *f = open_output(a->html);
-        view_html(f, snap, text, timeline, nt);
+        view_html(f, snap, text, timeline, nt, a->prefix);
         close_output(f, a->html);
     }
     if (!a->json && !a->html) {
