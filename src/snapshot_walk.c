@@ -484,7 +484,9 @@ static void emit_frag(struct pm_snap_walker *w, const struct totals *t, uint64_t
     pm_json_end_obj(w->j);
 }
 
-/* mallinfo2's fields for one arena, computed as stats.c computes them. */
+/* mallinfo2's fields for one arena, as stats.c computes them (it takes
+ * the thread caches off the total, where this takes them off each
+ * arena). */
 static void emit_stats(struct pm_snap_walker *w, const struct arena_rec *a, const struct totals *t, bool is_main)
 {
     uint64_t fast = t->bytes[PM_ST_FAST], bins = t->bytes[PM_ST_SMALL] + t->bytes[PM_ST_LARGE] +
@@ -497,7 +499,9 @@ static void emit_stats(struct pm_snap_walker *w, const struct arena_rec *a, cons
                                         t->count[PM_ST_FREE_LOST] + 1);
     pm_json_kv_u64(w->j, "smblks", t->count[PM_ST_FAST]);
     pm_json_kv_u64(w->j, "fsmblks", fast);
-    pm_json_kv_u64(w->j, "uordblks", a->system_mem > avail ? a->system_mem - avail : 0);
+    /* in use as everywhere (doc/heapviz.md): the chunks the program
+     * holds, not those cached, waiting on the remote list, or records */
+    pm_json_kv_u64(w->j, "uordblks", t->bytes[PM_ST_INUSE]);
     pm_json_kv_u64(w->j, "fordblks", avail);
     pm_json_kv_u64(w->j, "keepcost", is_main ? top : 0);
     pm_json_kv_u64(w->j, "max_system_mem", a->max_system_mem);
