@@ -136,6 +136,12 @@ check "the RSS bar's parts add up to the process's RSS, each drawn to scale" geo
 check "the treemap's areas are proportional to bytes" geometry "$WORK/dom.html" "$WORK/snap.json" treemap
 cat "$WORK/geometry.out"
 
+# a snapshot of format version 1 (no resident split, no smaps) still draws
+"$HEAPVIZ" --html "$WORK/v1.html" "$HVSRC/golden_input.json"
+chrome --window-size=1280,900 --dump-dom "file://$WORK/v1.html#test" >"$WORK/v1-dom.html"
+check "a version 1 snapshot draws with no script error" \
+    sh -c '! grep -q "data-error=" "$0" && grep -q "data-render=\"done\"" "$0"' "$WORK/v1-dom.html"
+
 # a timeline: ticked axes, one point per snapshot, each opens its own
 if [ -n "${PMALLOC_LIB:-}" ] && [ -f "$PMALLOC_LIB" ]; then
     "$HEAPVIZ" run --every 60 --out "$WORK/tl" --html "$WORK/run.html" -- sh -c 'sleep 0.5' >/dev/null 2>&1
