@@ -10,8 +10,9 @@ set -euo pipefail
 build_pkgs=(autoconf automake libtool pkg-config make gcc g++ clang valgrind libc6-dev)
 # Programs the integration tests and the demo run on top of pmalloc.
 test_pkgs=(python3 git sqlite3 perl coreutils bash binutils file time)
-# The manual pages' test renders them with man and groff.
-doc_pkgs=(man-db groff-base)
+# The manual pages' test renders them with man and groff; the heapviz
+# page's test draws it in headless Chromium (and measures what it drew).
+doc_pkgs=(man-db groff-base chromium)
 
 missing=()
 for pkg in "${build_pkgs[@]}" "${test_pkgs[@]}" "${doc_pkgs[@]}"; do

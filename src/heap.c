@@ -93,6 +93,14 @@ bool pm_arena_holds(struct pm_arena *a, const void *p, size_t len)
     return false;
 }
 
+size_t pm_arena_metadata_bytes(struct pm_arena *a)
+{
+    size_t bytes = 0, guard = a->nheaps + 1;
+    for (struct pm_heap *h = a->heap; h != NULL && guard-- > 0; h = h->prev)
+        bytes += (size_t)(h->chunks_start - (char *)h) + (h != a->heap ? PM_FENCEPOST_SIZE : 0);
+    return bytes;
+}
+
 /* A thread arena's chunk lies in the sub-heap its address names.  Out of
  * line: the map lookup needs registers the main arena's test does not. */
 static __attribute__((noinline)) bool subheap_chunk_owned(struct pm_arena *a, mchunk *p, size_t size)

@@ -34,6 +34,11 @@ static inline bool heap_holds(const struct pm_heap *h, const void *p, size_t len
  * list only ever grows at its head. */
 bool pm_arena_holds(struct pm_arena *a, const void *p, size_t len);
 
+/* Bytes of the arena's heaps that are no chunk at all: each heap's record
+ * (and a thread arena's own record) before its first chunk, and the
+ * fencepost pair that closes each heap but the newest.  Lock held. */
+size_t pm_arena_metadata_bytes(struct pm_arena *a);
+
 /* The common case of pm_chunk_owned, inline: [p, p+size) lies in the
  * arena's newest heap (for a thread arena, that is the sub-heap p's
  * address names, so the full test would pass too). */

@@ -22,6 +22,7 @@
 
 #include "bins.h"
 #include "compiler.h"
+#include "core.h"
 #include "emit.h"
 #include "init.h"
 #include "log.h"
@@ -35,7 +36,8 @@ struct resident {
     uint64_t top;
     uint64_t free_bins;     /* free chunks in bins and fast bins */
     uint64_t caches;        /* chunks parked in thread caches */
-    uint64_t metadata;      /* heap records and arena records */
+    uint64_t metadata;      /* heap records, arena records, fenceposts */
+    uint64_t fenceposts;    /* the pairs closing older heaps (chunk space) */
     uint64_t mapped;        /* mapped chunks */
     uint64_t heap_bytes;    /* all chunk space, resident or not */
     uint64_t free_bytes;    /* free chunks and top, resident or not */
@@ -68,6 +70,11 @@ static void measure_arena(struct pm_arena *a, struct resident *r)
         r->heap += pm_os_resident_bytes(h->chunks_start, chunks);
         r->heap_bytes += chunks;
         r->metadata += pm_os_resident_bytes(h, (size_t)(h->chunks_start - (char *)h));
+        if (h != a->heap) {
+            /* written when the heap was closed: resident */
+            r->metadata += PM_FENCEPOST_SIZE;
+            r->fenceposts += PM_FENCEPOST_SIZE;
+        }
     }
     if (a->top != NULL) {
         r->top += pm_os_resident_bytes(a->top, top_size(a));
@@ -101,7 +108,8 @@ static void report_print(int fd, bool json)
     struct resident r = {0};
     size_t arenas = 0, nmalloc = 0;
     for (struct pm_arena *a = &pm_main_arena;; a = arena_next(a)) {
-        pm_lock(&a->lock);
+        /* what other threads freed into it is not in use: drained first */
+        pm_lock_arena(a);
         measure_arena(a, &r);
         nmalloc += a->nmalloc;
         pm_unlock(&a->lock);
@@ -114,12 +122,17 @@ static void report_print(int fd, bool json)
      * which only their owners may walk, are counted whole. */
     size_t own_held;
     size_t own_resident = pm_tcache_own_class_resident(&own_held);
-    r.caches = pm_tcache_bytes() - own_held + own_resident;
+    size_t cached = pm_tcache_bytes();
+    r.caches = cached - own_held + own_resident;
     size_t rss = 0, rss_peak = 0;
     bool have_rss = pm_os_rss(&rss, &rss_peak);
 
-    uint64_t listed = r.top + r.free_bins + r.caches;
+    /* in use as everywhere (doc/heapviz.md): the chunks the program
+     * holds; of the resident bytes, what no list, top or record holds */
+    uint64_t listed = r.top + r.free_bins + r.caches + r.fenceposts;
     uint64_t in_use = r.heap > listed ? r.heap - listed : 0;
+    uint64_t not_held = r.free_bytes + cached + r.fenceposts;
+    uint64_t in_use_bytes = r.heap_bytes > not_held ? r.heap_bytes - not_held : 0;
     uint64_t ours = r.heap + r.metadata + r.mapped;
 
     struct pm_emit e;
@@ -147,6 +160,7 @@ static void report_print(int fd, bool json)
                 __atomic_load_n(&pm_global.max_system_total, __ATOMIC_RELAXED));
     pm_emit_u64(&e, "heap", "in heaps", r.heap_bytes);
     pm_emit_u64(&e, "heap_free", "free in heaps", r.free_bytes);
+    pm_emit_u64(&e, "in_use", "in use", in_use_bytes);
     pm_emit_u64(&e, "mapped", "mapped chunks", __atomic_load_n(&pm_global.mmapped_mem, __ATOMIC_RELAXED));
     pm_emit_u64(&e, "mapped_peak", "mapped chunks, peak",
                 __atomic_load_n(&pm_global.max_mmapped_mem, __ATOMIC_RELAXED));

@@ -143,7 +143,11 @@ struct pm_snap_src {
 
 /* ---- the walker ---- */
 
-#define PM_SNAPSHOT_FORMAT_VERSION 1
+/* Version 2 added "resident" (the resident bytes of pmalloc by what
+ * holds them) and, in "process", what smaps says the RSS is made of;
+ * heapviz reads 1 and 2. */
+#define PM_SNAPSHOT_FORMAT_VERSION 2
+#define PM_SNAPSHOT_FORMAT_VERSION_MIN 1
 
 /* Walks the whole allocator of the source and writes one JSON snapshot.
  * Returns 0 when a snapshot (possibly marked "partial") was written;
@@ -152,8 +156,9 @@ struct pm_snap_src {
 int pm_snap_walk(const struct pm_snap_src *src, struct pm_json *out, const char **why);
 
 /* Writes "mappings" (anonymous and [heap] lines of a maps file) and
- * "process" (VM size and RSS from a statm file); either fd may be -1. */
-void pm_snap_describe_fds(struct pm_json *j, int maps_fd, int statm_fd, uint64_t page_size);
+ * "process" (VM size and RSS from a statm file, and from format version 2
+ * what an smaps file says the RSS is made of); any fd may be -1. */
+void pm_snap_describe_fds(struct pm_json *j, int maps_fd, int statm_fd, int smaps_fd, uint64_t page_size);
 
 /* Checks a descriptor read from the source; NULL if usable, else why not. */
 const char *pm_snap_check_desc(const struct pm_layout_desc *d);
@@ -209,6 +214,11 @@ struct pm_snap_walker {
     size_t nregions, regions_cap;
     struct pm_snap_vec tcache;   /* chunks in thread caches, by address */
     struct pm_snap_vec lists;    /* the current arena's list chunks */
+    /* the page residency of the heap being walked, one byte a page from
+     * res_lo (format version 2: "resident" splits it by chunk state) */
+    unsigned char *res_vec;
+    uint64_t res_lo, res_npages, res_cap;
+    bool res_unknown;           /* some residency could not be read */
     bool partial;
     const char *partial_reason;
     bool out_of_memory;

@@ -73,7 +73,65 @@ static void maps_line(struct pm_json *j, const char *line, unsigned *emitted)
     pm_json_end_obj(j);
 }
 
-void pm_snap_describe_fds(struct pm_json *j, int maps_fd, int statm_fd, uint64_t page_size)
+/* What smaps says the resident set is made of: every mapping's "Rss:"
+ * line, added up by what maps it.  Exact where statm's counters are
+ * approximate (the kernel batches them per thread), so the RSS bar of the
+ * page adds up to this total. */
+struct smaps_sums {
+    uint64_t total, file, stack;
+    int kind; /* of the current mapping: 0 other, 1 file, 2 stack */
+    bool seen;
+};
+
+static void smaps_line(struct smaps_sums *m, const char *line)
+{
+    const char *s = line;
+    while (*s && *s != ' ' && *s != ':')
+        s++;
+    if (*s == ':') {
+        /* "Rss:    1234 kB" (Rss exactly: not SwapPss or Pss_Anon) */
+        if (s - line != 3 || line[0] != 'R' || line[1] != 's' || line[2] != 's')
+            return;
+        s++;
+        while (*s == ' ')
+            s++;
+        uint64_t bytes = parse_dec(&s) * 1024;
+        m->total += bytes;
+        m->file += m->kind == 1 ? bytes : 0;
+        m->stack += m->kind == 2 ? bytes : 0;
+        m->seen = true;
+        return;
+    }
+    /* a mapping's first line: range perms offset device inode name */
+    s = line;
+    for (int field = 0; field < 5; field++)
+        skip_field(&s);
+    m->kind = *s == '/' ? 1 : strncmp(s, "[stack]", 7) == 0 ? 2 : 0;
+}
+
+static void read_smaps(int fd, struct smaps_sums *m)
+{
+    char buf[4096], line[512];
+    size_t llen = 0;
+    for (;;) {
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n') {
+                line[llen] = 0;
+                smaps_line(m, line);
+                llen = 0;
+            } else if (llen + 1 < sizeof line) {
+                line[llen++] = buf[i];
+            }
+        }
+    }
+}
+
+void pm_snap_describe_fds(struct pm_json *j, int maps_fd, int statm_fd, int smaps_fd, uint64_t page_size)
 {
     char buf[4096], line[512];
     size_t llen = 0;
@@ -111,6 +169,14 @@ void pm_snap_describe_fds(struct pm_json *j, int maps_fd, int statm_fd, uint64_t
         uint64_t resident = parse_dec(&s);
         pm_json_kv_u64(j, "vm_bytes", size * page_size);
         pm_json_kv_u64(j, "rss_bytes", resident * page_size);
+    }
+    /* format version 2 */
+    struct smaps_sums m = {0, 0, 0, 0, false};
+    read_smaps(smaps_fd, &m);
+    if (m.seen) {
+        pm_json_kv_u64(j, "smaps_rss_bytes", m.total);
+        pm_json_kv_u64(j, "file_rss_bytes", m.file);
+        pm_json_kv_u64(j, "stack_rss_bytes", m.stack);
     }
     pm_json_end_obj(j);
 }

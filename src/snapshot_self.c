@@ -106,7 +106,10 @@ static void self_describe(void *ctx, struct pm_json *j, const uint64_t *ranges, 
     (void)n;
     int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     int statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    pm_snap_describe_fds(j, maps, statm, pm_os_kernel_page_size()); /* statm's unit */
+    int smaps = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+    pm_snap_describe_fds(j, maps, statm, smaps, pm_os_kernel_page_size()); /* statm's unit */
+    if (smaps >= 0)
+        close(smaps);
     if (maps >= 0)
         close(maps);
     if (statm >= 0)

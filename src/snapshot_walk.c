@@ -14,6 +14,9 @@ struct totals {
     uint64_t count[PM_ST_COUNT], bytes[PM_ST_COUNT];
     uint64_t largest_free;
     uint64_t system_mem, resident;
+    /* resident bytes of the chunks in each state, of the heap records and
+     * of the mapped chunks (format version 2) */
+    uint64_t res[PM_ST_COUNT], res_meta, res_mapped;
     /* free chunks (bins and fast bins) by power-of-two size class */
     uint64_t class_count[48], class_bytes[48];
 };
@@ -34,7 +37,10 @@ static void totals_add(struct totals *sum, const struct totals *t)
     for (unsigned i = 0; i < PM_ST_COUNT; i++) {
         sum->count[i] += t->count[i];
         sum->bytes[i] += t->bytes[i];
+        sum->res[i] += t->res[i];
     }
+    sum->res_meta += t->res_meta;
+    sum->res_mapped += t->res_mapped;
     for (unsigned i = 0; i < 48; i++) {
         sum->class_count[i] += t->class_count[i];
         sum->class_bytes[i] += t->class_bytes[i];
@@ -47,16 +53,64 @@ static void totals_add(struct totals *sum, const struct totals *t)
 
 /* ---- residency ---- */
 
+/* Room for the residency of npages pages from lo in w->res_vec; false
+ * (and nothing kept) without scratch memory. */
+static bool keep_residency(struct pm_snap_walker *w, uint64_t lo, uint64_t npages)
+{
+    w->res_npages = 0;
+    if (npages > w->res_cap) {
+        unsigned char *v = w->src->alloc(w->src->ctx, (size_t)npages);
+        if (v == NULL)
+            return false;
+        if (w->res_vec)
+            w->src->free(w->src->ctx, w->res_vec, (size_t)w->res_cap);
+        w->res_vec = v;
+        w->res_cap = npages;
+    }
+    w->res_lo = lo;
+    return true;
+}
+
+/* Resident bytes of [lo, hi) by the residency kept of the current heap:
+ * each resident page counts with the part of it inside the range, so the
+ * chunks of a heap share its resident bytes out exactly. */
+static uint64_t resident_in(const struct pm_snap_walker *w, uint64_t lo, uint64_t hi)
+{
+    uint64_t page = w->d.page_size, end = w->res_lo + w->res_npages * page, bytes = 0;
+    if (lo < w->res_lo)
+        lo = w->res_lo;
+    if (hi > end)
+        hi = end;
+    while (lo < hi) {
+        uint64_t next = (lo & ~(page - 1)) + page;
+        if (next > hi)
+            next = hi;
+        if (w->res_vec[(lo - w->res_lo) / page] & 1)
+            bytes += next - lo;
+        lo = next;
+    }
+    return bytes;
+}
+
 /* Writes "resident" (runs of resident pages as [first page, count],
- * counted from the page holding lo) and "resident_bytes" for [lo, hi). */
-static uint64_t emit_residency(struct pm_snap_walker *w, uint64_t lo, uint64_t hi)
+ * counted from the page holding lo) and "resident_bytes" for [lo, hi);
+ * with keep, the pages' residency stays in w->res_vec for resident_in. */
+static uint64_t emit_residency(struct pm_snap_walker *w, uint64_t lo, uint64_t hi, bool keep)
 {
     const struct pm_snap_src *s = w->src;
-    if (s->resident == NULL || hi <= lo)
+    if (keep)
+        w->res_npages = 0;
+    if (s->resident == NULL || hi <= lo) {
+        w->res_unknown |= s->resident == NULL;
         return 0;
+    }
     uint64_t page = w->d.page_size;
     lo &= ~(page - 1);
     uint64_t npages = (hi - lo + page - 1) / page, resident = 0, run_start = 0;
+    if (keep && !keep_residency(w, lo, npages)) {
+        w->res_unknown = true;
+        keep = false;
+    }
     unsigned char vec[1024];
     unsigned runs = 0;
     bool in_run = false, known = true;
@@ -71,6 +125,8 @@ static uint64_t emit_residency(struct pm_snap_walker *w, uint64_t lo, uint64_t h
                 break;
         }
         bool r = i < npages && (vec[slot] & 1);
+        if (keep && i < npages)
+            w->res_vec[i] = r;
         if (r) {
             resident++;
             if (!in_run)
@@ -89,8 +145,11 @@ static uint64_t emit_residency(struct pm_snap_walker *w, uint64_t lo, uint64_t h
     pm_json_end_arr(w->j);
     if (!known) {
         pm_json_kv_bool(w->j, "resident_unknown", true);
+        w->res_unknown = true;
         return 0;
     }
+    if (keep)
+        w->res_npages = npages;
     pm_json_kv_u64(w->j, "resident_bytes", resident * page);
     return resident * page;
 }
@@ -179,6 +238,7 @@ static void walk_chunks(struct pm_snap_walker *w, uint64_t heap, uint64_t start,
                 pm_snap_problem(w, "chunk before top is free", p);
             emit_chunk(w, p, p - heap, size, raw, PM_ST_TOP, 0);
             count_chunk(t, PM_ST_TOP, size);
+            t->res[PM_ST_TOP] += resident_in(w, p, p + size);
             break;
         }
         if (size == hdr) {
@@ -187,6 +247,7 @@ static void walk_chunks(struct pm_snap_walker *w, uint64_t heap, uint64_t start,
                 pm_snap_problem(w, "fencepost in the heap that holds top", p);
             emit_chunk(w, p, p - heap, w->d.fencepost_size, raw, PM_ST_FENCEPOST, 0);
             count_chunk(t, PM_ST_FENCEPOST, w->d.fencepost_size);
+            t->res[PM_ST_FENCEPOST] += resident_in(w, p, p + w->d.fencepost_size);
             break;
         }
         if (size < w->d.min_size || (size & (w->d.alignment - 1)) != 0 || size > end - p) {
@@ -216,6 +277,7 @@ static void walk_chunks(struct pm_snap_walker *w, uint64_t heap, uint64_t start,
         unsigned state = classify(w, p, size, free_now, &aux);
         emit_chunk(w, p, p - heap, size, raw, state, aux);
         count_chunk(t, state, size);
+        t->res[state] += resident_in(w, p, p + size);
         prev_free = free_now;
         p = next;
     }
@@ -374,7 +436,11 @@ static void emit_heap(struct pm_snap_walker *w, const struct arena_rec *a, const
     pm_json_kv_addr(w->j, "end", h->addr + h->size);
     pm_json_kv_bool(w->j, "newest", h->addr == a->heap);
     uint64_t committed = h->kind == 3 ? h->mprotect_size : h->size;
-    c->t->resident += emit_residency(w, h->addr, h->addr + committed);
+    c->t->resident += emit_residency(w, h->addr, h->addr + committed, true);
+    /* the heap's record (and a thread arena's) is metadata; committed
+     * pages past the heap's end are free space beyond top */
+    c->t->res_meta += resident_in(w, h->addr, h->chunks_start);
+    c->t->res[PM_ST_TOP] += resident_in(w, h->addr + h->size, h->addr + committed);
     walk_chunks(w, h->addr, h->chunks_start, h->addr + h->size, h->addr == a->heap, a->top, c->non_main, c->t);
     pm_json_end_obj(w->j);
 }
@@ -418,7 +484,9 @@ static void emit_frag(struct pm_snap_walker *w, const struct totals *t, uint64_t
     pm_json_end_obj(w->j);
 }
 
-/* mallinfo2's fields for one arena, computed as stats.c computes them. */
+/* mallinfo2's fields for one arena, as stats.c computes them (it takes
+ * the thread caches off the total, where this takes them off each
+ * arena). */
 static void emit_stats(struct pm_snap_walker *w, const struct arena_rec *a, const struct totals *t, bool is_main)
 {
     uint64_t fast = t->bytes[PM_ST_FAST], bins = t->bytes[PM_ST_SMALL] + t->bytes[PM_ST_LARGE] +
@@ -431,7 +499,9 @@ static void emit_stats(struct pm_snap_walker *w, const struct arena_rec *a, cons
                                         t->count[PM_ST_FREE_LOST] + 1);
     pm_json_kv_u64(w->j, "smblks", t->count[PM_ST_FAST]);
     pm_json_kv_u64(w->j, "fsmblks", fast);
-    pm_json_kv_u64(w->j, "uordblks", a->system_mem > avail ? a->system_mem - avail : 0);
+    /* in use as everywhere (doc/heapviz.md): the chunks the program
+     * holds, not those cached, waiting on the remote list, or records */
+    pm_json_kv_u64(w->j, "uordblks", t->bytes[PM_ST_INUSE]);
     pm_json_kv_u64(w->j, "fordblks", avail);
     pm_json_kv_u64(w->j, "keepcost", is_main ? top : 0);
     pm_json_kv_u64(w->j, "max_system_mem", a->max_system_mem);
@@ -517,7 +587,9 @@ static void walk_mmapped(struct pm_snap_walker *w, struct totals *sum, uint64_t 
         pm_json_kv_u64(w->j, "size", size);
         pm_json_kv_u64(w->j, "flags", raw & SIZE_BITS(w));
         pm_json_kv_str(w->j, "state", "mmapped");
-        sum->resident += emit_residency(w, l, l + map_len);
+        uint64_t res = emit_residency(w, l, l + map_len, false);
+        sum->resident += res;
+        sum->res_mapped += res;
         pm_json_end_obj(w->j);
         sum->count[PM_ST_MMAPPED]++;
         sum->bytes[PM_ST_MMAPPED] += size;
@@ -549,6 +621,27 @@ static void emit_totals(struct pm_snap_walker *w, const struct totals *sum, uint
     pm_json_end_obj(w->j);
     pm_json_end_obj(w->j);
     emit_frag(w, sum, mapped);
+}
+
+/* Format version 2: pmalloc's resident bytes by what holds them, the
+ * parts of the PMALLOC_STATS report's "resident memory" (null when the
+ * source cannot tell residency, as a core dump cannot). */
+static void emit_resident(struct pm_snap_walker *w, const struct totals *t)
+{
+    pm_json_key(w->j, "resident");
+    if (w->res_unknown) {
+        pm_json_null(w->j);
+        return;
+    }
+    pm_json_begin_obj(w->j);
+    pm_json_kv_u64(w->j, "in_use", t->res[PM_ST_INUSE]);
+    pm_json_kv_u64(w->j, "free_in_bins", t->res[PM_ST_FAST] + t->res[PM_ST_SMALL] + t->res[PM_ST_LARGE] +
+                                             t->res[PM_ST_UNSORTED] + t->res[PM_ST_FREE_LOST] + t->res[PM_ST_REMOTE]);
+    pm_json_kv_u64(w->j, "top", t->res[PM_ST_TOP]);
+    pm_json_kv_u64(w->j, "thread_caches", t->res[PM_ST_TCACHE]);
+    pm_json_kv_u64(w->j, "mapped_chunks", t->res_mapped);
+    pm_json_kv_u64(w->j, "metadata", t->res_meta + t->res[PM_ST_FENCEPOST]);
+    pm_json_end_obj(w->j);
 }
 
 int pm_snap_walk(const struct pm_snap_src *src, struct pm_json *out, const char **why)
@@ -639,9 +732,12 @@ int pm_snap_walk(const struct pm_snap_src *src, struct pm_json *out, const char 
         pm_json_str(out, w.partial_reason);
     else
         pm_json_null(out);
+    emit_resident(&w, &sum);
     pm_json_end_obj(out);
 
     pm_snap_vec_free(&w, &w.lists);
+    if (w.res_vec)
+        src->free(src->ctx, w.res_vec, (size_t)w.res_cap);
     pm_snap_vec_free(&w, &w.tcache);
     if (w.regions)
         src->free(src->ctx, w.regions, w.regions_cap * sizeof *w.regions);

@@ -18,11 +18,14 @@
 
 #include "bins.h"
 #include "compiler.h"
+#include "core.h"
+#include "heap.h"
 #include "emit.h"
 #include "init.h"
 #include "log.h"
 #include "memcheck.h"
 #include "mmap_chunk.h"
+#include "tcache.h"
 
 /* Free chunks of one fast bin or bin. */
 struct bin_stat {
@@ -44,6 +47,7 @@ struct arena_stat {
     size_t fast_count, fast_bytes;   /* chunks in fast bins */
     size_t bin_count, bin_bytes;     /* chunks in bins 1..127 */
     size_t top_size;
+    size_t metadata;                 /* heap records, fenceposts */
     size_t aspace_total;             /* address space of the sub-heaps */
     size_t aspace_mprotect;
     size_t subheaps;
@@ -131,6 +135,7 @@ static void gather_arena(struct pm_arena *a, struct arena_stat *st, struct bin_s
     st->system_mem = a->system_mem;
     st->max_system_mem = a->max_system_mem;
     st->top_size = a->top != NULL ? chunk_size(a->top) : 0;
+    st->metadata = pm_arena_metadata_bytes(a);
 
     struct gather g = {st, slots, msg};
     const struct pm_bins_visitor v = {gather_chunk, gather_problem, &g, false};
@@ -164,9 +169,13 @@ static size_t arena_free_bytes(const struct arena_stat *st)
     return st->fast_bytes + st->bin_bytes + st->top_size;
 }
 
+/* In use (doc/heapviz.md): the chunks the program holds.  An arena's
+ * bytes less its free chunks, top and records; chunks parked in thread
+ * caches are taken off the total (they are cached by threads, not
+ * arenas), and the remote list is drained before an arena is read. */
 static size_t arena_used_bytes(const struct arena_stat *st)
 {
-    size_t avail = arena_free_bytes(st);
+    size_t avail = arena_free_bytes(st) + st->metadata;
     return st->system_mem > avail ? st->system_mem - avail : 0;
 }
 
@@ -179,7 +188,7 @@ PM_EXPORT struct mallinfo2 mallinfo2(void)
     memset(&mi, 0, sizeof mi);
     for (struct pm_arena *a = &pm_main_arena; a != NULL; a = following_arena(a)) {
         struct arena_stat st;
-        pm_lock(&a->lock);
+        pm_lock_arena(a);
         gather_arena(a, &st, NULL, &mallinfo_messages);
         pm_unlock(&a->lock);
 
@@ -192,6 +201,11 @@ PM_EXPORT struct mallinfo2 mallinfo2(void)
         if (a == &pm_main_arena)
             mi.keepcost = st.top_size;
     }
+    /* fordblks keeps glibc's meaning (free chunks and top, as
+     * malloc_info lists them), so arena = uordblks + fordblks + the
+     * cached chunks + the records */
+    size_t cached = pm_tcache_bytes();
+    mi.uordblks = mi.uordblks > cached ? mi.uordblks - cached : 0;
     mi.hblks = load_global(&pm_global.n_mmaps);
     mi.hblkhd = load_global(&pm_global.mmapped_mem);
     mi.usmblks = 0;
@@ -240,7 +254,7 @@ static void stats_print(int fd)
     unsigned n = 0;
     for (struct pm_arena *a = &pm_main_arena; a != NULL; a = following_arena(a), n++) {
         struct arena_stat st;
-        pm_lock(&a->lock);
+        pm_lock_arena(a);
         gather_arena(a, &st, NULL, &mallinfo_messages);
         pm_unlock(&a->lock);
 
@@ -257,6 +271,10 @@ static void stats_print(int fd)
         in_use_total += arena_used_bytes(&st);
     }
 
+    /* the thread caches' chunks belong to no arena's line, but are not
+     * in use */
+    size_t cached = pm_tcache_bytes();
+    in_use_total = in_use_total > cached ? in_use_total - cached : 0;
     pm_emit_begin(&e, "total", "Total (incl. mmap):");
     pm_emit_u64(&e, "system_bytes", "system bytes", system_total);
     pm_emit_u64(&e, "in_use_bytes", "in use bytes", in_use_total);

@@ -13,7 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "heap.h"
 #include "internal.h"
+#include "tcache.h"
 #include "options.h"
 
 /* mallinfo is deprecated in glibc's header; it is still part of the API. */
@@ -28,12 +30,28 @@ extern struct mallinfo __libc_mallinfo(void);
 
 static size_t chunk_of(size_t request) { return request_to_size(request); }
 
+/* What an arena holds besides its chunks in use, free chunks and top:
+ * the chunks parked in thread caches and the heaps' records. */
+static size_t neither_used_nor_free(void)
+{
+    size_t bytes = pm_tcache_bytes();
+    for (struct pm_arena *a = &pm_main_arena;; a = arena_next(a)) {
+        pm_lock(&a->lock);
+        bytes += pm_arena_metadata_bytes(a);
+        pm_unlock(&a->lock);
+        if (arena_next(a) == &pm_main_arena)
+            break;
+    }
+    return bytes;
+}
+
 static void check_consistent(const struct mallinfo2 *mi, int line)
 {
-    if (mi->fordblks + mi->uordblks != mi->arena)
-        fprintf(stderr, "line %d: fordblks %zu + uordblks %zu != arena %zu\n", line,
-                mi->fordblks, mi->uordblks, mi->arena);
-    CHECK(mi->fordblks + mi->uordblks == mi->arena);
+    size_t rest = neither_used_nor_free();
+    if (mi->fordblks + mi->uordblks + rest != mi->arena)
+        fprintf(stderr, "line %d: fordblks %zu + uordblks %zu + cached and records %zu != arena %zu\n", line,
+                mi->fordblks, mi->uordblks, rest, mi->arena);
+    CHECK(mi->fordblks + mi->uordblks + rest == mi->arena);
     CHECK(mi->ordblks >= 1); /* at least the top chunk */
     CHECK(mi->usmblks == 0);
     CHECK(mi->fsmblks <= mi->fordblks);

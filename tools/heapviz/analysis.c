@@ -19,14 +19,16 @@ static void row(FILE *out, const char *what, uint64_t bytes)
 void view_frag(FILE *out, const struct jval *snap)
 {
     const struct jval *t = jget(snap, "frag"), *proc = jget(snap, "process"), *tot = jget(snap, "totals");
-    uint64_t live = jget_u64(t, "inuse_bytes") + jget_u64(tot, "mmapped_chunk_bytes");
+
     fprintf(out, "where the memory goes (all arenas)\n");
     if (jget(proc, "rss_bytes"))
         row(out, "process resident set (RSS)", jget_u64(proc, "rss_bytes"));
     row(out, "heap pages resident", jget_u64(t, "resident_bytes"));
     row(out, "arena memory (system bytes)", jget_u64(t, "system_bytes"));
     row(out, "mmapped chunk mappings", jget_u64(t, "mmapped_bytes"));
-    row(out, "live: chunks in use (heap + mmapped)", live);
+    /* in use as everywhere (doc/heapviz.md); mapped chunks apart */
+    row(out, "in use (chunks the program holds)", jget_u64(t, "inuse_bytes"));
+    row(out, "mapped chunks the program holds", jget_u64(tot, "mmapped_chunk_bytes"));
     row(out, "free chunks in bins and fast bins", jget_u64(t, "free_bytes"));
     row(out, "  of which fast bins", jget_u64(t, "fast_bytes"));
     row(out, "top slack (free space at the heap ends)", jget_u64(t, "top_bytes"));

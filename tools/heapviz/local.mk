@@ -45,6 +45,15 @@ tests_heapviz_test_snapshot_layout_LDADD = $(TEST_LDADD)
 tests_heapviz_test_snapshot_layout_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/heapviz/test_snapshot_layout
 
+# mallinfo2, the snapshot and the PMALLOC_STATS report agree on "in use".
+check_PROGRAMS += tests/heapviz/test_in_use
+tests_heapviz_test_in_use_SOURCES = tests/heapviz/test_in_use.c \
+	tools/heapviz/json.c tools/heapviz/json.h
+tests_heapviz_test_in_use_CFLAGS = $(AM_CFLAGS) -fno-builtin
+tests_heapviz_test_in_use_LDADD = $(TEST_LDADD)
+tests_heapviz_test_in_use_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/heapviz/test_in_use
+
 # A corrupt heap gives a partial snapshot, never a crash or a hang.
 check_PROGRAMS += tests/heapviz/test_corrupt
 tests_heapviz_test_corrupt_CFLAGS = $(AM_CFLAGS) -fno-builtin

@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "snapshot.h"
 #include "source.h"
 #include "stop.h"
 #include "views.h"
@@ -249,9 +250,10 @@ static struct jval *parse_snapshot(const char *text, const char *name)
         die("%s: not a valid snapshot: %s", name, err);
     if (strcmp(jget_str(v, "format"), "pmalloc-snapshot") != 0)
         die("%s: not a pmalloc snapshot (no \"format\": \"pmalloc-snapshot\")", name);
-    if (jget_u64(v, "version") != 1)
-        die("%s: snapshot format version %llu; this heapviz reads version 1", name,
-            (unsigned long long)jget_u64(v, "version"));
+    uint64_t version = jget_u64(v, "version");
+    if (version < PM_SNAPSHOT_FORMAT_VERSION_MIN || version > PM_SNAPSHOT_FORMAT_VERSION)
+        die("%s: snapshot format version %llu; this heapviz reads versions %d to %d", name,
+            (unsigned long long)version, PM_SNAPSHOT_FORMAT_VERSION_MIN, PM_SNAPSHOT_FORMAT_VERSION);
     return v;
 }
 
@@ -312,7 +314,7 @@ int show(const struct args *a, const char *text, const char *name, const char *c
     }
     if (a->html) {
         FILE *f = open_output(a->html);
-        view_html(f, snap, text, timeline, nt);
+        view_html(f, snap, text, timeline, nt, a->prefix);
         close_output(f, a->html);
     }
     if (!a->json && !a->html) {

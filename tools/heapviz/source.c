@@ -185,7 +185,11 @@ static void pid_describe(void *vctx, struct pm_json *j, const uint64_t *ranges, 
     int maps = open(path, O_RDONLY | O_CLOEXEC);
     snprintf(path, sizeof path, "/proc/%d/statm", (int)c->pid);
     int statm = open(path, O_RDONLY | O_CLOEXEC);
-    pm_snap_describe_fds(j, maps, statm, (uint64_t)sysconf(_SC_PAGESIZE)); /* statm's unit */
+    snprintf(path, sizeof path, "/proc/%d/smaps", (int)c->pid);
+    int smaps = open(path, O_RDONLY | O_CLOEXEC);
+    pm_snap_describe_fds(j, maps, statm, smaps, (uint64_t)sysconf(_SC_PAGESIZE)); /* statm's unit */
+    if (smaps >= 0)
+        close(smaps);
     if (maps >= 0)
         close(maps);
     if (statm >= 0)

@@ -32,24 +32,51 @@ static void put_json(FILE *out, const char *text)
     }
 }
 
-/* Of each timeline snapshot only what the chart needs: time and totals. */
-static void put_timeline_point(FILE *out, const char *text)
+/* The chart needs of each timeline snapshot its time and totals; the
+ * page opens a point by its full snapshot, embedded on its own up to a
+ * budget so a long run does not make a page no browser can load. */
+#define TIMELINE_EMBED_BUDGET ((size_t)64 << 20)
+
+static void put_numbers(FILE *out, const char *name, const struct jval *obj)
+{
+    fprintf(out, ",\"%s\":{", name);
+    int first = 1;
+    for (size_t i = 0; obj && obj->t == J_OBJ && i < obj->n; i++)
+        if (obj->items[i].t == J_NUM) {
+            fprintf(out, "%s\"%s\":%.17g", first ? "" : ",", obj->keys[i], obj->items[i].num);
+            first = 0;
+        }
+    fputc('}', out);
+}
+
+static void put_timeline_point(FILE *out, const char *text, size_t i, bool embedded, const char *prefix)
 {
     char err[128];
     struct jval *v = json_parse(text, strlen(text), err, sizeof err);
-    if (v == NULL)
+    if (v == NULL) {
+        fputs("null", out);
         return;
-    const struct jval *f = jget(v, "frag");
-    fprintf(out, "{\"time_ms\":%llu,\"frag\":{", (unsigned long long)jget_u64(v, "time_ms"));
-    for (size_t i = 0; f && i < f->n; i++)
-        if (f->items[i].t == J_NUM)
-            fprintf(out, "%s\"%s\":%.17g", i ? "," : "", f->keys[i], f->items[i].num);
-    fputs("}}", out);
+    }
+    fprintf(out, "{\"time_ms\":%llu", (unsigned long long)jget_u64(v, "time_ms"));
+    put_numbers(out, "frag", jget(v, "frag"));
+    put_numbers(out, "process", jget(v, "process"));
+    put_numbers(out, "resident", jget(v, "resident"));
+    fprintf(out, ",\"embedded\":%s", embedded ? "true" : "false");
+    if (prefix) {
+        fputs(",\"saved_as\":\"", out);
+        for (const char *c = prefix; *c; c++)
+            if (*c == '"' || *c == '\\' || *c == '<')
+                fprintf(out, "\\u%04x", (unsigned char)*c);
+            else if ((unsigned char)*c >= 0x20)
+                fputc(*c, out);
+        fprintf(out, "-%zu.json\"", i + 1);
+    }
+    fputc('}', out);
     json_free(v);
 }
 
 int view_html(FILE *out, const struct jval *snap, const char *snap_text, const char *const *timeline,
-              size_t ntimeline)
+              size_t ntimeline, const char *saved_prefix)
 {
     (void)snap;
     const char *marker = strstr(heapviz_page, "<!--DATA-->");
@@ -59,12 +86,26 @@ int view_html(FILE *out, const struct jval *snap, const char *snap_text, const c
     fputs("<script type=\"application/json\" id=\"snapshot\">", out);
     put_json(out, snap_text);
     fputs("</script>\n<script type=\"application/json\" id=\"timeline\">[", out);
+    size_t budget = TIMELINE_EMBED_BUDGET, embedded = 0;
     for (size_t i = 0; i < ntimeline; i++) {
+        size_t len = strlen(timeline[i]);
+        bool embed = len <= budget;
+        if (embed) {
+            budget -= len;
+            embedded++;
+        } else {
+            budget = 0; /* later points are not embedded either: no gaps */
+        }
         if (i)
             fputc(',', out);
-        put_timeline_point(out, timeline[i]);
+        put_timeline_point(out, timeline[i], i, embed, saved_prefix);
     }
     fputs("]</script>\n", out);
+    for (size_t i = 0; i < embedded; i++) {
+        fprintf(out, "<script type=\"application/json\" id=\"timeline-%zu\">", i);
+        put_json(out, timeline[i]);
+        fputs("</script>\n", out);
+    }
     fputs(marker + strlen("<!--DATA-->"), out);
     return 0;
 }

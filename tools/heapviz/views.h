@@ -23,9 +23,10 @@ void addr_label(const struct jval *snap, uint64_t addr, char *out, size_t len);
 void human_size(uint64_t bytes, char *out, size_t len);
 
 void view_text(FILE *out, const struct jval *snap, const struct view_opts *o);
-/* timeline: snapshots taken over time (NULL when there is one snapshot) */
+/* timeline: snapshots taken over time (NULL when there is one snapshot);
+ * saved_prefix: where run --out saved them (PREFIX-1.json ...), or NULL */
 int view_html(FILE *out, const struct jval *snap, const char *snap_text, const char *const *timeline_texts,
-              size_t ntimeline);
+              size_t ntimeline, const char *saved_prefix);
 void view_frag(FILE *out, const struct jval *snap);
 /* Returns the number of problems found. */
 size_t view_check(FILE *out, const struct jval *snap);
