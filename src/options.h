@@ -33,6 +33,9 @@ struct pm_options {
      * environment strings (a process title, say) before it exits. */
     char snapshot_path[PM_OPTION_PATH_MAX];
     bool verbose;             /* PMALLOC_VERBOSE: list the options at start-up */
+    bool prof;                /* PMALLOC_PROF: sample allocations with their stacks (prof.c) */
+    size_t prof_sample;       /* mean bytes between samples */
+    bool prof_leaks;          /* PMALLOC_PROF_LEAKS: the sites still holding blocks at exit */
 };
 
 extern struct pm_options pm_opt;
@@ -56,6 +59,9 @@ extern struct pm_options pm_opt;
 /* Bytes a thread may keep in the size classes above the small bins. */
 #define PM_DEFAULT_TCACHE_BYTES      ((size_t)2 * 1024 * 1024)
 #define PM_MAX_TCACHE_BYTES          ((size_t)1 << 30)
+/* One sample in about 512 KiB allocated, jemalloc's lg_prof_sample 19. */
+#define PM_DEFAULT_PROF_SAMPLE       ((size_t)512 * 1024)
+#define PM_MAX_PROF_SAMPLE           ((size_t)1 << 40)
 
 /* pmalloc's own mallopt parameters (glibc's are 1 and -1..-8). */
 #define PM_M_TCACHE_COUNT            PMALLOC_M_TCACHE_COUNT
@@ -119,7 +125,7 @@ struct pm_option_desc {
     void (*apply)(uint64_t value);
 };
 
-#define PM_OPTION_COUNT 17
+#define PM_OPTION_COUNT 20
 extern const struct pm_option_desc pm_option_table[PM_OPTION_COUNT];
 
 /* Whether v is in d's range (signed for PM_VALUE_INT). */

@@ -18,7 +18,10 @@ struct totals {
     uint64_t class_count[48], class_bytes[48];
 };
 
-#define SIZE_BITS(w) ((uint64_t)((w)->d.flag_prev_inuse | (w)->d.flag_mmapped | (w)->d.flag_non_main))
+/* The sampled-block bit lies below the alignment in every version, so
+ * masking it off is right for writers that never set it. */
+#define SIZE_BITS(w) \
+    ((uint64_t)((w)->d.flag_prev_inuse | (w)->d.flag_mmapped | (w)->d.flag_non_main | PM_LAYOUT_SAMPLED_BIT))
 
 static void class_add(struct totals *t, uint64_t size)
 {
@@ -564,9 +567,10 @@ int pm_snap_walk(const struct pm_snap_src *src, struct pm_json *out, const char 
         *why = "cannot read the pmalloc layout descriptor";
         return -1;
     }
-    if (w.d.version >= 3 && w.d.desc_size >= sizeof w.d &&
+    size_t desc_len = w.d.version >= 4 ? sizeof w.d : PM_LAYOUT_V3_SIZE;
+    if (w.d.version >= 3 && w.d.desc_size >= desc_len &&
         src->read(src->ctx, src->layout_addr + PM_LAYOUT_V2_SIZE, (char *)&w.d + PM_LAYOUT_V2_SIZE,
-                  sizeof w.d - PM_LAYOUT_V2_SIZE) != 0) {
+                  desc_len - PM_LAYOUT_V2_SIZE) != 0) {
         *why = "cannot read the pmalloc layout descriptor";
         return -1;
     }
@@ -610,6 +614,7 @@ int pm_snap_walk(const struct pm_snap_src *src, struct pm_json *out, const char 
         walk_arena(&w, arenas[i], (unsigned)i, &sum);
     pm_json_end_arr(out);
     walk_mmapped(&w, &sum, &mapped);
+    pm_snap_profile(&w);
 
     if (src->describe_process) {
         uint64_t ranges[2 * 64];
