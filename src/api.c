@@ -15,6 +15,7 @@
 #include "init.h"
 #include "memcheck.h"
 #include "prof.h"
+#include "prof_leaks.h"
 #include "snapshot_self.h"
 #include "report.h"
 #include "tcache.h"
@@ -23,7 +24,8 @@
  * names.  Naming the at-exit reports beside malloc puts them, and with
  * the snapshot code the layout descriptor heapviz reads, into every
  * program that takes its malloc from here, whatever else it calls. */
-__attribute__((used)) static void (*const at_exit_reports[])(void) = {pm_report_at_exit, pm_snapshot_at_exit};
+__attribute__((used)) static void (*const at_exit_reports[])(void) = {pm_report_at_exit, pm_snapshot_at_exit,
+                                                                       pm_prof_leaks_at_exit};
 
 static void *malloc_core(size_t bytes)
 {
