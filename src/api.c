@@ -430,7 +430,7 @@ PM_EXPORT void *realloc(void *oldmem, size_t bytes)
      * sample ends here (a failed realloc loses it, a small error) */
     mchunk *oldp = mem_chunk(oldmem);
     if (PM_UNLIKELY(pm_prof_sampled(oldp)) && !pm_prof_release(oldp))
-        pm_corruption("realloc(): invalid size", oldmem);
+        pm_corruption("realloc(): invalid old size", oldmem);
     void *mem = realloc_chunk(oldmem, bytes, nb);
     if (PM_UNLIKELY(pm_prof_on) && mem != NULL && pm_prof_due(bytes))
         pm_prof_record(mem, bytes);

@@ -13,9 +13,18 @@
 #include <stdbool.h>
 #include <string.h>
 
+/* Only the shared library is linked with libunwind (libtool builds its
+ * objects with PIC defined): in libpmalloc.a the reference may stay
+ * unresolved, so a static link goes without libunwind and the libraries
+ * libunwind.a needs, with frame pointers then. */
 #if HAVE_LIBUNWIND
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
+#ifdef PIC
+extern int unw_backtrace(void **frames, int max);
+#define HAVE_UNWINDER() true
+#else
+extern int unw_backtrace(void **frames, int max) __attribute__((weak));
+#define HAVE_UNWINDER() (unw_backtrace != NULL)
+#endif
 #endif
 
 /* The executable segment of the object this file is linked into; in a
@@ -47,17 +56,18 @@ void pm_prof_stack_init(void)
     /* the first call reads the unwind tables' locations: do it now, not
      * in the first sampled malloc */
     void *warm[4];
-    unw_backtrace(warm, 4);
+    if (HAVE_UNWINDER())
+        unw_backtrace(warm, 4);
 #endif
 }
 
 const char *pm_prof_unwinder(void)
 {
 #if HAVE_LIBUNWIND
-    return "libunwind";
-#else
-    return "frame pointers";
+    if (HAVE_UNWINDER())
+        return "libunwind";
 #endif
+    return "frame pointers";
 }
 
 /* Copies the frames after the allocator's own into frames. */
@@ -74,19 +84,11 @@ static size_t keep_callers(const uintptr_t *raw, size_t n, uint64_t *frames, siz
 
 #define RAW_FRAMES 64
 
-#if HAVE_LIBUNWIND
-size_t pm_prof_backtrace(uint64_t *frames, size_t max)
-{
-    void *raw[RAW_FRAMES];
-    int n = unw_backtrace(raw, RAW_FRAMES);
-    return keep_callers((const uintptr_t *)raw, n > 0 ? (size_t)n : 0, frames, max);
-}
-#else
 /* A frame link is believed while it lies above the previous one by less
  * than this: a larger step is no frame of this stack. */
 #define FRAME_REACH ((uintptr_t)1 << 20)
 
-__attribute__((noinline)) size_t pm_prof_backtrace(uint64_t *frames, size_t max)
+__attribute__((noinline)) static size_t frame_pointer_walk(uint64_t *frames, size_t max)
 {
     uintptr_t raw[RAW_FRAMES];
     uintptr_t *fp = __builtin_frame_address(0);
@@ -105,4 +107,15 @@ __attribute__((noinline)) size_t pm_prof_backtrace(uint64_t *frames, size_t max)
     }
     return keep_callers(raw, n, frames, max);
 }
+
+size_t pm_prof_backtrace(uint64_t *frames, size_t max)
+{
+#if HAVE_LIBUNWIND
+    if (HAVE_UNWINDER()) {
+        void *raw[RAW_FRAMES];
+        int n = unw_backtrace(raw, RAW_FRAMES);
+        return keep_callers((const uintptr_t *)raw, n > 0 ? (size_t)n : 0, frames, max);
+    }
 #endif
+    return frame_pointer_walk(frames, max);
+}

@@ -197,6 +197,9 @@ static void test_verbose(void)
         "pmalloc: PMALLOC_HARDENED=0 (default)",
         "pmalloc: PMALLOC_SNAPSHOT_AT_EXIT=/tmp/s-%p.json (from the environment)",
         "pmalloc: PMALLOC_VERBOSE=1 (from the environment)",
+        "pmalloc: PMALLOC_PROF=0 (default)",
+        "pmalloc: PMALLOC_PROF_SAMPLE=524288 (default)",
+        "pmalloc: PMALLOC_PROF_LEAKS=0 (default)",
         "pmalloc: GLIBC_TUNABLES: glibc.malloc.hugetlb is not a pmalloc option, ignored",
     };
     char expected[4096];
