@@ -6,8 +6,9 @@
 # that case.
 set -euo pipefail
 
-# Build: autotools, compilers, valgrind for the memcheck runs.
-build_pkgs=(autoconf automake libtool pkg-config make gcc g++ clang valgrind libc6-dev)
+# Build: autotools, compilers, valgrind for the memcheck runs, libunwind
+# for the allocation profile's stacks.
+build_pkgs=(autoconf automake libtool pkg-config make gcc g++ clang valgrind libc6-dev libunwind-dev)
 # Programs the integration tests and the demo run on top of pmalloc.
 test_pkgs=(python3 git sqlite3 perl coreutils bash binutils file time)
 # The manual pages' test renders them with man and groff; the heapviz

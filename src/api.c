@@ -14,6 +14,8 @@
 #include "hardened.h"
 #include "init.h"
 #include "memcheck.h"
+#include "prof.h"
+#include "prof_leaks.h"
 #include "snapshot_self.h"
 #include "report.h"
 #include "tcache.h"
@@ -22,7 +24,8 @@
  * names.  Naming the at-exit reports beside malloc puts them, and with
  * the snapshot code the layout descriptor heapviz reads, into every
  * program that takes its malloc from here, whatever else it calls. */
-__attribute__((used)) static void (*const at_exit_reports[])(void) = {pm_report_at_exit, pm_snapshot_at_exit};
+__attribute__((used)) static void (*const at_exit_reports[])(void) = {pm_report_at_exit, pm_snapshot_at_exit,
+                                                                       pm_prof_leaks_at_exit};
 
 static void *malloc_core(size_t bytes)
 {
@@ -66,7 +69,7 @@ static void *malloc_core(size_t bytes)
     return pm_new_block(mem);
 }
 
-static __attribute__((noinline)) void *malloc_slow(size_t bytes)
+static void *malloc_unprofiled(size_t bytes)
 {
     pm_ensure_init();
     if (PM_LIKELY(!pm_vg()))
@@ -76,6 +79,40 @@ static __attribute__((noinline)) void *malloc_slow(size_t bytes)
     pm_vg_leave();
     pm_vg_block(mem, bytes, false);
     return mem;
+}
+
+/* While allocations are profiled, malloc's fast path sends every call
+ * here (its limits are 0): the byte countdown costs the profiled run a
+ * call and a subtraction per malloc, and the unprofiled one nothing at
+ * all, where a countdown in the fast path would cost every run.  What the
+ * fast path would have done follows, on the cache's real limits. */
+static __attribute__((noinline)) void *malloc_profiled(size_t bytes)
+{
+    if (PM_UNLIKELY(pm_prof_due(bytes))) {
+        void *mem = malloc_unprofiled(bytes);
+        pm_prof_record(mem, bytes);
+        return mem;
+    }
+    struct pm_tcache *t = pm_tc;
+    if (bytes < pm_global.tcache_request_limit) {
+        size_t idx = pm_global.tcache_class[bytes];
+        struct pm_tcache_entry *e = t->entries[idx];
+        if (PM_LIKELY(e != NULL))
+            return pm_tcache_pop(t, idx, e);
+    } else if (bytes < pm_global.tcache_big_request_limit) {
+        size_t nb = (bytes + PM_SIZE_SZ + PM_ALIGN_MASK) & ~PM_ALIGN_MASK;
+        unsigned k = pm_global.tcache_class_by_step[(nb - PM_CHUNK_HDR + PM_TCACHE_CLASS_STEP - 1) >> 7];
+        if (PM_LIKELY(t->class_entries[k] != NULL))
+            return pm_tcache_class_pop(t, k);
+    }
+    return malloc_unprofiled(bytes);
+}
+
+static __attribute__((noinline)) void *malloc_slow(size_t bytes)
+{
+    if (PM_UNLIKELY(pm_prof_on))
+        return malloc_profiled(bytes);
+    return malloc_unprofiled(bytes);
 }
 
 /* A request for a size class: its own function, so the small bins' path
@@ -92,12 +129,12 @@ static __attribute__((noinline)) void *malloc_class(struct pm_tcache *t, size_t 
 PM_EXPORT void *malloc(size_t bytes)
 {
     struct pm_tcache *t = pm_tc;
-    if (PM_LIKELY(bytes < pm_global.tcache_request_limit)) {
+    if (PM_LIKELY(bytes < pm_global.fast_request_limit)) {
         size_t idx = pm_global.tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
         if (PM_LIKELY(e != NULL))
             return pm_tcache_pop(t, idx, e);
-    } else if (bytes < pm_global.tcache_big_request_limit) {
+    } else if (bytes < pm_global.fast_big_request_limit) {
         return malloc_class(t, bytes);
     }
     return malloc_slow(bytes);
@@ -130,6 +167,10 @@ static __attribute__((noinline)) void free_slow(void *mem)
     if (PM_UNLIKELY(pm_vg()) && !vg_release(mem))
         return;
     mchunk *p = mem_chunk(mem);
+    /* a sampled block leaves the profile; a marked size the profile does
+     * not know is a corrupt one */
+    if (PM_UNLIKELY(pm_prof_sampled(p)) && !pm_prof_release(p))
+        pm_corruption("free(): invalid size", mem);
     size_t size = chunk_size(p);
     struct pm_tcache *t = pm_tcache_get();
     unsigned k;
@@ -228,7 +269,8 @@ PM_EXPORT void free(void *mem)
         /* Rotating moves a size's bit 3 (a size that is not a multiple of
          * 16) to the top, so such sizes, like those below MINSIZE, give a
          * huge index and fail the one bound test. */
-        size_t off = chunk_size(mem_chunk(mem)) - PM_MINSIZE;
+        size_t off = (chunk_raw_size(mem_chunk(mem)) & ~(PM_PREV_INUSE | PM_IS_MMAPPED | PM_NON_MAIN_ARENA)) -
+                     PM_MINSIZE;
         size_t idx = off >> 4 | off << (sizeof off * 8 - 4);
         if (PM_LIKELY(idx < pm_global.tcache_bins && e->key != pm_global.tcache_key)) {
             GOTO_UNLESS_ROOM(t, idx, slow);
@@ -305,6 +347,12 @@ static void *calloc_core(size_t count, size_t size)
 static __attribute__((noinline)) void *calloc_slow(size_t count, size_t size)
 {
     pm_ensure_init();
+    if (PM_UNLIKELY(pm_prof_on)) {
+        void *mem = calloc_core(count, size);
+        if (mem != NULL && pm_prof_due(count * size))
+            pm_prof_record(mem, count * size);
+        return mem;
+    }
     if (PM_LIKELY(!pm_vg()))
         return calloc_core(count, size);
     pm_vg_enter();
@@ -443,7 +491,14 @@ PM_EXPORT void *realloc(void *oldmem, size_t bytes)
     }
     if (PM_UNLIKELY(pm_vg() || pm_opt.hardened))
         return moving_realloc(oldmem, bytes);
+    /* A resized block is a new allocation to the profile: the old one's
+     * sample ends here (a failed realloc loses it, a small error) */
+    mchunk *oldp = mem_chunk(oldmem);
+    if (PM_UNLIKELY(pm_prof_sampled(oldp)) && !pm_prof_release(oldp))
+        pm_corruption("realloc(): invalid old size", oldmem);
     void *mem = realloc_chunk(oldmem, bytes, nb);
+    if (PM_UNLIKELY(pm_prof_on) && mem != NULL && pm_prof_due(bytes))
+        pm_prof_record(mem, bytes);
     if (mem == NULL)
         errno = ENOMEM;
     debug_check();

@@ -22,7 +22,11 @@
 #define PM_PREV_INUSE     ((size_t)0x1)
 #define PM_IS_MMAPPED     ((size_t)0x2)
 #define PM_NON_MAIN_ARENA ((size_t)0x4)
-#define PM_SIZE_BITS      (PM_PREV_INUSE | PM_IS_MMAPPED | PM_NON_MAIN_ARENA)
+/* A live block sampled by the allocation profile (prof.h): sizes are
+ * multiples of 16, so the bit is free; the free fast path, alone, reads
+ * the size without it masked off. */
+#define PM_SAMPLED_CHUNK  ((size_t)0x8)
+#define PM_SIZE_BITS      (PM_PREV_INUSE | PM_IS_MMAPPED | PM_NON_MAIN_ARENA | PM_SAMPLED_CHUNK)
 
 /* Requests above this cannot be represented without wrapping pointer
  * arithmetic, so they fail with ENOMEM as in the model. */

@@ -10,6 +10,7 @@
 #include "arena.h"
 #include "hardened.h"
 #include "mmap_chunk.h"
+#include "prof.h"
 #include "state.h"
 #include "tcache.h"
 
@@ -40,11 +41,13 @@ void pm_fork_prepare(void)
     pm_mmap_lock_all();
     pm_tcache_lock_all();
     pm_hardened_lock_all();
+    pm_prof_lock_all();
 }
 
 /* In the reverse order of pm_fork_prepare. */
 static void release_all(bool in_child)
 {
+    pm_prof_unlock_all(in_child);
     pm_hardened_unlock_all(in_child);
     pm_tcache_unlock_all(in_child);
     pm_mmap_unlock_all(in_child);

@@ -20,6 +20,7 @@
 #include "lock.h"
 #include "memcheck.h"
 #include "os.h"
+#include "prof.h"
 #include "tcache.h"
 #include "thread.h"
 
@@ -67,12 +68,15 @@ void pm_init_slow(void)
      * into a buffer on the stack, never through malloc. */
     int cpus = get_nprocs();
     pm_global.ncpus = cpus > 0 ? (size_t)cpus : 1;
+    pm_prof_start();
     pm_tcache_refresh_limits();
     pm_limit_init();
     pm_bins_init(&pm_main_arena);
     pm_global.sbrk_base_mem = (size_t)pm_os_sbrk(0);
     pm_thread_arena = &pm_main_arena;
     __atomic_store_n(&pm_init_state, 2, __ATOMIC_RELEASE);
+    /* The unwinder's first steps may allocate: only now may they. */
+    pm_prof_enable();
 
     /* Registering may allocate; the allocator is ready for that now. */
     pthread_atfork(pm_fork_prepare, pm_fork_parent, pm_fork_child);

@@ -21,6 +21,7 @@
 #include <pmalloc.h>
 #include "mmap_chunk.h"
 #include "os.h"
+#include "prof.h"
 #include "state.h"
 #include "tcache.h"
 
@@ -197,6 +198,8 @@ PM_EXPORT struct pm_layout_desc pmalloc_layout = {
     .tcache_class_entries = OFF(struct pm_tcache, class_entries),
     .tcache_class_count = OFF(struct pm_tcache, class_count),
     .addr_tcache_class_sizes = (uintptr_t)pm_tcache_class_sizes,
+
+    .addr_prof = (uintptr_t)&pm_prof_header,
 };
 
 void pm_layout_publish(void)

@@ -29,6 +29,7 @@ enum pm_lock_rank {
     PM_LOCK_RANK_MMAP = 3,       /* the mmapped-chunk list */
     PM_LOCK_RANK_TCACHE = 4,     /* the thread-cache list */
     PM_LOCK_RANK_QUARANTINE = 5, /* the hardened mode's quarantine */
+    PM_LOCK_RANK_PROF = 6,       /* the allocation profile (prof.c) */
 };
 
 typedef struct {

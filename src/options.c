@@ -42,6 +42,9 @@ struct pm_options pm_opt = {
 #endif
     .snapshot_path = "",
     .verbose = false,
+    .prof = false,
+    .prof_sample = PM_DEFAULT_PROF_SAMPLE,
+    .prof_leaks = false,
 };
 
 /* A request of v bytes fits a chunk of (v + SIZE_SZ) rounded down to the
@@ -109,6 +112,16 @@ static void apply_hardened(uint64_t v) { pm_opt.hardened = v != 0; }
 static void apply_verbose(uint64_t v) { pm_opt.verbose = v != 0; }
 static void apply_memory_limit(uint64_t v) { pm_opt.memory_limit = (size_t)v; }
 static void apply_memory_limit_hard(uint64_t v) { pm_opt.memory_limit_hard = (size_t)v; }
+/* Profiling is chosen at start-up only (prof.c maps its tables then). */
+static void apply_prof(uint64_t v) { pm_opt.prof = v != 0; }
+static void apply_prof_sample(uint64_t v) { pm_opt.prof_sample = (size_t)v; }
+/* A leak report needs the samples: asking for it turns profiling on. */
+static void apply_prof_leaks(uint64_t v)
+{
+    pm_opt.prof_leaks = v != 0;
+    if (v != 0)
+        pm_opt.prof = true;
+}
 /* A path arrives as the address of its text, which env_value has
  * checked fits. */
 static void apply_snapshot_path(uint64_t v)
@@ -183,6 +196,11 @@ const struct pm_option_desc pm_option_table[] = {
      SIZE_MAX, false, FIELD(memory_limit_hard), apply_memory_limit_hard},
     {"PMALLOC_TEST_CGROUP_DIR", NULL, NULL, NO_PARAM, PM_VALUE_PATH, true,
      1, PM_OPTION_PATH_MAX - 1, false, FIELD(cgroup_dir), apply_cgroup_dir},
+    {"PMALLOC_PROF", NULL, NULL, NO_PARAM, PM_VALUE_BOOL, false, 0, 1, false, FIELD(prof), apply_prof},
+    {"PMALLOC_PROF_SAMPLE", NULL, NULL, NO_PARAM, PM_VALUE_SIZE, true, 1, PM_MAX_PROF_SAMPLE, false,
+     FIELD(prof_sample), apply_prof_sample},
+    {"PMALLOC_PROF_LEAKS", NULL, NULL, NO_PARAM, PM_VALUE_BOOL, false, 0, 1, false, FIELD(prof_leaks),
+     apply_prof_leaks},
 };
 
 _Static_assert(sizeof pm_option_table / sizeof pm_option_table[0] == PM_OPTION_COUNT,

@@ -41,6 +41,9 @@ struct pm_options {
     /* PMALLOC_TEST_CGROUP_DIR: for tests, the directory whose memory.high
      * and memory.max are read instead of the process's cgroup's. */
     char cgroup_dir[PM_OPTION_PATH_MAX];
+    bool prof;                /* PMALLOC_PROF: sample allocations with their stacks (prof.c) */
+    size_t prof_sample;       /* mean bytes between samples */
+    bool prof_leaks;          /* PMALLOC_PROF_LEAKS: the sites still holding blocks at exit */
 };
 
 extern struct pm_options pm_opt;
@@ -67,6 +70,9 @@ extern struct pm_options pm_opt;
 /* The smallest memory limit that makes sense: below it the heap's own
  * bookkeeping would be most of it. */
 #define PM_MIN_MEMORY_LIMIT          ((size_t)1024 * 1024)
+/* One sample in about 512 KiB allocated, jemalloc's lg_prof_sample 19. */
+#define PM_DEFAULT_PROF_SAMPLE       ((size_t)512 * 1024)
+#define PM_MAX_PROF_SAMPLE           ((size_t)1 << 40)
 
 /* pmalloc's own mallopt parameters (glibc's are 1 and -1..-8). */
 #define PM_M_TCACHE_COUNT            PMALLOC_M_TCACHE_COUNT
@@ -130,7 +136,7 @@ struct pm_option_desc {
     void (*apply)(uint64_t value);
 };
 
-#define PM_OPTION_COUNT 20
+#define PM_OPTION_COUNT 23
 extern const struct pm_option_desc pm_option_table[PM_OPTION_COUNT];
 
 /* Whether v is in d's range (signed for PM_VALUE_INT). */

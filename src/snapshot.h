@@ -25,7 +25,8 @@
 #define PM_LAYOUT_MAGIC   0x54554f59414c4d50ull /* "PMLAYOUT" little-endian */
 #define PM_LAYOUT_VERSION 4u
 /* Version 2 had no size classes in the thread cache (no class members at
- * the end), version 3 no memory limits; heapviz reads all three. */
+ * the end), version 3 no memory limits and no allocation profile
+ * (addr_prof); heapviz reads them all. */
 #define PM_LAYOUT_VERSION_MIN 2u
 /* the thread-cache list is a circular list through a sentinel record */
 #define PM_LAYOUT_F_TCACHE_SENTINEL 0x1u
@@ -100,11 +101,56 @@ struct pm_layout_desc {
     /* version 4: the memory limits in force (size_t members of struct
      * pm_global; 0: none) */
     uint32_t global_limit_soft, global_limit_hard;
+    /* version 4 too: the allocation profile's header (struct
+     * pm_prof_header), 0 in a build without one */
+    uint64_t addr_prof;
 };
 /* What a version-2 descriptor holds: everything before the classes. */
 #define PM_LAYOUT_V2_SIZE offsetof(struct pm_layout_desc, tcache_classes)
 /* What a version-3 descriptor holds: everything before the limits. */
 #define PM_LAYOUT_V3_SIZE offsetof(struct pm_layout_desc, global_limit_soft)
+
+/* ---- the allocation profile (PMALLOC_PROF) ----
+ * Fixed-width records in one mapping of their own, so a reader needs no
+ * offsets beyond these structs: a table of distinct call stacks (filled
+ * once, never emptied) and a table of the sampled blocks still live.
+ * In a sampled block's chunk, the size word's bit PM_LAYOUT_SAMPLED_BIT
+ * is set while it is live (sizes are multiples of the alignment, so a
+ * reader masks it off with the other flags). */
+#define PM_PROF_MAGIC 0x464f5250414d4d50ull /* "PMMAPROF" little-endian */
+#define PM_PROF_VERSION 1u
+#define PM_PROF_FRAMES 32u
+#define PM_LAYOUT_SAMPLED_BIT 0x8u
+
+struct pm_prof_stack {
+    uint64_t hash;           /* of the frames; 0: an empty slot */
+    uint32_t nframes, pad;
+    uint64_t samples;        /* blocks sampled here */
+    uint64_t alloc_bytes;    /* estimated bytes allocated here, in all */
+    uint64_t alloc_count;    /* estimated allocations here, in all */
+    uint64_t frames[PM_PROF_FRAMES]; /* return addresses, innermost first */
+};
+
+struct pm_prof_live {
+    uint64_t chunk;          /* the sampled block's chunk; 0: an empty slot */
+    uint64_t size;           /* bytes requested */
+    uint64_t weight;         /* estimated bytes the sample stands for */
+    uint32_t stack;          /* index into the stack table */
+    uint32_t pad;
+};
+
+struct pm_prof_header {
+    uint64_t magic;
+    uint32_t version;        /* PM_PROF_VERSION */
+    uint32_t frames_max;     /* PM_PROF_FRAMES */
+    uint32_t stack_size, live_size; /* sizeof the two records */
+    uint64_t period;         /* mean bytes between samples; 0: profiling off */
+    uint64_t stacks, live;   /* addresses of the tables */
+    uint32_t stacks_cap, live_cap;
+    uint64_t nstacks, nlive;
+    uint64_t dropped;        /* samples lost to full tables */
+    uint64_t lock;           /* address of the profile's lock word */
+};
 
 /* ---- the memory source ---- */
 
@@ -242,6 +288,10 @@ void pm_snap_tcaches(struct pm_snap_walker *w);
 /* Follows the fast bins, bins and remote frees of an arena (lock held),
  * filling w->lists and writing "bins" and "remote_frees". */
 void pm_snap_arena_lists(struct pm_snap_walker *w, uint64_t arena);
+
+/* snapshot_prof.c: the "profile" member (sampled stacks and blocks),
+ * when the descriptor names a profile. */
+void pm_snap_profile(struct pm_snap_walker *w);
 
 /* snapshot_header.c: the members before the arenas. */
 void pm_snap_emit_header(struct pm_snap_walker *w);

@@ -131,11 +131,72 @@ static void read_smaps(int fd, struct smaps_sums *m)
     }
 }
 
+/* An executable mapping of a file: where the profile's return addresses
+ * point, so a reader can name them from the file's symbols. */
+static void module_line(struct pm_json *j, const char *line, unsigned *emitted)
+{
+    const char *s = line;
+    uint64_t lo = parse_hex(&s);
+    if (*s++ != '-')
+        return;
+    uint64_t hi = parse_hex(&s);
+    while (*s == ' ')
+        s++;
+    if (strlen(s) < 4 || s[2] != 'x')
+        return;
+    skip_field(&s); /* perms */
+    uint64_t offset = parse_hex(&s);
+    while (*s == ' ')
+        s++;
+    skip_field(&s); /* device */
+    skip_field(&s); /* inode */
+    if (*s != '/' || ++*emitted > 1024)
+        return;
+    pm_json_begin_obj(j);
+    pm_json_kv_addr(j, "start", lo);
+    pm_json_kv_addr(j, "end", hi);
+    pm_json_kv_addr(j, "offset", offset);
+    pm_json_kv_str(j, "path", s);
+    pm_json_end_obj(j);
+}
+
+/* Feeds every line of the maps file to each, from its start. */
+static void each_maps_line(int maps_fd, struct pm_json *j, void (*each)(struct pm_json *, const char *, unsigned *))
+{
+    char buf[4096], line[512];
+    size_t llen = 0;
+    unsigned emitted = 0;
+    if (maps_fd >= 0 && lseek(maps_fd, 0, SEEK_SET) != 0)
+        return;
+    for (;;) {
+        ssize_t n = maps_fd >= 0 ? read(maps_fd, buf, sizeof buf) : 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n') {
+                line[llen] = 0;
+                each(j, line, &emitted);
+                llen = 0;
+            } else if (llen + 1 < sizeof line) {
+                line[llen++] = buf[i];
+            }
+        }
+    }
+}
+
 void pm_snap_describe_fds(struct pm_json *j, int maps_fd, int statm_fd, int smaps_fd, uint64_t page_size)
 {
     char buf[4096], line[512];
     size_t llen = 0;
     unsigned emitted = 0;
+    pm_json_key(j, "modules");
+    pm_json_begin_arr(j);
+    each_maps_line(maps_fd, j, module_line);
+    pm_json_end_arr(j);
+    if (maps_fd >= 0)
+        lseek(maps_fd, 0, SEEK_SET);
     pm_json_key(j, "mappings");
     pm_json_begin_arr(j);
     for (;;) {

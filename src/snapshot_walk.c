@@ -21,7 +21,10 @@ struct totals {
     uint64_t class_count[48], class_bytes[48];
 };
 
-#define SIZE_BITS(w) ((uint64_t)((w)->d.flag_prev_inuse | (w)->d.flag_mmapped | (w)->d.flag_non_main))
+/* The sampled-block bit lies below the alignment in every version, so
+ * masking it off is right for writers that never set it. */
+#define SIZE_BITS(w) \
+    ((uint64_t)((w)->d.flag_prev_inuse | (w)->d.flag_mmapped | (w)->d.flag_non_main | PM_LAYOUT_SAMPLED_BIT))
 
 static void class_add(struct totals *t, uint64_t size)
 {
@@ -704,6 +707,7 @@ int pm_snap_walk(const struct pm_snap_src *src, struct pm_json *out, const char 
         walk_arena(&w, arenas[i], (unsigned)i, &sum);
     pm_json_end_arr(out);
     walk_mmapped(&w, &sum, &mapped);
+    pm_snap_profile(&w);
 
     if (src->describe_process) {
         uint64_t ranges[2 * 64];

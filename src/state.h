@@ -133,6 +133,11 @@ struct pm_shared_state {
     size_t tcache_byte_budget;
     /* chunk sizes of the classes lie in (1040, 1040 + this] (0: none) */
     size_t tcache_class_span;
+    /* What malloc's fast path compares a request with: the two request
+     * limits above, or 0 while allocations are profiled, when every
+     * malloc takes the slow path past the sampler (api.c). */
+    size_t fast_request_limit;
+    size_t fast_big_request_limit;
     /* init.c */
     size_t sbrk_base_mem;        /* where the program break stood at start */
     bool on_valgrind;            /* memcheck is watching: see memcheck.h */

@@ -11,6 +11,7 @@ INTEGRATION_TESTS = \
 	tests/integration/link.sh \
 	tests/integration/secure.sh \
 	tests/integration/report.sh \
+	tests/integration/prof.sh \
 	tests/integration/pkgconfig.sh \
 	tests/integration/man_pages.sh \
 	tests/integration/python_alloc.sh \
@@ -57,3 +58,7 @@ tests_integration_secure_prog_LDFLAGS = -all-static -pthread
 # report.sh runs it under LD_PRELOAD with PMALLOC_STATS.
 check_PROGRAMS += tests/integration/report_prog
 tests_integration_report_prog_SOURCES = tests/integration/report_prog.c
+
+# prof.sh runs it under LD_PRELOAD with PMALLOC_PROF: known sites.
+check_PROGRAMS += tests/integration/prof_prog
+tests_integration_prof_prog_SOURCES = tests/integration/prof_prog.c

@@ -207,6 +207,9 @@ static void test_verbose(void)
         "pmalloc: PMALLOC_MEMORY_LIMIT=0 (default)",
         "pmalloc: PMALLOC_MEMORY_LIMIT_HARD=0 (default)",
         "pmalloc: PMALLOC_TEST_CGROUP_DIR= (default)",
+        "pmalloc: PMALLOC_PROF=0 (default)",
+        "pmalloc: PMALLOC_PROF_SAMPLE=524288 (default)",
+        "pmalloc: PMALLOC_PROF_LEAKS=0 (default)",
         "pmalloc: GLIBC_TUNABLES: glibc.malloc.hugetlb is not a pmalloc option, ignored",
     };
     char expected[4096];

@@ -8,13 +8,14 @@
 #include <sys/types.h>
 
 #include "source.h"
+#include "sites.h"
 #include "views.h"
 
 /* Options, as bits: each command accepts its own set. */
 enum {
     O_PID = 1 << 0, O_JSON = 1 << 1, O_HTML = 1 << 2, O_OUTPUT = 1 << 3, O_VIEW = 1 << 4, /* bins chunks arena range colour glyphs */
     O_EVERY = 1 << 5, O_PREFIX = 1 << 6, O_STOP = 1 << 7, /* --no-stop --sigstop */
-    O_PROGRAM = 1 << 8,
+    O_PROGRAM = 1 << 8, O_SITES = 1 << 9, /* --collapsed --pinned --live */
 };
 
 struct args {
@@ -32,6 +33,7 @@ struct args {
     const char *prefix;         /* run --out */
     struct live_read live;
     char **program;
+    struct sites_opts sites;
 };
 
 /* One "heapviz: ..." line on stderr, exit status 2. */

@@ -17,11 +17,18 @@ tools_heapviz_heapviz_SOURCES = \
 	tools/heapviz/view_html.c \
 	tools/heapviz/analysis.c \
 	tools/heapviz/diff.c \
+	tools/heapviz/sites.h \
+	tools/heapviz/symbols.h \
+	tools/heapviz/symbols.c \
+	tools/heapviz/view_sites.c \
+	tools/heapviz/pinned.c \
+	tools/heapviz/flame.c \
 	src/emit.h src/snapshot.h \
 	src/snapshot_walk.c \
 	src/snapshot_header.c \
 	src/snapshot_lists.c \
 	src/snapshot_os.c \
+	src/snapshot_prof.c \
 	src/emit.c
 tools_heapviz_heapviz_CFLAGS = $(AM_CFLAGS)
 tools_heapviz_heapviz_CPPFLAGS = $(AM_CPPFLAGS) \

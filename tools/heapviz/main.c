@@ -6,6 +6,7 @@
  *   heapviz diff [--json | --html FILE] A.json B.json
  *   heapviz frag  --pid PID | SNAPSHOT.json
  *   heapviz check --pid PID | SNAPSHOT.json
+ *   heapviz sites [--collapsed | --pinned | --html FILE] [--live] --pid PID | SNAPSHOT.json
  *
  * This program uses the C library's own malloc: it is never linked with
  * libpmalloc, only with the walker's sources. */
@@ -22,6 +23,7 @@
 #include "cli.h"
 #include "json.h"
 #include "snapshot.h"
+#include "sites.h"
 #include "source.h"
 #include "stop.h"
 #include "views.h"
@@ -45,6 +47,7 @@ static void usage(FILE *f)
           "       heapviz diff [--json | --html FILE] [-o FILE] A.json B.json\n"
           "       heapviz frag (--pid PID | SNAPSHOT.json)\n"
           "       heapviz check (--pid PID | SNAPSHOT.json)\n"
+          "       heapviz sites [--collapsed | --pinned | --html FILE] [--live] (--pid PID | SNAPSHOT.json)\n"
           "options: --json  --html FILE  -o FILE  --bins  --chunks  --arena N\n"
           "         --range ADDR:ADDR  --color  --no-color  --max-glyphs N\n"
           "live:    --no-stop (read without stopping it)  --sigstop (stop with SIGSTOP, not ptrace)\n",
@@ -63,7 +66,7 @@ static uint64_t parse_u64(const char *s, const char *what)
 
 static const char *const option_names[] = {
     "--pid", "--json", "--html", "-o", "--bins/--chunks/--arena/--range/--color/--max-glyphs",
-    "--every", "--out", "--no-stop/--sigstop", "-- PROGRAM",
+    "--every", "--out", "--no-stop/--sigstop", "-- PROGRAM", "--collapsed/--pinned/--live",
 };
 
 /* Each command's options and file arguments; anything else is refused
@@ -82,6 +85,9 @@ static void check_args(const struct args *a)
     } else if (strcmp(cmd, "diff") == 0) {
         allowed = O_JSON | O_HTML | O_OUTPUT;
         min_files = max_files = 2;
+    } else if (strcmp(cmd, "sites") == 0) {
+        allowed = O_PID | O_HTML | O_OUTPUT | O_STOP | O_SITES;
+        min_files = 0, max_files = 1;
     } else if (strcmp(cmd, "frag") == 0 || strcmp(cmd, "check") == 0) {
         allowed = O_PID | O_OUTPUT | O_STOP;
         min_files = 0, max_files = 1;
@@ -111,6 +117,8 @@ static void check_args(const struct args *a)
         die("--no-stop and --sigstop are for a live process (--pid)");
     if (a->live.no_stop && a->live.use_signal)
         die("--no-stop or --sigstop, not both");
+    if (a->sites.collapsed + a->sites.pinned + (a->html != NULL) > 1)
+        die("sites: --collapsed, --pinned or --html, one of them");
 }
 
 static void parse_args(int argc, char **argv, struct args *a)
@@ -120,7 +128,8 @@ static void parse_args(int argc, char **argv, struct args *a)
     a->view.max_glyphs = 4096;
     int i = 1;
     if (i < argc && (strcmp(argv[i], "core") == 0 || strcmp(argv[i], "run") == 0 || strcmp(argv[i], "diff") == 0 ||
-                     strcmp(argv[i], "frag") == 0 || strcmp(argv[i], "check") == 0 || strcmp(argv[i], "show") == 0))
+                     strcmp(argv[i], "frag") == 0 || strcmp(argv[i], "check") == 0 || strcmp(argv[i], "show") == 0 ||
+                     strcmp(argv[i], "sites") == 0))
         a->cmd = argv[i++];
     for (; i < argc; i++) {
         const char *s = argv[i];
@@ -197,6 +206,15 @@ static void parse_args(int argc, char **argv, struct args *a)
             if (a->every_ms <= 0)
                 die("--every wants a positive number of milliseconds");
             a->given |= O_EVERY;
+        } else if (strcmp(s, "--collapsed") == 0) {
+            a->sites.collapsed = true;
+            a->given |= O_SITES;
+        } else if (strcmp(s, "--pinned") == 0) {
+            a->sites.pinned = true;
+            a->given |= O_SITES;
+        } else if (strcmp(s, "--live") == 0) {
+            a->sites.live = true;
+            a->given |= O_SITES;
         } else if (strcmp(s, "--no-stop") == 0) {
             a->live.no_stop = true;
             a->given |= O_STOP;
@@ -367,7 +385,19 @@ int main(int argc, char **argv)
     char *text = load_snapshot(&a, 0);
     const char *name = a.pid ? "live snapshot" : a.files[0];
     int rc = 0;
-    if (a.cmd && (strcmp(a.cmd, "frag") == 0 || strcmp(a.cmd, "check") == 0)) {
+    if (a.cmd && strcmp(a.cmd, "sites") == 0) {
+        struct jval *snap = parse_snapshot(text, name);
+        warn_if_partial(snap, name);
+        const char *path = a.html ? a.html : a.output;
+        char err[256];
+        struct sites_opts so = a.sites;
+        so.html = a.html != NULL;
+        FILE *f = open_output(path);
+        if (view_sites(f, snap, &so, err, sizeof err) != 0)
+            die("%s: %s", name, err);
+        close_output(f, path);
+        json_free(snap);
+    } else if (a.cmd && (strcmp(a.cmd, "frag") == 0 || strcmp(a.cmd, "check") == 0)) {
         struct jval *snap = parse_snapshot(text, name);
         warn_if_partial(snap, name);
         FILE *f = open_output(a.output);

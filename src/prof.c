@@ -1,0 +1,275 @@
+/* The allocation profile: when to sample, and the tables of samples.
+ *
+ * Sampling is by bytes, as in jemalloc and tcmalloc: the distance from
+ * one sampled byte to the next is drawn from an exponential law of mean
+ * PMALLOC_PROF_SAMPLE, so a block of s bytes is sampled with probability
+ * p = 1 - exp(-s / mean) whatever the sizes around it, and stands for
+ * s / p bytes and 1 / p blocks: the estimates are unbiased.
+ *
+ * The tables are open-addressed arrays in one anonymous mapping, under
+ * one lock (rank PM_LOCK_RANK_PROF, the highest: it is taken with no
+ * other held and nothing is called under it).  The stack is taken before
+ * the lock, with a per-thread guard so anything the unwinder allocates is
+ * served unsampled. */
+#include "config.h"
+
+#include "prof.h"
+
+#include "lock.h"
+#include "options.h"
+#include "os.h"
+#include "prof_stack.h"
+#include "state.h"
+
+#define STACKS_CAP (1u << 14)
+#define LIVE_CAP (1u << 16)
+
+struct pm_prof_header pm_prof_header = {
+    .magic = PM_PROF_MAGIC,
+    .version = PM_PROF_VERSION,
+    .frames_max = PM_PROF_FRAMES,
+    .stack_size = sizeof(struct pm_prof_stack),
+    .live_size = sizeof(struct pm_prof_live),
+};
+bool pm_prof_on;
+static pm_lock_t prof_lock = PM_LOCK_INITIALIZER(PM_LOCK_RANK_PROF);
+
+__thread int64_t pm_prof_left __attribute__((tls_model("initial-exec")));
+static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
+static __thread bool in_profile __attribute__((tls_model("initial-exec")));
+
+static struct pm_prof_stack *stacks;
+static struct pm_prof_live *live;
+
+void pm_prof_start(void)
+{
+    if (!pm_opt.prof || pm_opt.hardened || pm_global.on_valgrind)
+        return;
+    size_t bytes = STACKS_CAP * sizeof *stacks + LIVE_CAP * sizeof *live;
+    void *map = pm_os_map(bytes, false);
+    if (map == NULL)
+        return;
+    stacks = map;
+    live = (struct pm_prof_live *)(stacks + STACKS_CAP);
+    pm_prof_header.stacks = (uintptr_t)stacks;
+    pm_prof_header.live = (uintptr_t)live;
+    pm_prof_header.stacks_cap = STACKS_CAP;
+    pm_prof_header.live_cap = LIVE_CAP;
+    pm_prof_header.lock = (uintptr_t)&prof_lock;
+    pm_prof_header.period = pm_opt.prof_sample;
+}
+
+void pm_prof_enable(void)
+{
+    if (pm_prof_header.period == 0)
+        return;
+    in_profile = true;
+    pm_prof_stack_init();
+    in_profile = false;
+    __atomic_store_n(&pm_prof_on, true, __ATOMIC_RELEASE);
+}
+
+/* ---- the law of the distances ---- */
+
+static double uniform01(void)
+{
+    if (rng_state == 0)
+        rng_state = (pm_global.secret ^ (uint64_t)pm_os_gettid() * 0x9e3779b97f4a7c15u) | 1;
+    /* xorshift64* */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    uint64_t r = rng_state * 0x2545f4914f6cdd1dull;
+    return ((double)(r >> 11) + 1.0) / 9007199254740992.0; /* (0, 1] */
+}
+
+/* Natural logarithm of x in (0, 1], without libm: x = m 2^e with m in
+ * [1, 2), ln m = 2 atanh((m - 1) / (m + 1)), whose series converges fast
+ * for m < 2 (error under 1e-8, far below the sampling noise). */
+static double ln01(double x)
+{
+    int e = 0;
+    while (x < 1.0) {
+        x *= 2.0;
+        e--;
+    }
+    double z = (x - 1.0) / (x + 1.0), z2 = z * z, term = z, sum = 0.0;
+    for (int k = 1; k <= 15; k += 2) {
+        sum += term / k;
+        term *= z2;
+    }
+    return 2.0 * sum + e * 0.6931471805599453;
+}
+
+/* 1 - exp(-x) for x >= 0, accurate for tiny x too (a 16-byte block at
+ * the default mean has x near 3e-5). */
+static double sample_probability(double x)
+{
+    if (x > 40.0)
+        return 1.0;
+    if (x < 0.5) {
+        double term = x, sum = 0.0;
+        for (int k = 1; k <= 12; k++) {
+            sum += term;
+            term *= -x / (k + 1);
+        }
+        return sum;
+    }
+    /* exp(-x) = exp(-x / 64) ^ 64 */
+    double y = x / 64.0, term = 1.0, e = 0.0;
+    for (int k = 1; k <= 12; k++) {
+        e += term;
+        term *= -y / k;
+    }
+    for (int i = 0; i < 6; i++)
+        e *= e;
+    return 1.0 - e;
+}
+
+static int64_t next_distance(void)
+{
+    double d = -ln01(uniform01()) * (double)pm_opt.prof_sample;
+    if (d < 1.0)
+        return 1;
+    if (d > 9e18)
+        return INT64_MAX;
+    return (int64_t)d;
+}
+
+bool pm_prof_next(size_t bytes)
+{
+    /* A thread's first allocation draws its first distance: the counter
+     * started at zero, not at a draw. */
+    static __thread bool started __attribute__((tls_model("initial-exec")));
+    if (!pm_prof_on)
+        return false;
+    if (!started) {
+        started = true;
+        pm_prof_left = next_distance() - (int64_t)bytes;
+        if (pm_prof_left > 0)
+            return false;
+    }
+    /* the exponential law forgets: draw afresh from this block's end */
+    pm_prof_left = next_distance();
+    return !in_profile;
+}
+
+/* ---- the tables ---- */
+
+static uint64_t hash_frames(const uint64_t *frames, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ n;
+    for (size_t i = 0; i < n; i++) {
+        h ^= frames[i];
+        h *= 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    return h == 0 ? 1 : h;
+}
+
+static bool same_frames(const struct pm_prof_stack *s, const uint64_t *frames, size_t n)
+{
+    if (s->nframes != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s->frames[i] != frames[i])
+            return false;
+    return true;
+}
+
+/* The slot of this stack, new or old; -1 when the table is full (lock
+ * held). */
+static long stack_slot(const uint64_t *frames, size_t n)
+{
+    uint64_t h = hash_frames(frames, n);
+    for (uint32_t probe = 0; probe < STACKS_CAP; probe++) {
+        uint32_t i = (uint32_t)(h + probe) & (STACKS_CAP - 1);
+        struct pm_prof_stack *s = &stacks[i];
+        if (s->hash == h && same_frames(s, frames, n))
+            return i;
+        if (s->hash == 0) {
+            if (pm_prof_header.nstacks >= STACKS_CAP - STACKS_CAP / 8)
+                return -1;
+            s->hash = h;
+            s->nframes = (uint32_t)n;
+            for (size_t k = 0; k < n; k++)
+                s->frames[k] = frames[k];
+            pm_prof_header.nstacks++;
+            return i;
+        }
+    }
+    return -1;
+}
+
+static uint32_t live_home(uintptr_t chunk) { return (uint32_t)((chunk >> 4) * 0x9e3779b97f4a7c15ull >> 48); }
+_Static_assert(LIVE_CAP == 1u << 16, "live_home gives 16 bits");
+
+void pm_prof_record(void *mem, size_t bytes)
+{
+    if (mem == NULL)
+        return;
+    uint64_t frames[PM_PROF_FRAMES];
+    in_profile = true;
+    size_t n = pm_prof_backtrace(frames, PM_PROF_FRAMES);
+    in_profile = false;
+    double p = sample_probability((double)bytes / (double)pm_opt.prof_sample);
+    uint64_t weight = (uint64_t)((double)bytes / p + 0.5);
+    uint64_t count = (uint64_t)(1.0 / p + 0.5);
+    mchunk *c = mem_chunk(mem);
+    pm_lock(&prof_lock);
+    long si = stack_slot(frames, n);
+    bool kept = false;
+    if (si >= 0 && pm_prof_header.nlive < LIVE_CAP - LIVE_CAP / 8) {
+        struct pm_prof_stack *s = &stacks[si];
+        s->samples++;
+        s->alloc_bytes += weight;
+        s->alloc_count += count;
+        uint32_t i = live_home((uintptr_t)c);
+        while (live[i].chunk != 0)
+            i = (i + 1) & (LIVE_CAP - 1);
+        live[i].chunk = (uintptr_t)c;
+        live[i].size = bytes;
+        live[i].weight = weight;
+        live[i].stack = (uint32_t)si;
+        pm_prof_header.nlive++;
+        kept = true;
+    } else {
+        pm_prof_header.dropped++;
+    }
+    if (kept)
+        chunk_set_head(c, chunk_raw_size(c) | PM_SAMPLED);
+    pm_unlock(&prof_lock);
+}
+
+bool pm_prof_release(mchunk *p)
+{
+    if (!pm_prof_on)
+        return false;
+    bool found = false;
+    pm_lock(&prof_lock);
+    uint32_t i = live_home((uintptr_t)p);
+    for (uint32_t probe = 0; probe < LIVE_CAP && live[i].chunk != 0; probe++, i = (i + 1) & (LIVE_CAP - 1)) {
+        if (live[i].chunk != (uintptr_t)p)
+            continue;
+        found = true;
+        /* backward-shift deletion: move later members of the run up
+         * where their home allows, so no tombstones pile up */
+        uint32_t hole = i;
+        for (uint32_t j = (i + 1) & (LIVE_CAP - 1); live[j].chunk != 0; j = (j + 1) & (LIVE_CAP - 1)) {
+            uint32_t home = live_home((uintptr_t)live[j].chunk);
+            if (((j - home) & (LIVE_CAP - 1)) >= ((j - hole) & (LIVE_CAP - 1))) {
+                live[hole] = live[j];
+                hole = j;
+            }
+        }
+        live[hole].chunk = 0;
+        pm_prof_header.nlive--;
+        chunk_set_head(p, chunk_raw_size(p) & ~PM_SAMPLED);
+        break;
+    }
+    pm_unlock(&prof_lock);
+    return found;
+}
+
+void pm_prof_lock_all(void) { pm_lock(&prof_lock); }
+void pm_prof_unlock_all(bool in_child) { pm_lock_after_fork(&prof_lock, in_child); }

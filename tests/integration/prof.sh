@@ -1,0 +1,86 @@
+# The allocation profile end to end: sites ranked with the right byte
+# totals (within sampling error), the leak report naming the leaking
+# function, the pinned pages charged to the function that pins them, and
+# bad arguments refused with one line.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+. "$(dirname "$0")/common.sh"
+
+require_programs python3 nm
+prog="$top_builddir/tests/integration/prof_prog"
+heapviz="$top_builddir/tools/heapviz/heapviz"
+[[ -x "$prog" && -x "$heapviz" ]] || hard_error "$prog or $heapviz not built (make check builds them)"
+
+rc=0
+PMALLOC_PROF_LEAKS=1 PMALLOC_PROF_SAMPLE=65536 PMALLOC_SNAPSHOT_AT_EXIT="$WORK/a.json" LD_PRELOAD="$PMALLOC_LIB" \
+    "$prog" 2>"$WORK/leaks.err" || rc=$?
+check "profiled run exits 0 (rc=$rc)" test "$rc" = 0
+"$heapviz" sites "$WORK/a.json" >"$WORK/sites.txt" 2>&1 || rc=$?
+check "heapviz sites exits 0 (rc=$rc)" test "$rc" = 0
+cat "$WORK/sites.txt" | head -12
+check "sites ranks the three sites by allocated bytes, totals within sampling error" \
+    python3 - "$WORK/sites.txt" <<'PY'
+import sys
+rows = {}
+order = []
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) == 5 and f[0].isdigit():
+        rows[f[4]] = (int(f[0]), int(f[2]))
+        order.append(f[4])
+mib = 2**20
+want = {"grow_large": 64 * mib, "grow_small": 16 * mib, "leak_some": 8 * mib}
+for site, total in want.items():
+    live, alloc = rows[site]
+    # 65536-byte mean: 128 samples or more, a 9% standard error at most
+    assert abs(alloc - total) < 0.35 * total, (site, alloc, total)
+assert order.index("grow_large") < order.index("grow_small") < order.index("leak_some"), order
+assert abs(rows["leak_some"][0] - 8 * mib) < 0.35 * 8 * mib, rows["leak_some"]
+assert rows["grow_large"][0] < mib and rows["grow_small"][0] < mib, rows
+PY
+"$heapviz" sites --collapsed "$WORK/a.json" >"$WORK/collapsed.txt" || rc=$?
+check "--collapsed: a line per stack, outermost first, ending in the site and its bytes" \
+    grep -qE '(^|;)main;leak_some [0-9]+$' "$WORK/collapsed.txt"
+"$heapviz" sites --html "$WORK/flame.html" "$WORK/a.json" || rc=$?
+check "--html: a flame graph page naming the sites" grep -q '<title>leak_some' "$WORK/flame.html"
+
+head -4 "$WORK/leaks.err"
+check "the leak report's largest stack starts in leak_some" python3 - "$WORK/leaks.err" "$prog" <<'PY'
+import subprocess, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert lines[0].startswith("pmalloc: leak report: about "), lines[:2]
+assert " allocated at:" in lines[1], lines[1]
+where = lines[2].split()[-1]
+assert where.startswith("[program]+"), where
+addr = int(where.split("+")[1], 16) - 1
+syms = []
+for l in subprocess.run(["nm", "-S", "--defined-only", sys.argv[2]], capture_output=True, text=True).stdout.splitlines():
+    f = l.split()
+    if len(f) == 4:
+        syms.append((int(f[0], 16), int(f[1], 16), f[3]))
+names = [n for lo, size, n in syms if lo <= addr < lo + size]
+assert names == ["leak_some"], (hex(addr), names)
+PY
+
+# the size classes would cut the big blocks in batches: off, so the
+# pieces alternate
+PMALLOC_TCACHE_BYTES=0 PMALLOC_PROF=1 PMALLOC_PROF_SAMPLE=1 PMALLOC_SNAPSHOT_AT_EXIT="$WORK/b.json" LD_PRELOAD="$PMALLOC_LIB" "$prog" pin || rc=$?
+"$heapviz" sites --pinned "$WORK/b.json" >"$WORK/pinned.txt" || rc=$?
+cat "$WORK/pinned.txt" | head -5
+check "--pinned: pin_pages pins 100 to 200 pages, more than any other site" python3 - "$WORK/pinned.txt" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1]).read().splitlines()[2:]]
+rows = [r for r in rows if len(r) == 4]
+assert rows and rows[0][3] == "pin_pages", rows
+assert 100 <= float(rows[0][0]) <= 200, rows[0]
+PY
+
+echo '{"format":"pmalloc-snapshot","version":1}' >"$WORK/plain.json"
+out=$("$heapviz" sites "$WORK/plain.json" 2>&1) && rc=0 || rc=$?
+check "sites on a snapshot without a profile: one line, status 2" test "$rc" = 2 -a "$(wc -l <<<"$out")" = 1
+out=$("$heapviz" sites --collapsed --pinned "$WORK/a.json" 2>&1) && rc=0 || rc=$?
+check "sites with two views: one line, status 2" test "$rc" = 2 -a "$(wc -l <<<"$out")" = 1
+out=$("$heapviz" sites --live --bins "$WORK/a.json" 2>&1) && rc=0 || rc=$?
+check "sites with a view option of another command: one line, status 2" test "$rc" = 2 -a "$(wc -l <<<"$out")" = 1
+out=$("$heapviz" frag --collapsed "$WORK/a.json" 2>&1) && rc=0 || rc=$?
+check "frag refuses --collapsed: one line, status 2" test "$rc" = 2 -a "$(wc -l <<<"$out")" = 1
+finish
