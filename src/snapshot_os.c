@@ -188,33 +188,14 @@ static void each_maps_line(int maps_fd, struct pm_json *j, void (*each)(struct p
 
 void pm_snap_describe_fds(struct pm_json *j, int maps_fd, int statm_fd, int smaps_fd, uint64_t page_size)
 {
-    char buf[4096], line[512];
-    size_t llen = 0;
-    unsigned emitted = 0;
+    char buf[4096];
     pm_json_key(j, "modules");
     pm_json_begin_arr(j);
     each_maps_line(maps_fd, j, module_line);
     pm_json_end_arr(j);
-    if (maps_fd >= 0)
-        lseek(maps_fd, 0, SEEK_SET);
     pm_json_key(j, "mappings");
     pm_json_begin_arr(j);
-    for (;;) {
-        ssize_t n = maps_fd >= 0 ? read(maps_fd, buf, sizeof buf) : 0;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] == '\n') {
-                line[llen] = 0;
-                maps_line(j, line, &emitted);
-                llen = 0;
-            } else if (llen + 1 < sizeof line) {
-                line[llen++] = buf[i];
-            }
-        }
-    }
+    each_maps_line(maps_fd, j, maps_line);
     pm_json_end_arr(j);
 
     /* statm: size resident shared text lib data dt, in pages */
