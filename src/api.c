@@ -391,12 +391,14 @@ PM_EXPORT void *calloc(size_t count, size_t size)
     if (PM_UNLIKELY(__builtin_mul_overflow(count, size, &bytes)))
         return calloc_slow(count, size);
     struct pm_tcache *t = pm_tc;
-    if (PM_LIKELY(bytes < pm_global.tcache_request_limit)) {
+    /* the fast limits, as malloc's: 0 while profiling, so every calloc
+     * reaches the sampling in the slow path */
+    if (PM_LIKELY(bytes < pm_global.fast_request_limit)) {
         size_t idx = pm_global.tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
         if (PM_LIKELY(e != NULL))
             return clear_usable(pm_tcache_pop(t, idx, e), tcache_bin_size(idx) - PM_SIZE_SZ);
-    } else if (bytes < pm_global.tcache_big_request_limit) {
+    } else if (bytes < pm_global.fast_big_request_limit) {
         unsigned k = tcache_request_class(bytes);
         if (PM_LIKELY(t->class_entries[k] != NULL))
             return clear_usable(pm_tcache_class_pop(t, k), pm_global.tcache_class_bytes[k] - PM_SIZE_SZ);

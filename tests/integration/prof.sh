@@ -17,7 +17,7 @@ check "profiled run exits 0 (rc=$rc)" test "$rc" = 0
 "$heapviz" sites "$WORK/a.json" >"$WORK/sites.txt" 2>&1 || rc=$?
 check "heapviz sites exits 0 (rc=$rc)" test "$rc" = 0
 cat "$WORK/sites.txt" | head -12
-check "sites ranks the three sites by allocated bytes, totals within sampling error" \
+check "sites ranks the four sites by allocated bytes, totals within sampling error" \
     python3 - "$WORK/sites.txt" <<'PY'
 import sys
 rows = {}
@@ -28,14 +28,17 @@ for line in open(sys.argv[1]):
         rows[f[4]] = (int(f[0]), int(f[2]))
         order.append(f[4])
 mib = 2**20
-want = {"grow_large": 64 * mib, "grow_small": 16 * mib, "leak_some": 8 * mib}
+want = {"grow_large": 64 * mib, "grow_small": 16 * mib, "clear_some": 12 * mib, "leak_some": 8 * mib}
 for site, total in want.items():
     live, alloc = rows[site]
     # 65536-byte mean: 128 samples or more, a 9% standard error at most
     assert abs(alloc - total) < 0.35 * total, (site, alloc, total)
 assert order.index("grow_large") < order.index("grow_small") < order.index("leak_some"), order
+# calloc is sampled as malloc is, its cache hits too
+assert order.index("grow_small") < order.index("clear_some") < order.index("leak_some"), order
 assert abs(rows["leak_some"][0] - 8 * mib) < 0.35 * 8 * mib, rows["leak_some"]
 assert rows["grow_large"][0] < mib and rows["grow_small"][0] < mib, rows
+assert rows["clear_some"][0] < mib, rows
 PY
 "$heapviz" sites --collapsed "$WORK/a.json" >"$WORK/collapsed.txt" || rc=$?
 check "--collapsed: a line per stack, outermost first, ending in the site and its bytes" \

@@ -1,5 +1,7 @@
 /* Known allocation sites for prof.sh: grow_large allocates 64 MiB in
- * 4000-byte blocks and grow_small 16 MiB in 64-byte blocks, freeing each;
+ * 4000-byte blocks, grow_small 16 MiB in 64-byte blocks and clear_some
+ * 12 MiB in 64-byte blocks from calloc (each a hit in the thread cache
+ * but the first), freeing each;
  * leak_some keeps 8 MiB in 1000-byte blocks; pin_pages leaves 100 small
  * 200-byte blocks (a size nothing else uses, so none is recycled) alone
  * on otherwise free heap pages. */
@@ -26,6 +28,14 @@ __attribute__((noinline)) static void grow_small(void)
 {
     for (int i = 0; i < 16 * MIB / 64; i++) {
         sink = malloc(64);
+        free(sink);
+    }
+}
+
+__attribute__((noinline)) static void clear_some(void)
+{
+    for (int i = 0; i < 12 * MIB / 64; i++) {
+        sink = calloc(1, 64);
         free(sink);
     }
 }
@@ -61,6 +71,7 @@ int main(int argc, char **argv)
     }
     grow_large();
     grow_small();
+    clear_some();
     leak_some();
     pin_pages();
     memset(pins[0], 0, 200);
