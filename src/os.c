@@ -313,26 +313,6 @@ static bool status_kib(const char *text, const char *key, size_t *out)
     return true;
 }
 
-bool pm_os_rss(size_t *now, size_t *peak)
-{
-    char text[4096];
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, text + len, sizeof text - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    text[len] = 0;
-    return status_kib(text, "\nVmRSS:", now) && status_kib(text, "\nVmHWM:", peak);
-}
-
 ssize_t pm_os_read_text(const char *path, char *buf, size_t size)
 {
     if (size == 0)
@@ -353,3 +333,12 @@ ssize_t pm_os_read_text(const char *path, char *buf, size_t size)
     buf[len] = '\0';
     return (ssize_t)len;
 }
+
+bool pm_os_rss(size_t *now, size_t *peak)
+{
+    char text[4096];
+    if (pm_os_read_text("/proc/self/status", text, sizeof text) < 0)
+        return false;
+    return status_kib(text, "\nVmRSS:", now) && status_kib(text, "\nVmHWM:", peak);
+}
+

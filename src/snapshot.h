@@ -289,6 +289,14 @@ void pm_snap_tcaches(struct pm_snap_walker *w);
  * filling w->lists and writing "bins" and "remote_frees". */
 void pm_snap_arena_lists(struct pm_snap_walker *w, uint64_t arena);
 
+/* snapshot_resident.c: writes "resident" (runs of resident pages) and
+ * "resident_bytes" for [lo, hi), returning the bytes; with keep, the
+ * residency stays for pm_snap_resident_in (the current heap's). */
+uint64_t pm_snap_emit_residency(struct pm_snap_walker *w, uint64_t lo, uint64_t hi, bool keep);
+/* Resident bytes of [lo, hi) by the residency kept: each resident page
+ * counts with the part of it inside the range. */
+uint64_t pm_snap_resident_in(const struct pm_snap_walker *w, uint64_t lo, uint64_t hi);
+
 /* snapshot_prof.c: the "profile" member (sampled stacks and blocks),
  * when the descriptor names a profile. */
 void pm_snap_profile(struct pm_snap_walker *w);

@@ -41,6 +41,30 @@ static void skip_field(const char **s)
         (*s)++;
 }
 
+/* Feeds every line of fd, from where it stands, to each (a line longer
+ * than the buffer is cut). */
+static void each_line(int fd, void (*each)(void *ctx, const char *line), void *ctx)
+{
+    char buf[4096], line[512];
+    size_t llen = 0;
+    for (;;) {
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n') {
+                line[llen] = 0;
+                each(ctx, line);
+                llen = 0;
+            } else if (llen + 1 < sizeof line) {
+                line[llen++] = buf[i];
+            }
+        }
+    }
+}
+
 /* One line of a maps file: "start-end perms offset dev inode   name". */
 static void maps_line(struct pm_json *j, const char *line, unsigned *emitted)
 {
@@ -83,8 +107,9 @@ struct smaps_sums {
     bool seen;
 };
 
-static void smaps_line(struct smaps_sums *m, const char *line)
+static void smaps_line(void *ctx, const char *line)
 {
+    struct smaps_sums *m = ctx;
     const char *s = line;
     while (*s && *s != ' ' && *s != ':')
         s++;
@@ -109,27 +134,7 @@ static void smaps_line(struct smaps_sums *m, const char *line)
     m->kind = *s == '/' ? 1 : strncmp(s, "[stack]", 7) == 0 ? 2 : 0;
 }
 
-static void read_smaps(int fd, struct smaps_sums *m)
-{
-    char buf[4096], line[512];
-    size_t llen = 0;
-    for (;;) {
-        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : 0;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] == '\n') {
-                line[llen] = 0;
-                smaps_line(m, line);
-                llen = 0;
-            } else if (llen + 1 < sizeof line) {
-                line[llen++] = buf[i];
-            }
-        }
-    }
-}
+static void read_smaps(int fd, struct smaps_sums *m) { each_line(fd, smaps_line, m); }
 
 /* An executable mapping of a file: where the profile's return addresses
  * point, so a reader can name them from the file's symbols. */
@@ -160,30 +165,27 @@ static void module_line(struct pm_json *j, const char *line, unsigned *emitted)
     pm_json_end_obj(j);
 }
 
-/* Feeds every line of the maps file to each, from its start. */
-static void each_maps_line(int maps_fd, struct pm_json *j, void (*each)(struct pm_json *, const char *, unsigned *))
+/* One pass over the maps file with a writer of JSON entries, which
+ * counts what it has written. */
+struct maps_pass {
+    struct pm_json *j;
+    unsigned emitted;
+    void (*entry)(struct pm_json *j, const char *line, unsigned *emitted);
+};
+
+static void maps_pass_line(void *ctx, const char *line)
 {
-    char buf[4096], line[512];
-    size_t llen = 0;
-    unsigned emitted = 0;
+    struct maps_pass *p = ctx;
+    p->entry(p->j, line, &p->emitted);
+}
+
+/* Feeds every line of the maps file to entry, from its start. */
+static void each_maps_line(int maps_fd, struct pm_json *j, void (*entry)(struct pm_json *, const char *, unsigned *))
+{
     if (maps_fd >= 0 && lseek(maps_fd, 0, SEEK_SET) != 0)
         return;
-    for (;;) {
-        ssize_t n = maps_fd >= 0 ? read(maps_fd, buf, sizeof buf) : 0;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] == '\n') {
-                line[llen] = 0;
-                each(j, line, &emitted);
-                llen = 0;
-            } else if (llen + 1 < sizeof line) {
-                line[llen++] = buf[i];
-            }
-        }
-    }
+    struct maps_pass p = {j, 0, entry};
+    each_line(maps_fd, maps_pass_line, &p);
 }
 
 void pm_snap_describe_fds(struct pm_json *j, int maps_fd, int statm_fd, int smaps_fd, uint64_t page_size)

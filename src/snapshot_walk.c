@@ -54,109 +54,6 @@ static void totals_add(struct totals *sum, const struct totals *t)
     sum->resident += t->resident;
 }
 
-/* ---- residency ---- */
-
-/* Room for the residency of npages pages from lo in w->res_vec; false
- * (and nothing kept) without scratch memory. */
-static bool keep_residency(struct pm_snap_walker *w, uint64_t lo, uint64_t npages)
-{
-    w->res_npages = 0;
-    if (npages > w->res_cap) {
-        unsigned char *v = w->src->alloc(w->src->ctx, (size_t)npages);
-        if (v == NULL)
-            return false;
-        if (w->res_vec)
-            w->src->free(w->src->ctx, w->res_vec, (size_t)w->res_cap);
-        w->res_vec = v;
-        w->res_cap = npages;
-    }
-    w->res_lo = lo;
-    return true;
-}
-
-/* Resident bytes of [lo, hi) by the residency kept of the current heap:
- * each resident page counts with the part of it inside the range, so the
- * chunks of a heap share its resident bytes out exactly. */
-static uint64_t resident_in(const struct pm_snap_walker *w, uint64_t lo, uint64_t hi)
-{
-    uint64_t page = w->d.page_size, end = w->res_lo + w->res_npages * page, bytes = 0;
-    if (lo < w->res_lo)
-        lo = w->res_lo;
-    if (hi > end)
-        hi = end;
-    while (lo < hi) {
-        uint64_t next = (lo & ~(page - 1)) + page;
-        if (next > hi)
-            next = hi;
-        if (w->res_vec[(lo - w->res_lo) / page] & 1)
-            bytes += next - lo;
-        lo = next;
-    }
-    return bytes;
-}
-
-/* Writes "resident" (runs of resident pages as [first page, count],
- * counted from the page holding lo) and "resident_bytes" for [lo, hi);
- * with keep, the pages' residency stays in w->res_vec for resident_in. */
-static uint64_t emit_residency(struct pm_snap_walker *w, uint64_t lo, uint64_t hi, bool keep)
-{
-    const struct pm_snap_src *s = w->src;
-    if (keep)
-        w->res_npages = 0;
-    if (s->resident == NULL || hi <= lo) {
-        w->res_unknown |= s->resident == NULL;
-        return 0;
-    }
-    uint64_t page = w->d.page_size;
-    lo &= ~(page - 1);
-    uint64_t npages = (hi - lo + page - 1) / page, resident = 0, run_start = 0;
-    if (keep && !keep_residency(w, lo, npages)) {
-        w->res_unknown = true;
-        keep = false;
-    }
-    unsigned char vec[1024];
-    unsigned runs = 0;
-    bool in_run = false, known = true;
-    pm_json_key(w->j, "resident");
-    pm_json_begin_arr(w->j);
-    for (uint64_t i = 0; i <= npages && known; i++) {
-        size_t slot = (size_t)(i % sizeof vec);
-        if (i < npages && slot == 0) {
-            size_t n = npages - i < sizeof vec ? (size_t)(npages - i) : sizeof vec;
-            known = s->resident(s->ctx, lo + i * page, n, page, vec) == 0;
-            if (!known)
-                break;
-        }
-        bool r = i < npages && (vec[slot] & 1);
-        if (keep && i < npages)
-            w->res_vec[i] = r;
-        if (r) {
-            resident++;
-            if (!in_run)
-                run_start = i;
-            in_run = true;
-        } else if (in_run) {
-            in_run = false;
-            if (runs++ < 512) {
-                pm_json_begin_arr(w->j);
-                pm_json_u64(w->j, run_start);
-                pm_json_u64(w->j, i - run_start);
-                pm_json_end_arr(w->j);
-            }
-        }
-    }
-    pm_json_end_arr(w->j);
-    if (!known) {
-        pm_json_kv_bool(w->j, "resident_unknown", true);
-        w->res_unknown = true;
-        return 0;
-    }
-    if (keep)
-        w->res_npages = npages;
-    pm_json_kv_u64(w->j, "resident_bytes", resident * page);
-    return resident * page;
-}
-
 /* ---- chunks of one heap ---- */
 
 static void emit_chunk(struct pm_snap_walker *w, uint64_t p, uint64_t off, uint64_t size, uint64_t raw,
@@ -241,7 +138,7 @@ static void walk_chunks(struct pm_snap_walker *w, uint64_t heap, uint64_t start,
                 pm_snap_problem(w, "chunk before top is free", p);
             emit_chunk(w, p, p - heap, size, raw, PM_ST_TOP, 0);
             count_chunk(t, PM_ST_TOP, size);
-            t->res[PM_ST_TOP] += resident_in(w, p, p + size);
+            t->res[PM_ST_TOP] += pm_snap_resident_in(w, p, p + size);
             break;
         }
         if (size == hdr) {
@@ -250,7 +147,7 @@ static void walk_chunks(struct pm_snap_walker *w, uint64_t heap, uint64_t start,
                 pm_snap_problem(w, "fencepost in the heap that holds top", p);
             emit_chunk(w, p, p - heap, w->d.fencepost_size, raw, PM_ST_FENCEPOST, 0);
             count_chunk(t, PM_ST_FENCEPOST, w->d.fencepost_size);
-            t->res[PM_ST_FENCEPOST] += resident_in(w, p, p + w->d.fencepost_size);
+            t->res[PM_ST_FENCEPOST] += pm_snap_resident_in(w, p, p + w->d.fencepost_size);
             break;
         }
         if (size < w->d.min_size || (size & (w->d.alignment - 1)) != 0 || size > end - p) {
@@ -280,7 +177,7 @@ static void walk_chunks(struct pm_snap_walker *w, uint64_t heap, uint64_t start,
         unsigned state = classify(w, p, size, free_now, &aux);
         emit_chunk(w, p, p - heap, size, raw, state, aux);
         count_chunk(t, state, size);
-        t->res[state] += resident_in(w, p, p + size);
+        t->res[state] += pm_snap_resident_in(w, p, p + size);
         prev_free = free_now;
         p = next;
     }
@@ -439,11 +336,11 @@ static void emit_heap(struct pm_snap_walker *w, const struct arena_rec *a, const
     pm_json_kv_addr(w->j, "end", h->addr + h->size);
     pm_json_kv_bool(w->j, "newest", h->addr == a->heap);
     uint64_t committed = h->kind == 3 ? h->mprotect_size : h->size;
-    c->t->resident += emit_residency(w, h->addr, h->addr + committed, true);
+    c->t->resident += pm_snap_emit_residency(w, h->addr, h->addr + committed, true);
     /* the heap's record (and a thread arena's) is metadata; committed
      * pages past the heap's end are free space beyond top */
-    c->t->res_meta += resident_in(w, h->addr, h->chunks_start);
-    c->t->res[PM_ST_TOP] += resident_in(w, h->addr + h->size, h->addr + committed);
+    c->t->res_meta += pm_snap_resident_in(w, h->addr, h->chunks_start);
+    c->t->res[PM_ST_TOP] += pm_snap_resident_in(w, h->addr + h->size, h->addr + committed);
     walk_chunks(w, h->addr, h->chunks_start, h->addr + h->size, h->addr == a->heap, a->top, c->non_main, c->t);
     pm_json_end_obj(w->j);
 }
@@ -590,7 +487,7 @@ static void walk_mmapped(struct pm_snap_walker *w, struct totals *sum, uint64_t 
         pm_json_kv_u64(w->j, "size", size);
         pm_json_kv_u64(w->j, "flags", raw & SIZE_BITS(w));
         pm_json_kv_str(w->j, "state", "mmapped");
-        uint64_t res = emit_residency(w, l, l + map_len, false);
+        uint64_t res = pm_snap_emit_residency(w, l, l + map_len, false);
         sum->resident += res;
         sum->res_mapped += res;
         pm_json_end_obj(w->j);

@@ -29,6 +29,7 @@ tools_heapviz_heapviz_SOURCES = \
 	src/snapshot_lists.c \
 	src/snapshot_os.c \
 	src/snapshot_prof.c \
+	src/snapshot_resident.c \
 	src/emit.c
 tools_heapviz_heapviz_CFLAGS = $(AM_CFLAGS)
 tools_heapviz_heapviz_CPPFLAGS = $(AM_CPPFLAGS) \
