@@ -57,6 +57,12 @@ static void close_heap(struct pm_arena *a)
     mchunk *old_top = a->top;
     size_t size = chunk_size(old_top);
     size_t keep = size - PM_FENCEPOST_SIZE;
+    /* Too little for a chunk of its own: the fence moves down to old top
+     * and the sliver stays unused behind it.  Left as it was, old top's
+     * header would still claim its whole size, and a merge of the chunk
+     * before it would read past the heap's end. */
+    if (keep < PM_MINSIZE)
+        keep = 0;
     mchunk *fence = chunk_at(old_top, keep);
     chunk_set_head(fence, PM_CHUNK_HDR | PM_PREV_INUSE);
     chunk_set_head(chunk_at(fence, PM_CHUNK_HDR), PM_CHUNK_HDR | PM_PREV_INUSE);

@@ -115,6 +115,40 @@ static void brk_fails(void)
     CHECK_HEAP();
 }
 
+/* brk fails while top is a header short of two minimal chunks: the heap
+ * closes with its fenceposts and a sliver too small to be a chunk, and
+ * the block before old top can still be freed and merged (it once read
+ * past the heap's end: python3 under valgrind, whose brk is short). */
+static void brk_fails_small_top(void)
+{
+    REQUIRE(mallopt(M_MMAP_THRESHOLD, 1024 * 1024) == 1);
+    void *last = NULL;
+    for (int tries = 0; tries < 8 && top_size(MAIN) != 3 * PM_CHUNK_HDR; tries++) {
+        size_t top = top_size(MAIN);
+        REQUIRE(top > 3 * PM_CHUNK_HDR + PM_MINSIZE);
+        /* a chunk of top minus 48 bytes, from top if no bin has one */
+        last = malloc(top - 3 * PM_CHUNK_HDR - PM_SIZE_SZ);
+        REQUIRE(last != NULL);
+        pat_fill(last, csize(last) - PM_SIZE_SZ, 77);
+    }
+    REQUIRE(top_size(MAIN) == 3 * PM_CHUNK_HDR);
+    REQUIRE(chunk_next(hdr(last)) == MAIN->top);
+    CHECK_HEAP();
+
+    pm_os_fault(PM_OS_BRK, 0, -1);
+    struct block after;
+    REQUIRE(fill_block(&after, 5000, 78));
+    CHECK(MAIN->flags & PM_ARENA_NONCONTIGUOUS);
+    CHECK_HEAP();
+    CHECK_EQ_SIZE(pat_check(last, csize(last) - PM_SIZE_SZ, 77), csize(last) - PM_SIZE_SZ);
+    free(last);                      /* merges with what follows it */
+    CHECK_HEAP();
+    CHECK_EQ_SIZE(broken_blocks(&after, 1), 0);
+    free_blocks(&after, 1);
+    pm_os_fault_clear();
+    CHECK_HEAP();
+}
+
 /* brk and mmap both fail: NULL and ENOMEM from every entry point, the
  * heap walker clean, the earlier blocks intact; then service resumes. */
 static void brk_and_mmap_fail(void)
@@ -404,6 +438,7 @@ int main(void)
 {
     no_tcache();
     run_forked_case("brk_fails", brk_fails);
+    run_forked_case("brk_fails_small_top", brk_fails_small_top);
     run_forked_case("brk_and_mmap_fail", brk_and_mmap_fail);
     run_forked_case("nth_mmap_fails", nth_mmap_fails);
     run_forked_case("mremap_fails", mremap_fails);
