@@ -177,7 +177,7 @@ struct pm_heap *pm_heap_new(size_t commit, struct pm_arena *a)
 bool pm_heap_grow(struct pm_heap *h, size_t diff)
 {
     diff = align_up(diff, pm_page_size());
-    if (diff > PM_HEAP_MAX_SIZE - h->size)
+    if (diff > h->reserved - h->size)
         return false;
     size_t new_size = h->size + diff;
     if (new_size > h->mprotect_size) {

@@ -10,6 +10,9 @@
 /* A new 64 MiB-aligned sub-heap with `commit` bytes accessible, owned by
  * a (NULL while the arena record itself is being placed in it). */
 struct pm_heap *pm_heap_new(size_t commit, struct pm_arena *a);
+/* Commit or give back diff bytes at the end of a heap that lies in a
+ * reservation of its own (a sub-heap, or a main-arena heap mmap'd when brk
+ * failed). */
 bool pm_heap_grow(struct pm_heap *h, size_t diff);
 bool pm_heap_shrink(struct pm_heap *h, size_t diff);
 void pm_heap_unmap(struct pm_heap *h);

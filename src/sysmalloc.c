@@ -18,7 +18,10 @@
 #include "os.h"
 
 /* An mmap'd heap taken when brk fails is at least this large, so a run of
- * small requests does not map one region each. */
+ * small requests does not map one region each.  Each new one reserves as
+ * much address space as the arena already holds (up to a sub-heap's
+ * size) and commits it as top grows: the heaps double, so a free's
+ * ownership test, which walks them, stays a few steps long. */
 #define PM_MMAP_HEAP_MIN ((size_t)1024 * 1024)
 
 /* An idle arena lends its free space to a thread about to grow its heap
@@ -112,14 +115,15 @@ void pm_install_heap(struct pm_arena *a, struct pm_heap *h)
     pm_set_top(a, (mchunk *)h->chunks_start, top);
 }
 
-/* Makes [base, base+len) a main-arena heap of the given kind. */
-static void open_heap(struct pm_arena *a, char *base, size_t len, enum pm_heap_kind kind)
+/* Makes [base, base+len) a main-arena heap of the given kind, in a
+ * mapping of `reserved` bytes from base. */
+static void open_heap(struct pm_arena *a, char *base, size_t len, size_t reserved, enum pm_heap_kind kind)
 {
     struct pm_heap *h = (struct pm_heap *)align_up((uintptr_t)base, PM_ALIGNMENT);
     h->arena = a;
     h->size = (size_t)(base + len - (char *)h);
     h->mprotect_size = h->size;
-    h->reserved = len;
+    h->reserved = reserved;
     h->kind = kind;
     h->magic = PM_HEAP_MAGIC;
     h->chunks_start = (char *)align_up((uintptr_t)(h + 1), PM_ALIGNMENT);
@@ -151,7 +155,7 @@ static bool extend_brk_heap(struct pm_arena *a, size_t want)
     if (old != heap_end(h)) {
         /* Someone else moved the break in between: what we got is a heap
          * of its own. */
-        open_heap(a, old, incr, PM_HEAP_BRK);
+        open_heap(a, old, incr, incr, PM_HEAP_BRK);
         return top_size(a) >= want;
     }
     h->size += incr;
@@ -160,13 +164,20 @@ static bool extend_brk_heap(struct pm_arena *a, size_t want)
     return true;
 }
 
-/* Extends the newest mmap'd heap where the kernel lets it grow in place. */
+/* Extends the newest mmap'd heap inside its reservation, or where the
+ * kernel lets a fully used one grow in place. */
 static bool extend_mmap_heap(struct pm_arena *a, size_t want)
 {
     struct pm_heap *h = a->heap;
     if (h == NULL || h->kind != PM_HEAP_MMAP)
         return false;
     size_t incr = align_up(want - top_size(a), pm_page_size());
+    if (h->size < h->reserved) {
+        if (incr > h->reserved - h->size || !pm_heap_grow(h, incr))
+            return false;
+        grow_top_in_place(a, incr);
+        return true;
+    }
     if (pm_os_remap(h, h->reserved, h->reserved + incr, false) == NULL)
         return false;
     h->reserved += incr;
@@ -185,18 +196,25 @@ static bool new_main_heap(struct pm_arena *a, size_t want)
         size_t len = (size_t)((char *)align_up((uintptr_t)brk_now + want + overhead, pm_page_size()) - brk_now);
         char *base = pm_os_sbrk((ptrdiff_t)len);
         if (base != NULL) {
-            open_heap(a, base, len, PM_HEAP_BRK);
+            open_heap(a, base, len, len, PM_HEAP_BRK);
             return true;
         }
     }
     size_t len = align_up(want + overhead, pm_page_size());
     if (len < PM_MMAP_HEAP_MIN)
         len = PM_MMAP_HEAP_MIN;
-    char *base = pm_os_map(len, false);
+    size_t reserve = a->system_mem < PM_HEAP_MAX_SIZE ? align_up(a->system_mem, pm_page_size()) : PM_HEAP_MAX_SIZE;
+    if (reserve < len)
+        reserve = len;
+    char *base = pm_os_map(reserve, true);
     if (base == NULL)
         return false;
+    if (!pm_os_protect(base, len, true)) {
+        pm_os_unmap(base, reserve);
+        return false;
+    }
     a->flags |= PM_ARENA_NONCONTIGUOUS;
-    open_heap(a, base, len, PM_HEAP_MMAP);
+    open_heap(a, base, len, reserve, PM_HEAP_MMAP);
     return true;
 }
 
@@ -316,15 +334,11 @@ bool pm_systrim(struct pm_arena *a, size_t pad)
         if (pm_os_sbrk(-(ptrdiff_t)extra) == NULL)
             return false;
         h->size -= extra;
-    } else if (h->kind == PM_HEAP_MMAP) {
-        if (!pm_os_unmap(new_end, extra))
-            return false;
-        h->reserved -= extra;
-        h->size -= extra;
     } else if (!pm_heap_shrink(h, extra)) {
+        /* an mmap'd heap keeps its reservation, as a sub-heap does */
         return false;
     }
-    if (h->kind != PM_HEAP_SUB)
+    if (h->kind == PM_HEAP_BRK)
         h->mprotect_size = h->size;
     a->system_mem -= extra;
     pm_account_system(0, extra);

@@ -70,6 +70,7 @@ static void brk_fails(void)
             outside++;
     }
     CHECK_HEAP();
+    size_t heaps_before_growth = MAIN->nheaps;
     CHECK(pm_os_calls(PM_OS_BRK) > brk_calls);      /* it was tried */
     CHECK((char *)sbrk(0) == brk_start);            /* and never moved */
     CHECK(MAIN->flags & PM_ARENA_NONCONTIGUOUS);
@@ -96,6 +97,17 @@ static void brk_fails(void)
         REQUIRE(fill_block(&v[i], 5000, 7 * i));
     CHECK_HEAP();
     CHECK_EQ_SIZE(broken_blocks(v, N), 0);
+    /* 64 MiB more in 100000-byte blocks: the mmap'd heaps double, so
+     * there are a few more of them, not one per MiB */
+    enum { BIG = 640 };
+    static struct block big[BIG];
+    for (size_t i = 0; i < BIG; i++)
+        REQUIRE(fill_block(&big[i], 100000, 9000 + i));
+    CHECK(MAIN->nheaps <= heaps_before_growth + 8);
+    CHECK_HEAP();
+    CHECK_EQ_SIZE(broken_blocks(big, BIG), 0);
+    free_blocks(big, BIG);
+    CHECK_HEAP();
     /* trimming an mmap'd heap works without brk too */
     free_blocks(v, N);
     malloc_trim(0);
