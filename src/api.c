@@ -108,6 +108,43 @@ static __attribute__((noinline)) void *malloc_profiled(size_t bytes)
     return malloc_unprofiled(bytes);
 }
 
+/* The countdown ran out in an allocation of `bytes` already taken off
+ * it: the allocation is sampled, or (a thread's first draw) not. */
+static __attribute__((noinline)) void *malloc_counted(size_t bytes)
+{
+    if (!pm_prof_next(bytes))
+        return malloc_unprofiled(bytes);
+    void *mem = malloc_unprofiled(bytes);
+    pm_prof_record(mem, bytes);
+    return mem;
+}
+
+/* While profiling, malloc's fast path sends the cache's requests here:
+ * a hit costs the countdown (a subtraction and a branch) and a jump more
+ * than the fast path, which pays nothing for it; the profiled run's other
+ * calls go on to malloc_profiled. */
+static __attribute__((noinline)) void *malloc_profiled_small(size_t bytes, struct pm_tcache *t)
+{
+    if (PM_UNLIKELY(pm_prof_take(bytes)))
+        return malloc_counted(bytes);
+    size_t idx = pm_global.tcache_class[bytes];
+    struct pm_tcache_entry *e = t->entries[idx];
+    if (PM_LIKELY(e != NULL))
+        return pm_tcache_pop(t, idx, e);
+    return malloc_unprofiled(bytes);
+}
+
+/* A request for a size class while profiling, as malloc_class. */
+static __attribute__((noinline)) void *malloc_profiled_class(size_t bytes, struct pm_tcache *t)
+{
+    if (PM_UNLIKELY(pm_prof_take(bytes)))
+        return malloc_counted(bytes);
+    unsigned k = tcache_request_class(bytes);
+    if (PM_LIKELY(t->class_entries[k] != NULL))
+        return pm_tcache_class_pop(t, k);
+    return malloc_unprofiled(bytes);
+}
+
 static __attribute__((noinline)) void *malloc_slow(size_t bytes)
 {
     if (PM_UNLIKELY(pm_prof_on))
@@ -136,6 +173,12 @@ PM_EXPORT void *malloc(size_t bytes)
             return pm_tcache_pop(t, idx, e);
     } else if (bytes < pm_global.fast_big_request_limit) {
         return malloc_class(t, bytes);
+    } else if (bytes < pm_global.tcache_request_limit) {
+        /* only while profiling: the fast limits are 0 then, the cache's
+         * own limits are not */
+        return malloc_profiled_small(bytes, t);
+    } else if (bytes < pm_global.tcache_big_request_limit) {
+        return malloc_profiled_class(bytes, t);
     }
     return malloc_slow(bytes);
 }
