@@ -387,13 +387,23 @@ static void *calloc_core(size_t count, size_t size)
     return pm_new_block(mem);
 }
 
+static void *calloc_cached(size_t bytes);
+
 static __attribute__((noinline)) void *calloc_slow(size_t count, size_t size)
 {
     pm_ensure_init();
     if (PM_UNLIKELY(pm_prof_on)) {
-        void *mem = calloc_core(count, size);
-        if (mem != NULL && pm_prof_due(count * size))
-            pm_prof_record(mem, count * size);
+        /* calloc's fast limits are malloc's, 0 while profiling: a block
+         * not sampled still comes from the cache when it can */
+        size_t bytes;
+        if (__builtin_mul_overflow(count, size, &bytes))
+            return calloc_core(count, size);
+        bool due = pm_prof_due(bytes);
+        void *mem = due ? NULL : calloc_cached(bytes);
+        if (mem == NULL)
+            mem = calloc_core(count, size);
+        if (mem != NULL && due)
+            pm_prof_record(mem, bytes);
         return mem;
     }
     if (PM_LIKELY(!pm_vg()))
@@ -423,6 +433,24 @@ static inline void *clear_usable(void *mem, size_t usable)
     }
     *(uint64_t *)end = 0;
     return mem;
+}
+
+/* While profiling: calloc's fast path on the cache's own limits; NULL on
+ * a miss. */
+static void *calloc_cached(size_t bytes)
+{
+    struct pm_tcache *t = pm_tc;
+    if (bytes < pm_global.tcache_request_limit) {
+        size_t idx = pm_global.tcache_class[bytes];
+        struct pm_tcache_entry *e = t->entries[idx];
+        if (e != NULL)
+            return clear_usable(pm_tcache_pop(t, idx, e), tcache_bin_size(idx) - PM_SIZE_SZ);
+    } else if (bytes < pm_global.tcache_big_request_limit) {
+        unsigned k = tcache_request_class(bytes);
+        if (t->class_entries[k] != NULL)
+            return clear_usable(pm_tcache_class_pop(t, k), pm_global.tcache_class_bytes[k] - PM_SIZE_SZ);
+    }
+    return NULL;
 }
 
 /* The fast path: a hit in the thread cache, cleared whole (a cached chunk
