@@ -108,14 +108,34 @@ static __attribute__((noinline)) void *malloc_profiled(size_t bytes)
     return malloc_unprofiled(bytes);
 }
 
+/* While profiling: a hit in the thread cache on its own limits, or NULL. */
+static void *malloc_from_cache(size_t bytes)
+{
+    struct pm_tcache *t = pm_tc;
+    if (bytes < pm_global.tcache_request_limit) {
+        size_t idx = pm_global.tcache_class[bytes];
+        struct pm_tcache_entry *e = t->entries[idx];
+        if (e != NULL)
+            return pm_tcache_pop(t, idx, e);
+    } else if (bytes < pm_global.tcache_big_request_limit) {
+        unsigned k = tcache_request_class(bytes);
+        if (t->class_entries[k] != NULL)
+            return pm_tcache_class_pop(t, k);
+    }
+    return NULL;
+}
+
 /* The countdown ran out in an allocation of `bytes` already taken off
  * it: the allocation is sampled, or (a thread's first draw) not. */
 static __attribute__((noinline)) void *malloc_counted(size_t bytes)
 {
-    if (!pm_prof_next(bytes))
-        return malloc_unprofiled(bytes);
-    void *mem = malloc_unprofiled(bytes);
-    pm_prof_record(mem, bytes);
+    /* a sampled block comes from the cache as any other: the arena would
+     * cost a sample a thousand instructions more */
+    void *mem = malloc_from_cache(bytes);
+    if (mem == NULL)
+        mem = malloc_unprofiled(bytes);
+    if (pm_prof_next(bytes))
+        pm_prof_record(mem, bytes);
     return mem;
 }
 
