@@ -108,6 +108,63 @@ static __attribute__((noinline)) void *malloc_profiled(size_t bytes)
     return malloc_unprofiled(bytes);
 }
 
+/* While profiling: a hit in the thread cache on its own limits, or NULL. */
+static void *malloc_from_cache(size_t bytes)
+{
+    struct pm_tcache *t = pm_tc;
+    if (bytes < pm_global.tcache_request_limit) {
+        size_t idx = pm_global.tcache_class[bytes];
+        struct pm_tcache_entry *e = t->entries[idx];
+        if (e != NULL)
+            return pm_tcache_pop(t, idx, e);
+    } else if (bytes < pm_global.tcache_big_request_limit) {
+        unsigned k = tcache_request_class(bytes);
+        if (t->class_entries[k] != NULL)
+            return pm_tcache_class_pop(t, k);
+    }
+    return NULL;
+}
+
+/* The countdown ran out in an allocation of `bytes` already taken off
+ * it: the allocation is sampled, or (a thread's first draw) not. */
+static __attribute__((noinline)) void *malloc_counted(size_t bytes)
+{
+    /* a sampled block comes from the cache as any other: the arena would
+     * cost a sample a thousand instructions more */
+    void *mem = malloc_from_cache(bytes);
+    if (mem == NULL)
+        mem = malloc_unprofiled(bytes);
+    if (pm_prof_next(bytes))
+        pm_prof_record(mem, bytes);
+    return mem;
+}
+
+/* While profiling, malloc's fast path sends the cache's requests here:
+ * a hit costs the countdown (a subtraction and a branch) and a jump more
+ * than the fast path, which pays nothing for it; the profiled run's other
+ * calls go on to malloc_profiled. */
+static __attribute__((noinline)) void *malloc_profiled_small(size_t bytes, struct pm_tcache *t)
+{
+    if (PM_UNLIKELY(pm_prof_take(bytes)))
+        return malloc_counted(bytes);
+    size_t idx = pm_global.tcache_class[bytes];
+    struct pm_tcache_entry *e = t->entries[idx];
+    if (PM_LIKELY(e != NULL))
+        return pm_tcache_pop(t, idx, e);
+    return malloc_unprofiled(bytes);
+}
+
+/* A request for a size class while profiling, as malloc_class. */
+static __attribute__((noinline)) void *malloc_profiled_class(size_t bytes, struct pm_tcache *t)
+{
+    if (PM_UNLIKELY(pm_prof_take(bytes)))
+        return malloc_counted(bytes);
+    unsigned k = tcache_request_class(bytes);
+    if (PM_LIKELY(t->class_entries[k] != NULL))
+        return pm_tcache_class_pop(t, k);
+    return malloc_unprofiled(bytes);
+}
+
 static __attribute__((noinline)) void *malloc_slow(size_t bytes)
 {
     if (PM_UNLIKELY(pm_prof_on))
@@ -136,6 +193,12 @@ PM_EXPORT void *malloc(size_t bytes)
             return pm_tcache_pop(t, idx, e);
     } else if (bytes < pm_global.fast_big_request_limit) {
         return malloc_class(t, bytes);
+    } else if (bytes < pm_global.tcache_request_limit) {
+        /* only while profiling: the fast limits are 0 then, the cache's
+         * own limits are not */
+        return malloc_profiled_small(bytes, t);
+    } else if (bytes < pm_global.tcache_big_request_limit) {
+        return malloc_profiled_class(bytes, t);
     }
     return malloc_slow(bytes);
 }
@@ -344,13 +407,23 @@ static void *calloc_core(size_t count, size_t size)
     return pm_new_block(mem);
 }
 
+static void *calloc_cached(size_t bytes);
+
 static __attribute__((noinline)) void *calloc_slow(size_t count, size_t size)
 {
     pm_ensure_init();
     if (PM_UNLIKELY(pm_prof_on)) {
-        void *mem = calloc_core(count, size);
-        if (mem != NULL && pm_prof_due(count * size))
-            pm_prof_record(mem, count * size);
+        /* calloc's fast limits are malloc's, 0 while profiling: a block
+         * not sampled still comes from the cache when it can */
+        size_t bytes;
+        if (__builtin_mul_overflow(count, size, &bytes))
+            return calloc_core(count, size);
+        bool due = pm_prof_due(bytes);
+        void *mem = due ? NULL : calloc_cached(bytes);
+        if (mem == NULL)
+            mem = calloc_core(count, size);
+        if (mem != NULL && due)
+            pm_prof_record(mem, bytes);
         return mem;
     }
     if (PM_LIKELY(!pm_vg()))
@@ -380,6 +453,24 @@ static inline void *clear_usable(void *mem, size_t usable)
     }
     *(uint64_t *)end = 0;
     return mem;
+}
+
+/* While profiling: calloc's fast path on the cache's own limits; NULL on
+ * a miss. */
+static void *calloc_cached(size_t bytes)
+{
+    struct pm_tcache *t = pm_tc;
+    if (bytes < pm_global.tcache_request_limit) {
+        size_t idx = pm_global.tcache_class[bytes];
+        struct pm_tcache_entry *e = t->entries[idx];
+        if (e != NULL)
+            return clear_usable(pm_tcache_pop(t, idx, e), tcache_bin_size(idx) - PM_SIZE_SZ);
+    } else if (bytes < pm_global.tcache_big_request_limit) {
+        unsigned k = tcache_request_class(bytes);
+        if (t->class_entries[k] != NULL)
+            return clear_usable(pm_tcache_class_pop(t, k), pm_global.tcache_class_bytes[k] - PM_SIZE_SZ);
+    }
+    return NULL;
 }
 
 /* The fast path: a hit in the thread cache, cleared whole (a cached chunk

@@ -43,6 +43,27 @@ static inline bool pm_prof_due(size_t bytes)
         return false;
     return pm_prof_next(bytes);
 }
+/* Takes `bytes` off the countdown; true when it ran out (pm_prof_next
+ * then decides).  x86-64 gets one subtraction in memory and a branch:
+ * the compiler would load, subtract, store and test. */
+static inline bool pm_prof_take(size_t bytes)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __asm__ goto("movq pm_prof_left@gottpoff(%%rip), %%rax\n\t"
+                 "subq %0, %%fs:(%%rax)\n\t"
+                 "jle %l[out]"
+                 :
+                 : "r"(bytes)
+                 : "rax", "cc", "memory"
+                 : out);
+    return false;
+out:
+    return true;
+#else
+    pm_prof_left -= (int64_t)bytes;
+    return pm_prof_left <= 0;
+#endif
+}
 /* Records block mem (just allocated, `bytes` requested) as a sample with
  * the caller's stack and marks its chunk. */
 void pm_prof_record(void *mem, size_t bytes);

@@ -3,7 +3,9 @@
 # drawn as the snapshot holds, an RSS bar whose parts add up to the
 # process's RSS, a treemap whose drawn areas are proportional to the
 # chunks' bytes, and a timeline with ticked axes whose points open their
-# own snapshot.  The page measures what it drew when its address ends in
+# own snapshot; with a profiled snapshot, a flame graph section whose
+# boxes are as wide as their bytes and whose top frames are the profiled
+# program's functions, and without one, a section that says so.  The page measures what it drew when its address ends in
 # #test (a hidden element with JSON); the geometry is read back from the
 # drawn rectangles.  Skipped (77) when no Chromium is installed.
 # SCREENSHOT=path also saves a picture.
@@ -53,8 +55,22 @@ class Page(html.parser.HTMLParser):
         self.svg = None; self.stack = []; self.rects = []; self.measured = None
         self.in_test = False; self.ticks = {"x": 0, "y": 0}; self.circles = 0; self.heading = ""
         self.in_h1 = False; self.notes = []
+        self.in_template = 0; self.flames = []; self.flame_bytes = {}; self.flame_section = None
+        self.in_flame_section = False; self.flame_text = ""; self.in_title = False
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        if tag == "template": self.in_template += 1
+        if tag == "section" and a.get("data-section") == "drawFlame":
+            self.flame_section = a.get("data-profile"); self.in_flame_section = True
+        elif tag == "section": self.in_flame_section = False
+        if not self.in_template and self.in_flame_section:
+            if tag == "svg" and (a.get("id") or "").startswith("flame-"):
+                self.flame_bytes[a["id"]] = int(a["data-bytes"])
+            if tag == "g" and "frame" in a.get("class", "").split():
+                self.flames.append({"svg": self.stack[-1], "bytes": int(a["data-bytes"]), "name": ""})
+            if tag == "rect" and self.flames and "width" not in self.flames[-1]:
+                self.flames[-1].update(x=float(a["x"]), y=int(a["y"]), width=float(a["width"]))
+            if tag == "title": self.in_title = True
         if tag == "svg" and a.get("id") == "treemap":
             self.svg = a
         if tag == "svg":
@@ -70,10 +86,15 @@ class Page(html.parser.HTMLParser):
         if tag == "pre" and a.get("id") == "hv-test":
             self.in_test = True
     def handle_endtag(self, tag):
+        if tag == "template": self.in_template -= 1
+        if tag == "title": self.in_title = False
         if tag == "svg" and self.stack: self.stack.pop()
         if tag == "pre": self.in_test = False
     def handle_data(self, data):
         if self.in_test: self.measured = json.loads(data)
+        if self.in_flame_section and not self.in_template:
+            if self.in_title and self.flames: self.flames[-1]["name"] = data.rsplit(" (", 1)[0]
+            elif not self.in_title: self.flame_text += data
 
 p = Page(); p.feed(open(dom).read())
 m = p.measured
@@ -125,6 +146,35 @@ elif what == "timeline":
     n = int(sys.argv[4])
     if p.circles != n: fail("%d points drawn for %d snapshots" % (p.circles, n))
     if p.ticks["x"] < 3 or p.ticks["y"] < 3: fail("axes have %s ticks" % p.ticks)
+elif what == "flame":
+    kind = sys.argv[4]
+    if p.flame_section != "samples": fail("the flame graph section says %r" % p.flame_section)
+    shown = [g for g in p.flames if g["svg"] == "flame-%s-svg" % kind]
+    if not shown or len(shown) != len(p.flames): fail("the section shows %s, not the %s graph" %
+                                                    (sorted({g["svg"] for g in p.flames}), kind))
+    total = p.flame_bytes[shown[0]["svg"]]
+    if total <= 0 or shown[0]["name"] != "all" or shown[0]["bytes"] != total: fail("no root box of %d bytes" % total)
+    for g in shown:
+        want = g["bytes"] * 1200.0 / total
+        if abs(g["width"] - want) > 0.051: fail("%s: %d bytes drawn %.1f px wide, want %.2f" % (g["name"], g["bytes"], g["width"], want))
+    # the top frames: boxes with no box drawn on them
+    top = [g for g in shown if not any(h["y"] == g["y"] - 18 and g["x"] - 0.05 <= h["x"] < g["x"] + g["width"] - 0.05
+                                       for h in shown)]
+    known = {"grow_large", "grow_small", "clear_some", "leak_some", "pin_pages"}
+    by_name = {}
+    for g in top: by_name[g["name"]] = by_name.get(g["name"], 0) + g["bytes"]
+    if sum(b for n, b in by_name.items() if n in known) < 0.99 * total: fail("top frames %s" % by_name)
+    mib = 2 ** 20
+    want = {"alloc": {"grow_large": 64 * mib, "grow_small": 16 * mib, "clear_some": 12 * mib, "leak_some": 8 * mib},
+            "live": {"leak_some": 8 * mib}}[kind]
+    for n, b in want.items():
+        if abs(by_name.get(n, 0) - b) > 0.35 * b: fail("%s: %d bytes, want about %d" % (n, by_name.get(n, 0), b))
+    widest = max(by_name, key=by_name.get)
+    if widest != max(want, key=want.get): fail("the widest top frame is %s" % widest)
+    print("%s flame graph: %d boxes, top frames %s" % (kind, len(shown), sorted(by_name)))
+elif what == "noflame":
+    if p.flame_section != "none" or p.flames or "No profile" not in p.flame_text:
+        fail("without samples the flame section says %r (%d boxes)" % (p.flame_text, len(p.flames)))
 elif what == "opened":
     point = int(sys.argv[4])
     if m["point"] != point: fail("page shows point %s, not %d" % (m["point"], point))
@@ -135,6 +185,27 @@ geometry() { python3 "$WORK/geometry.py" "$@" >"$WORK/geometry.out" 2>&1 || { ca
 check "the RSS bar's parts add up to the process's RSS, each drawn to scale" geometry "$WORK/dom.html" "$WORK/snap.json" rss
 check "the treemap's areas are proportional to bytes" geometry "$WORK/dom.html" "$WORK/snap.json" treemap
 cat "$WORK/geometry.out"
+check "without profile samples the flame graph section says there is no profile" \
+    geometry "$WORK/dom.html" "$WORK/snap.json" noflame
+
+# a profiled snapshot: the flame graph section, live bytes first, and
+# allocated bytes at the switch
+PROF_PROG=$top_builddir/tests/integration/prof_prog
+if [ -n "${PMALLOC_LIB:-}" ] && [ -f "$PMALLOC_LIB" ] && [ -x "$PROF_PROG" ]; then
+    PMALLOC_PROF=1 PMALLOC_PROF_SAMPLE=65536 PMALLOC_SNAPSHOT_AT_EXIT="$WORK/prof.json" LD_PRELOAD="$PMALLOC_LIB" \
+        "$PROF_PROG" >/dev/null 2>&1
+    check "--html of a profiled snapshot" "$HEAPVIZ" --html "$WORK/prof.html" "$WORK/prof.json"
+    for kind in live alloc; do
+        chrome --window-size=1280,900 --dump-dom "file://$WORK/prof.html#test,flame=$kind" >"$WORK/prof-$kind.html"
+        check "profiled page ($kind): no script error" \
+            sh -c '! grep -q "data-error=" "$0" && grep -q "data-render=\"done\"" "$0"' "$WORK/prof-$kind.html"
+        check "profiled page: the $kind bytes flame graph, boxes to scale, the program's functions on top" \
+            geometry "$WORK/prof-$kind.html" "$WORK/prof.json" flame "$kind"
+        cat "$WORK/geometry.out"
+    done
+else
+    echo "$TEST_NAME: no libpmalloc or prof_prog: the flame graph section is not checked"
+fi
 
 # a snapshot of format version 1 (no resident split, no smaps) still draws
 "$HEAPVIZ" --html "$WORK/v1.html" "$HVSRC/golden_input.json"

@@ -35,8 +35,15 @@ __attribute__((noinline)) static void grow_small(void)
 __attribute__((noinline)) static void clear_some(void)
 {
     for (int i = 0; i < 12 * MIB / 64; i++) {
-        sink = calloc(1, 64);
-        free(sink);
+        /* each block was the last one, dirtied: calloc must clear a
+         * cache hit while profiling too */
+        unsigned char *p = calloc(1, 64);
+        for (int k = 0; k < 64; k++)
+            if (p[k] != 0)
+                abort();
+        memset(p, 0xa5, 64);
+        sink = p;
+        free(p);
     }
 }
 

@@ -1,7 +1,7 @@
-/* heapviz sites --html: a flame graph of the profile as one page with an
- * inline SVG (no script): the outermost frames at the bottom, each box
- * as wide as the bytes of the stacks through it, its name and figure in
- * a tooltip. */
+/* The flame graph of the profile, an inline SVG (no script): the
+ * outermost frames at the bottom, each box as wide as the bytes of the
+ * stacks through it, its name and figure in a tooltip.  heapviz sites
+ * --html writes it as a page of its own; the HTML view embeds it. */
 #include "sites.h"
 
 #include <inttypes.h>
@@ -54,7 +54,7 @@ static void draw(FILE *out, const struct node *n, double x, int depth, double sc
         double w = (double)k->bytes * scale;
         if (w >= 0.5) {
             int y = height - (depth + 1) * ROW;
-            fprintf(out, "<g><title>");
+            fprintf(out, "<g class=\"frame\" data-bytes=\"%" PRIu64 "\"><title>", k->bytes);
             html_text(out, k->name);
             fprintf(out, " (%" PRIu64 " bytes)</title><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
                          "fill=\"hsl(%d,70%%,60%%)\"/>",
@@ -83,7 +83,8 @@ static void drop(struct node *n)
     }
 }
 
-void flame_page(FILE *out, const struct stack_row *rows, size_t nrows, struct symbolizer *sym, bool live)
+void flame_svg(FILE *out, const struct stack_row *rows, size_t nrows, struct symbolizer *sym, bool live,
+               const char *id)
 {
     struct node root = {.name = "all"};
     int depth = 1;
@@ -105,14 +106,22 @@ void flame_page(FILE *out, const struct stack_row *rows, size_t nrows, struct sy
     if (depth > MAX_DEPTH)
         depth = MAX_DEPTH;
     int height = (depth + 1) * ROW;
+    fprintf(out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%d\" id=\"%s\" "
+            "data-bytes=\"%" PRIu64 "\">\n",
+            WIDTH, height, id, root.bytes);
+    struct node top = {.kids = &root};
+    draw(out, &top, 0, -1, root.bytes ? WIDTH / (double)root.bytes : 0, height - ROW);
+    fputs("</svg>\n", out);
+    drop(&root);
+}
+
+void flame_page(FILE *out, const struct stack_row *rows, size_t nrows, struct symbolizer *sym, bool live)
+{
     fprintf(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>heapviz: %s bytes by stack</title>"
                  "</head><body style=\"font-family:sans-serif\">\n<h1>%s bytes by call stack</h1>\n"
                  "<p>Estimated from the samples of PMALLOC_PROF; the callers at the bottom.</p>\n",
             live ? "live" : "allocated", live ? "Live" : "Allocated");
-    fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%d\" id=\"flame\">\n", WIDTH,
-            height);
-    struct node top = {.kids = &root};
-    draw(out, &top, 0, -1, root.bytes ? WIDTH / (double)root.bytes : 0, height - ROW);
-    fputs("</svg>\n</body></html>\n", out);
-    drop(&root);
+    flame_svg(out, rows, nrows, sym, live, "flame");
+    fputs("</body></html>\n", out);
 }

@@ -28,5 +28,12 @@ struct stack_row {
 int view_sites(FILE *out, const struct jval *snap, const struct sites_opts *o, char *err, size_t errlen);
 void pinned_view(FILE *out, const struct jval *snap, const struct jval *prof, struct symbolizer *sym);
 void flame_page(FILE *out, const struct stack_row *rows, size_t nrows, struct symbolizer *sym, bool live);
+/* The flame graph alone: an <svg> element with this id. */
+void flame_svg(FILE *out, const struct stack_row *rows, size_t nrows, struct symbolizer *sym, bool live,
+               const char *id);
+/* For the HTML view: the flame graphs of live and of allocated bytes, each
+ * an <svg> in a <template> (flame-live, flame-alloc); nothing, and -1,
+ * when the snapshot holds no profile samples. */
+int flame_templates(FILE *out, const struct jval *snap);
 
 #endif

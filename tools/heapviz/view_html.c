@@ -4,6 +4,8 @@
  * in it as JSON data blocks, and the script draws everything. */
 #include "views.h"
 
+#include "sites.h"
+
 #include <string.h>
 
 /* page.html, linked in as bytes (NUL-terminated) */
@@ -78,7 +80,6 @@ static void put_timeline_point(FILE *out, const char *text, size_t i, bool embed
 int view_html(FILE *out, const struct jval *snap, const char *snap_text, const char *const *timeline,
               size_t ntimeline, const char *saved_prefix)
 {
-    (void)snap;
     const char *marker = strstr(heapviz_page, "<!--DATA-->");
     if (marker == NULL)
         return -1;
@@ -106,6 +107,9 @@ int view_html(FILE *out, const struct jval *snap, const char *snap_text, const c
         put_json(out, timeline[i]);
         fputs("</script>\n", out);
     }
+    /* the profile's flame graphs, drawn here by the one builder heapviz
+     * sites --html uses; the page shows them when they are there */
+    flame_templates(out, snap);
     fputs(marker + strlen("<!--DATA-->"), out);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* heapviz sites: the allocation profile of a snapshot (PMALLOC_PROF) by
  * site and by stack, as text, as collapsed stacks for flame-graph tools,
- * as a flame graph page, and the pages that live blocks pin. */
+ * as a flame graph page (or for the HTML view), and the pages that live
+ * blocks pin. */
 #include "sites.h"
 
 #include <inttypes.h>
@@ -168,6 +169,25 @@ int view_sites(FILE *out, const struct jval *snap, const struct sites_opts *o, c
         flame_page(out, p.rows, p.nrows, p.sym, o->live);
     else
         text_view(out, &p);
+    free_profile(&p);
+    return 0;
+}
+
+int flame_templates(FILE *out, const struct jval *snap)
+{
+    struct profile p;
+    char err[160];
+    if (load_profile(snap, &p, err, sizeof err) != 0)
+        return -1;
+    if (p.nrows == 0) {
+        free_profile(&p);
+        return -1;
+    }
+    fputs("<template id=\"flame-live\">", out);
+    flame_svg(out, p.rows, p.nrows, p.sym, true, "flame-live-svg");
+    fputs("</template>\n<template id=\"flame-alloc\">", out);
+    flame_svg(out, p.rows, p.nrows, p.sym, false, "flame-alloc-svg");
+    fputs("</template>\n", out);
     free_profile(&p);
     return 0;
 }
