@@ -193,7 +193,7 @@ static __attribute__((noinline)) void free_slow(void *mem)
         unsigned idx = tcache_index(size);
         if (e->key == pm_global.tcache_key && pm_tcache_holds(t, idx, e))
             pm_tcache_double_free(mem);
-        if (pm_tcache_has_room(t, idx)) {
+        if (pm_tcache_has_room(t, idx) || pm_tcache_bin_full(t, idx)) {
             pm_check_freed(p);
             pm_tcache_push(t, idx, e);
         } else {

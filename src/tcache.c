@@ -46,6 +46,7 @@ void pm_tcache_refresh_limits(void)
     pm_global.tcache_chunk_limit = off ? 0 : request_to_size(max);
     pm_global.tcache_bins = off ? 0 : tcache_index(request_to_size(max)) + 1;
     pm_global.tcache_count = pm_opt.tcache_count;
+    pm_global.tcache_generation++;
     bool classes = !off && all > PM_TCACHE_SMALL_MAX_BYTES && pm_opt.tcache_bytes != 0;
     pm_global.tcache_big_request_limit = classes ? all + 1 : 0;
     pm_global.tcache_byte_budget = pm_opt.tcache_bytes;
@@ -61,13 +62,58 @@ void pm_tcache_refresh_limits(void)
         pm_tcache_follow_limit(t);
 }
 
+/* The classes may hold what the budget leaves beside the small bins'
+ * depths. */
+static void share_budget(struct pm_tcache *t)
+{
+    size_t budget = pm_global.tcache_byte_budget;
+    t->class_budget = budget > t->bin_bytes ? budget - t->bin_bytes : 0;
+}
+
+static void set_depth(struct pm_tcache *t, unsigned idx, uint32_t depth)
+{
+    t->room[idx] += (int32_t)((int64_t)depth - t->bin_limit[idx]);
+    t->bin_bytes = t->bin_bytes - (size_t)t->bin_limit[idx] * tcache_bin_size(idx) +
+                   (size_t)depth * tcache_bin_size(idx);
+    t->bin_limit[idx] = depth;
+    t->bin_events[idx] = 0;
+}
+
 void pm_tcache_rebase(struct pm_tcache *t)
 {
-    int64_t change = (int64_t)pm_global.tcache_count - t->limit;
+    uint32_t start = (uint32_t)pm_global.tcache_count;
     for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
-        t->room[idx] += (int32_t)change;
-    t->limit = (uint32_t)pm_global.tcache_count;
+        set_depth(t, idx, start);
+    t->limit = start;
+    share_budget(t);
+    t->generation = pm_global.tcache_generation;
 }
+
+/* A bin that missed or spilled twice since its depth last grew doubles
+ * it, out of what the budget has left: a program that allocates and
+ * frees batches of one size stops reaching its arena after a few
+ * batches, and a random mix of sizes reaches it about once in every
+ * depth / 2 calls of a size. */
+static bool deepen(struct pm_tcache *t, unsigned idx)
+{
+    t->bin_used[idx] = 1;
+    if (++t->bin_events[idx] < 2)
+        return false;
+    t->bin_events[idx] = 0;
+    uint32_t depth = t->bin_limit[idx];
+    uint32_t deeper = depth * 2 < PM_TCACHE_BIN_DEPTH_MAX ? depth * 2 : PM_TCACHE_BIN_DEPTH_MAX;
+    size_t spare = t->class_budget > t->bytes ? t->class_budget - t->bytes : 0;
+    size_t affordable = spare / tcache_bin_size(idx);
+    if (deeper > depth + affordable)
+        deeper = depth + (uint32_t)affordable;
+    if (deeper <= depth)
+        return false;
+    set_depth(t, idx, deeper);
+    share_budget(t);
+    return true;
+}
+
+bool pm_tcache_bin_full(struct pm_tcache *t, unsigned idx) { return deepen(t, idx); }
 
 struct pm_tcache *pm_tcache_create(void)
 {
@@ -104,7 +150,8 @@ struct pm_tcache *pm_tcache_create(void)
 void pm_tcache_stash(struct pm_arena *a, struct pm_tcache *t, size_t nb)
 {
     unsigned idx = tcache_index(nb);
-    size_t half = (t->limit + 1) / 2;
+    deepen(t, idx);
+    size_t half = (t->bin_limit[idx] + 1) / 2;
     if (nb <= fastbin_limit())
         while (pm_tcache_count(t, idx) < half) {
             struct pm_tcache_entry *e = pm_int_take_fast(a, nb);
@@ -138,7 +185,7 @@ void pm_tcache_spill(struct pm_tcache *t, unsigned idx, void *extra)
 {
     struct pm_free_batch batch = PM_FREE_BATCH_INIT;
     size_t count = pm_tcache_count(t, idx);
-    size_t keep = (count < t->limit ? count : t->limit) / 2;
+    size_t keep = (count < t->bin_limit[idx] ? count : t->bin_limit[idx]) / 2;
     while (pm_tcache_count(t, idx) > keep)
         pm_free_batched(mem_chunk(pop(t, idx)), &batch);
     if (extra != NULL)
@@ -291,7 +338,7 @@ void pm_tcache_class_stash(struct pm_arena *a, struct pm_tcache *t, unsigned k)
     uint32_t want = t->class_limit[k] / 2;
     /* Only from space the arena already has: a refill must never make
      * the heap grow for blocks nobody asked for yet. */
-    while (t->class_count[k] < want && t->bytes + nb <= pm_global.tcache_byte_budget &&
+    while (t->class_count[k] < want && t->bytes + nb <= t->class_budget &&
            top_size(a) >= nb + PM_MINSIZE) {
         void *mem = pm_int_malloc(a, nb);
         if (mem == NULL)
@@ -326,9 +373,37 @@ void pm_tcache_class_free(struct pm_tcache *t, unsigned k, void *mem)
     class_spill(t, k, t->class_count[k] / 2, mem);
 }
 
+/* Lowers bin idx to `depth`, giving back what it holds beyond it into
+ * the batch. */
+static void make_shallower(struct pm_tcache *t, unsigned idx, uint32_t depth, struct pm_free_batch *batch)
+{
+    set_depth(t, idx, depth);
+    while (t->room[idx] < 0 && t->entries[idx] != NULL)
+        pm_free_batched(mem_chunk(pop(t, idx)), batch);
+}
+
+/* Small bins that neither missed nor spilled since the last check halve
+ * their depth, down to the starting one. */
+static void idle_bins(struct pm_tcache *t)
+{
+    struct pm_free_batch batch = PM_FREE_BATCH_INIT;
+    for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++) {
+        if (t->bin_used[idx]) {
+            t->bin_used[idx] = 0;
+            continue;
+        }
+        uint32_t depth = t->bin_limit[idx];
+        if (depth > t->limit)
+            make_shallower(t, idx, depth / 2 > t->limit ? depth / 2 : t->limit, &batch);
+    }
+    pm_free_batch_end(&batch);
+    share_budget(t);
+}
+
 void pm_tcache_idle_check(struct pm_tcache *t)
 {
     t->slow_calls = 0;
+    idle_bins(t);
     for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++) {
         if (t->class_used[k] || t->class_limit[k] == 0) {
             t->class_used[k] = 0;
@@ -347,4 +422,10 @@ void pm_tcache_release_classes(struct pm_tcache *t)
     for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++)
         if (t->class_count[k] > 0)
             class_spill(t, k, 0, NULL);
+    struct pm_free_batch batch = PM_FREE_BATCH_INIT;
+    for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
+        if (t->bin_limit[idx] > t->limit)
+            make_shallower(t, idx, t->limit, &batch);
+    pm_free_batch_end(&batch);
+    share_budget(t);
 }
