@@ -177,7 +177,6 @@ static __attribute__((noinline)) void free_slow(void *mem)
     bool in_class = !chunk_is_mmapped(p) && pm_tcache_class_holds_size(size, &k);
     if (t != NULL) {
         pm_tcache_follow_limit(t);
-        pm_tcache_tick(t);
     } else if ((size <= pm_global.tcache_chunk_limit && !chunk_is_mmapped(p)) || in_class) {
         /* A thread that only frees (a consumer) gets a cache too: its
          * frees then reach other threads' arenas in chains, half a bin
@@ -214,6 +213,11 @@ static __attribute__((noinline)) void free_slow(void *mem)
         pm_free_chunk(mem);
         debug_check();
     }
+    /* After the free: an idle check gives chunks back and clears their
+     * cache marks, which must not happen between the double-free test
+     * and the push. */
+    if (t != NULL)
+        pm_tcache_tick(t);
     pm_vg_leave();
     errno = saved_errno;
 }

@@ -172,7 +172,7 @@ static void test_snapshot(void)
     REQUIRE(len > 0);
     char *text = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0);
     REQUIRE(text != MAP_FAILED);
-    CHECK(memmem(text, (size_t)len, "\"layout_version\":4", strlen("\"layout_version\":4")) != NULL);
+    CHECK(memmem(text, (size_t)len, "\"layout_version\":5", strlen("\"layout_version\":5")) != NULL);
     CHECK(memmem(text, (size_t)len, "\"class\":true", strlen("\"class\":true")) != NULL);
     const char *problems = memmem(text, (size_t)len, "\"problems\":[", 12);
     CHECK(problems != NULL && problems[12] == ']');
