@@ -55,11 +55,13 @@ _Static_assert(PM_TCACHE_CLASS_STEP == 1 << 7, "the fast paths index the class t
 /* The class serving a request of `bytes` (above the small bins, below
  * the classes' bound).  Class sizes are a header more than multiples of
  * 128: the class of the request's chunk size less the header, rounded up
- * to 128, is its class. */
+ * to 128, is its class.  A class's size is a multiple of the alignment,
+ * so the request fits it exactly when bytes plus the size word does, and
+ * the step comes from bytes with no rounding to the alignment first. */
+_Static_assert(PM_CHUNK_HDR % PM_ALIGNMENT == 0 && PM_CHUNK_HDR >= PM_SIZE_SZ, "class sizes are aligned");
 static inline unsigned tcache_request_class(size_t bytes)
 {
-    size_t nb = (bytes + PM_SIZE_SZ + PM_ALIGN_MASK) & ~PM_ALIGN_MASK;
-    return pm_global.tcache_class_by_step[(nb - PM_CHUNK_HDR + PM_TCACHE_CLASS_STEP - 1) >> 7];
+    return pm_global.tcache_class_by_step[(bytes + PM_SIZE_SZ - PM_CHUNK_HDR + PM_TCACHE_CLASS_STEP - 1) >> 7];
 }
 
 /* A cached chunk's user area: a safe-linked next pointer and a key that
