@@ -115,12 +115,15 @@ static __attribute__((noinline)) void *malloc_slow(size_t bytes)
     return malloc_unprofiled(bytes);
 }
 
-/* A request for a size class: its own function, so the small bins' path
- * through malloc needs no stack frame. */
-static __attribute__((noinline)) void *malloc_class(struct pm_tcache *t, size_t bytes)
+/* A request for a size class, inlined into malloc.  An unaligned head,
+ * a corrupt one, goes to the slow path, whose pop reports it: a report
+ * here would call out of malloc and cost the small bins' path a stack
+ * frame. */
+static inline __attribute__((always_inline)) void *malloc_class(size_t bytes, struct pm_tcache *t)
 {
     unsigned k = tcache_request_class(bytes);
-    if (PM_LIKELY(t->class_entries[k] != NULL))
+    struct pm_tcache_entry *e = t->class_entries[k];
+    if (PM_LIKELY(e != NULL && ptr_aligned(e)))
         return pm_tcache_class_pop(t, k);
     return malloc_slow(bytes);
 }
@@ -135,7 +138,7 @@ PM_EXPORT void *malloc(size_t bytes)
         if (PM_LIKELY(e != NULL))
             return pm_tcache_pop(t, idx, e);
     } else if (bytes < pm_global.fast_big_request_limit) {
-        return malloc_class(t, bytes);
+        return malloc_class(bytes, t);
     }
     return malloc_slow(bytes);
 }
@@ -225,16 +228,17 @@ static __attribute__((noinline)) void free_slow(void *mem)
 /* A free of a chunk in the size classes' range: its own function, so the
  * small bins' path through free needs no stack frame.  A heap chunk of
  * exactly a class's size, not marked as cached, goes to the class. */
-static __attribute__((noinline)) void free_class(struct pm_tcache *t, void *mem)
+static __attribute__((noinline)) void free_class(void *mem, struct pm_tcache *t)
 {
     struct pm_tcache_entry *e = mem;
     size_t raw = chunk_raw_size(mem_chunk(mem));
-    size_t size = raw & ~PM_SIZE_BITS;
+    size_t step = raw - PM_CHUNK_HDR;
     /* a class's size less the header is a multiple of 128 (the flag
-     * bits are below what the subtraction touches) */
-    if (!((raw - PM_CHUNK_HDR) & (0x78 | PM_IS_MMAPPED)) && e->key != pm_global.tcache_key) {
-        unsigned k = pm_global.tcache_class_by_step[(size - PM_CHUNK_HDR) >> 7];
-        if (pm_global.tcache_class_bytes[k] == size && pm_tcache_class_has_room(t, k, size)) {
+     * bits are below what the subtraction touches, and the sampled bit,
+     * 0x8, must be clear), so the step shifts out the flags */
+    if (!(step & (0x78 | PM_IS_MMAPPED)) && e->key != pm_global.tcache_key) {
+        size_t k = pm_global.tcache_class_exact_by_step[step >> 7];
+        if (pm_tcache_class_has_room(t, k)) {
             pm_tcache_class_push(t, k, e);
             return;
         }
@@ -282,7 +286,7 @@ PM_EXPORT void free(void *mem)
             return;
         }
         if (off - (PM_TCACHE_MAX_CHUNK + 1 - PM_MINSIZE) < pm_global.tcache_class_span) {
-            free_class(t, mem);
+            free_class(mem, t);
             return;
         }
     }

@@ -159,6 +159,11 @@ struct pm_shared_state {
      * so the fast paths find a class with two loads; tcache.c. */
     uint8_t tcache_class_by_step[PM_TCACHE_CLASS_STEPS + 1];
     uint32_t tcache_class_bytes[PM_TCACHE_CLASSES];
+    /* The class whose size is exactly 128 j bytes plus a header, or
+     * PM_TCACHE_CLASSES, a class of no depth, between two classes: a
+     * free finds the class of a chunk and tests its room with no compare
+     * of sizes. */
+    uint8_t tcache_class_exact_by_step[PM_TCACHE_CLASS_STEPS + 1];
     /* The memory limits in force (limit.c): the soft one, the least of
      * the cgroup's memory.high and memory.max and PMALLOC_MEMORY_LIMIT,
      * and PMALLOC_MEMORY_LIMIT_HARD (0: none); and the system_total at

@@ -51,6 +51,7 @@ _Static_assert(PM_TCACHE_MAX_BYTES_LIMIT + PM_SIZE_SZ <= ((size_t)16 << (7 + (PM
                "the largest class holds the largest request the cache takes");
 _Static_assert(((size_t)9 << 7) > PM_TCACHE_MAX_CHUNK, "the first class lies above the small bins");
 _Static_assert(PM_TCACHE_CLASS_STEP == 1 << 7, "the fast paths index the class table by size >> 7");
+_Static_assert(PM_TCACHE_CLASSES <= 255, "a class, or the class of no depth between classes, fits a byte");
 
 /* The class serving a request of `bytes` (above the small bins, below
  * the classes' bound).  Class sizes are a header more than multiples of
@@ -90,27 +91,27 @@ struct pm_tcache {
     struct pm_tcache *prev;
     pid_t tid;
     /* The size classes: each a safe-linked list as the small bins, with
-     * its length and its adaptive depth.  `bytes` is what they hold in
-     * all, kept within pm_global.tcache_byte_budget. */
+     * its length and its adaptive depth. */
     struct pm_tcache_entry *class_entries[PM_TCACHE_CLASSES];
-    uint32_t class_count[PM_TCACHE_CLASSES];
-    uint32_t class_limit[PM_TCACHE_CLASSES];
+    /* and one more, between the classes, always empty and of no depth
+     * (pm_global.tcache_class_exact_by_step) */
+    uint32_t class_count[PM_TCACHE_CLASSES + 1];
+    uint32_t class_limit[PM_TCACHE_CLASSES + 1];
     uint32_t class_misses[PM_TCACHE_CLASSES]; /* since the depth last grew */
     uint8_t class_used[PM_TCACHE_CLASSES]; /* missed or spilled since the last idle check */
     uint32_t slow_calls;  /* slow calls since the last idle check */
-    size_t bytes;
     /* The small bins' depths: each starts at `limit` and doubles, up to
      * PM_TCACHE_BIN_DEPTH_MAX, when the bin keeps missing or spilling;
-     * the idle check halves it again, never below `limit`.  bin_bytes is
-     * what the small bins may hold at their depths, counted against the
-     * byte budget before the classes get the rest (class_budget), so
-     * the whole cache holds at most the budget, without the free fast
-     * path counting bytes. */
+     * the idle check halves it again, never below `limit`. */
     uint32_t bin_limit[PM_TCACHE_BINS];
     uint8_t bin_events[PM_TCACHE_BINS]; /* misses and spills since the depth last grew */
     uint8_t bin_used[PM_TCACHE_BINS];   /* missed or spilled since the last idle check */
-    size_t bin_bytes;
-    size_t class_budget;
+    /* What the small bins and the classes may hold at their depths: a
+     * depth grows only while the two together stay within
+     * pm_global.tcache_byte_budget, so the cache never holds more than
+     * the budget, and no hit or free on a fast path counts bytes. */
+    size_t bin_depth_bytes;
+    size_t class_depth_bytes;
     uint32_t generation; /* pm_global.tcache_generation last followed */
 };
 
@@ -185,24 +186,23 @@ static inline void *pm_tcache_class_pop(struct pm_tcache *t, unsigned k)
         pm_corruption("malloc(): unaligned tcache chunk detected", e);
     t->class_entries[k] = tcache_link(&e->next, e->next);
     t->class_count[k]--;
-    t->bytes -= pm_global.tcache_class_bytes[k];
     e->key = 0;
     return e;
 }
 
-static inline void pm_tcache_class_push(struct pm_tcache *t, unsigned k, struct pm_tcache_entry *e)
+static inline void pm_tcache_class_push(struct pm_tcache *t, size_t k, struct pm_tcache_entry *e)
 {
     e->next = tcache_link(&e->next, t->class_entries[k]);
     e->key = pm_global.tcache_key;
     t->class_entries[k] = e;
     t->class_count[k]++;
-    t->bytes += pm_global.tcache_class_bytes[k];
 }
 
-/* Whether a free of a chunk of class k may keep it. */
-static inline bool pm_tcache_class_has_room(const struct pm_tcache *t, unsigned k, size_t size)
+/* Whether a free of a chunk of class k may keep it (the depths keep
+ * the cache within its budget). */
+static inline bool pm_tcache_class_has_room(const struct pm_tcache *t, size_t k)
 {
-    return t->class_count[k] < t->class_limit[k] && t->bytes + size <= t->class_budget;
+    return t->class_count[k] < t->class_limit[k];
 }
 
 /* A request of `bytes` (from tcache_request_limit up) that a size class
