@@ -84,7 +84,7 @@ static void set_depth(struct pm_tcache *t, unsigned idx, uint32_t depth)
 {
     t->room[idx] += (int32_t)((int64_t)depth - t->bin_limit[idx]);
     t->bin_depth_bytes = t->bin_depth_bytes - (size_t)t->bin_limit[idx] * tcache_bin_size(idx) +
-                   (size_t)depth * tcache_bin_size(idx);
+                         (size_t)depth * tcache_bin_size(idx);
     t->bin_limit[idx] = depth;
     t->bin_events[idx] = 0;
 }
