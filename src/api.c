@@ -172,12 +172,15 @@ static __attribute__((noinline)) void *malloc_slow(size_t bytes)
     return malloc_unprofiled(bytes);
 }
 
-/* A request for a size class: its own function, so the small bins' path
- * through malloc needs no stack frame. */
-static __attribute__((noinline)) void *malloc_class(struct pm_tcache *t, size_t bytes)
+/* A request for a size class, inlined into malloc.  An unaligned head,
+ * a corrupt one, goes to the slow path, whose pop reports it: a report
+ * here would call out of malloc and cost the small bins' path a stack
+ * frame. */
+static inline __attribute__((always_inline)) void *malloc_class(size_t bytes, struct pm_tcache *t)
 {
     unsigned k = tcache_request_class(bytes);
-    if (PM_LIKELY(t->class_entries[k] != NULL))
+    struct pm_tcache_entry *e = t->class_entries[k];
+    if (PM_LIKELY(e != NULL && ptr_aligned(e)))
         return pm_tcache_class_pop(t, k);
     return malloc_slow(bytes);
 }
@@ -192,7 +195,7 @@ PM_EXPORT void *malloc(size_t bytes)
         if (PM_LIKELY(e != NULL))
             return pm_tcache_pop(t, idx, e);
     } else if (bytes < pm_global.fast_big_request_limit) {
-        return malloc_class(t, bytes);
+        return malloc_class(bytes, t);
     } else if (bytes < pm_global.tcache_request_limit) {
         /* only while profiling: the fast limits are 0 then, the cache's
          * own limits are not */
@@ -240,7 +243,6 @@ static __attribute__((noinline)) void free_slow(void *mem)
     bool in_class = !chunk_is_mmapped(p) && pm_tcache_class_holds_size(size, &k);
     if (t != NULL) {
         pm_tcache_follow_limit(t);
-        pm_tcache_tick(t);
     } else if ((size <= pm_global.tcache_chunk_limit && !chunk_is_mmapped(p)) || in_class) {
         /* A thread that only frees (a consumer) gets a cache too: its
          * frees then reach other threads' arenas in chains, half a bin
@@ -256,7 +258,7 @@ static __attribute__((noinline)) void free_slow(void *mem)
         unsigned idx = tcache_index(size);
         if (e->key == pm_global.tcache_key && pm_tcache_holds(t, idx, e))
             pm_tcache_double_free(mem);
-        if (pm_tcache_has_room(t, idx)) {
+        if (pm_tcache_has_room(t, idx) || pm_tcache_bin_full(t, idx)) {
             pm_check_freed(p);
             pm_tcache_push(t, idx, e);
         } else {
@@ -277,6 +279,11 @@ static __attribute__((noinline)) void free_slow(void *mem)
         pm_free_chunk(mem);
         debug_check();
     }
+    /* After the free: an idle check gives chunks back and clears their
+     * cache marks, which must not happen between the double-free test
+     * and the push. */
+    if (t != NULL)
+        pm_tcache_tick(t);
     pm_vg_leave();
     errno = saved_errno;
 }
@@ -284,16 +291,17 @@ static __attribute__((noinline)) void free_slow(void *mem)
 /* A free of a chunk in the size classes' range: its own function, so the
  * small bins' path through free needs no stack frame.  A heap chunk of
  * exactly a class's size, not marked as cached, goes to the class. */
-static __attribute__((noinline)) void free_class(struct pm_tcache *t, void *mem)
+static __attribute__((noinline)) void free_class(void *mem, struct pm_tcache *t)
 {
     struct pm_tcache_entry *e = mem;
     size_t raw = chunk_raw_size(mem_chunk(mem));
-    size_t size = raw & ~PM_SIZE_BITS;
+    size_t step = raw - PM_CHUNK_HDR;
     /* a class's size less the header is a multiple of 128 (the flag
-     * bits are below what the subtraction touches) */
-    if (!((raw - PM_CHUNK_HDR) & (0x78 | PM_IS_MMAPPED)) && e->key != pm_global.tcache_key) {
-        unsigned k = pm_global.tcache_class_by_step[(size - PM_CHUNK_HDR) >> 7];
-        if (pm_global.tcache_class_bytes[k] == size && pm_tcache_class_has_room(t, k, size)) {
+     * bits are below what the subtraction touches, and the sampled bit,
+     * 0x8, must be clear), so the step shifts out the flags */
+    if (!(step & (0x78 | PM_IS_MMAPPED)) && e->key != pm_global.tcache_key) {
+        size_t k = pm_global.tcache_class_exact_by_step[step >> 7];
+        if (pm_tcache_class_has_room(t, k)) {
             pm_tcache_class_push(t, k, e);
             return;
         }
@@ -341,7 +349,7 @@ PM_EXPORT void free(void *mem)
             return;
         }
         if (off - (PM_TCACHE_MAX_CHUNK + 1 - PM_MINSIZE) < pm_global.tcache_class_span) {
-            free_class(t, mem);
+            free_class(mem, t);
             return;
         }
     }
@@ -473,6 +481,24 @@ static void *calloc_cached(size_t bytes)
     return NULL;
 }
 
+/* A cached chunk of small bin idx has 16 (idx + 1) + 8 usable bytes:
+ * calloc clears the first 8, then idx + 1 runs of 16 from offset 8.  One
+ * jump into a run of stores at fixed offsets reaches the first store the
+ * chunk needs, where a loop would count and test at every store (a
+ * computed goto: a function holding one is never inlined, so the run is
+ * in calloc itself).  Chunks above 512 usable bytes go to memset. */
+#define CLEAR_SMALL_STORES 31
+_Static_assert(PM_MINSIZE - PM_SIZE_SZ == 24 && PM_ALIGNMENT == 16, "bin idx has 16 (idx + 1) + 8 usable bytes");
+_Static_assert(16 * CLEAR_SMALL_STORES + 8 <= 512 + 8, "the run of stores covers what memset does not");
+static __attribute__((noinline)) void *clear_large(void *mem, size_t usable) { return memset(mem, 0, usable); }
+/* Pops the unaligned, so corrupt, head of a cache list, which reports it:
+ * out of line, reached by a jump, so calloc's own path needs no stack
+ * frame. */
+static __attribute__((noinline, cold)) void *pop_corrupt(struct pm_tcache *t, size_t idx, struct pm_tcache_entry *e)
+{
+    return pm_tcache_pop(t, idx, e);
+}
+
 /* The fast path: a hit in the thread cache, cleared whole (a cached chunk
  * may hold anything its last owner wrote, up to its usable size, which
  * malloc_usable_size reports and so must read as zero too). */
@@ -487,8 +513,57 @@ PM_EXPORT void *calloc(size_t count, size_t size)
     if (PM_LIKELY(bytes < pm_global.fast_request_limit)) {
         size_t idx = pm_global.tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
-        if (PM_LIKELY(e != NULL))
-            return clear_usable(pm_tcache_pop(t, idx, e), tcache_bin_size(idx) - PM_SIZE_SZ);
+        if (PM_LIKELY(e != NULL)) {
+            static const void *const run[CLEAR_SMALL_STORES] = {
+                &&at0, &&at1, &&at2, &&at3, &&at4, &&at5, &&at6, &&at7,
+                &&at8, &&at9, &&at10, &&at11, &&at12, &&at13, &&at14, &&at15,
+                &&at16, &&at17, &&at18, &&at19, &&at20, &&at21, &&at22, &&at23,
+                &&at24, &&at25, &&at26, &&at27, &&at28, &&at29, &&at30};
+            if (PM_UNLIKELY(!ptr_aligned(e)))
+                return pop_corrupt(t, idx, e);
+            char *c = (char *)pm_tcache_pop(t, idx, e);
+            if (idx >= CLEAR_SMALL_STORES)
+                return clear_large(c, tcache_bin_size((unsigned)idx) - PM_SIZE_SZ);
+            typedef uint64_t pair __attribute__((vector_size(16), aligned(8)));
+            pair zero = {0, 0};
+            __asm__("" : "+x"(zero)); /* one zeroed register for every store */
+            *(uint64_t *)c = 0;
+            goto *run[idx];
+#define CLEAR_AT(i) (*(pair *)(c + 8 + 16 * (i)) = zero)
+        at30: CLEAR_AT(30);
+        at29: CLEAR_AT(29);
+        at28: CLEAR_AT(28);
+        at27: CLEAR_AT(27);
+        at26: CLEAR_AT(26);
+        at25: CLEAR_AT(25);
+        at24: CLEAR_AT(24);
+        at23: CLEAR_AT(23);
+        at22: CLEAR_AT(22);
+        at21: CLEAR_AT(21);
+        at20: CLEAR_AT(20);
+        at19: CLEAR_AT(19);
+        at18: CLEAR_AT(18);
+        at17: CLEAR_AT(17);
+        at16: CLEAR_AT(16);
+        at15: CLEAR_AT(15);
+        at14: CLEAR_AT(14);
+        at13: CLEAR_AT(13);
+        at12: CLEAR_AT(12);
+        at11: CLEAR_AT(11);
+        at10: CLEAR_AT(10);
+        at9: CLEAR_AT(9);
+        at8: CLEAR_AT(8);
+        at7: CLEAR_AT(7);
+        at6: CLEAR_AT(6);
+        at5: CLEAR_AT(5);
+        at4: CLEAR_AT(4);
+        at3: CLEAR_AT(3);
+        at2: CLEAR_AT(2);
+        at1: CLEAR_AT(1);
+        at0: CLEAR_AT(0);
+#undef CLEAR_AT
+            return c;
+        }
     } else if (bytes < pm_global.fast_big_request_limit) {
         unsigned k = tcache_request_class(bytes);
         if (PM_LIKELY(t->class_entries[k] != NULL))

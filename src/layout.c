@@ -78,6 +78,7 @@ WIDTH(struct pm_tcache, entries[0], WORD);
 WIDTH(struct pm_tcache_entry, next, WORD);
 WIDTH(struct pm_tcache, class_count[0], 4);
 WIDTH(struct pm_tcache, class_entries[0], WORD);
+WIDTH(struct pm_tcache, bin_limit[0], 4);
 _Static_assert(sizeof pm_init_state == 4, "pm_init_state is read as 4 bytes");
 
 /* The chunk size of each class of the thread cache, for heapviz. */
@@ -200,6 +201,8 @@ PM_EXPORT struct pm_layout_desc pmalloc_layout = {
     .addr_tcache_class_sizes = (uintptr_t)pm_tcache_class_sizes,
 
     .addr_prof = (uintptr_t)&pm_prof_header,
+
+    .tcache_bin_limit = OFF(struct pm_tcache, bin_limit),
 };
 
 void pm_layout_publish(void)

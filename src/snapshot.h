@@ -23,10 +23,11 @@
 /* ---- the layout descriptor (exported as pmalloc_layout) ---- */
 
 #define PM_LAYOUT_MAGIC   0x54554f59414c4d50ull /* "PMLAYOUT" little-endian */
-#define PM_LAYOUT_VERSION 4u
+#define PM_LAYOUT_VERSION 5u
 /* Version 2 had no size classes in the thread cache (no class members at
  * the end), version 3 no memory limits and no allocation profile
- * (addr_prof); heapviz reads them all. */
+ * (addr_prof), version 4 one depth for every small bin of a thread
+ * cache (no tcache_bin_limit); heapviz reads them all. */
 #define PM_LAYOUT_VERSION_MIN 2u
 /* the thread-cache list is a circular list through a sentinel record */
 #define PM_LAYOUT_F_TCACHE_SENTINEL 0x1u
@@ -86,7 +87,8 @@ struct pm_layout_desc {
     uint32_t mlink_sizeof, mlink_next, mlink_prev, mlink_chunk;
 
     /* struct pm_tcache; a bin holds limit - room[i] chunks (room is an
-     * int32_t array, limit a uint32_t); tcache_entry_next is the offset of
+     * int32_t array, limit a uint32_t; from version 5 limit[i] of the
+     * uint32_t array at tcache_bin_limit); tcache_entry_next is the offset of
      * the safe-linked next pointer in a cached chunk's user area */
     uint32_t tcache_sizeof, tcache_room, tcache_limit, tcache_entries;
     uint32_t tcache_next, tcache_prev, tcache_tid, tcache_entry_next;
@@ -104,11 +106,17 @@ struct pm_layout_desc {
     /* version 4 too: the allocation profile's header (struct
      * pm_prof_header), 0 in a build without one */
     uint64_t addr_prof;
+
+    /* version 5: each small bin of a thread cache has its own depth, a
+     * uint32_t at tcache_bin_limit + 4 i, that its room counts against */
+    uint32_t tcache_bin_limit, tcache_bin_pad;
 };
 /* What a version-2 descriptor holds: everything before the classes. */
 #define PM_LAYOUT_V2_SIZE offsetof(struct pm_layout_desc, tcache_classes)
 /* What a version-3 descriptor holds: everything before the limits. */
 #define PM_LAYOUT_V3_SIZE offsetof(struct pm_layout_desc, global_limit_soft)
+/* What a version-4 descriptor holds: everything before the bins' depths. */
+#define PM_LAYOUT_V4_SIZE offsetof(struct pm_layout_desc, tcache_bin_limit)
 
 /* ---- the allocation profile (PMALLOC_PROF) ----
  * Fixed-width records in one mapping of their own, so a reader needs no

@@ -11,8 +11,11 @@ const char *pm_snap_check_desc(const struct pm_layout_desc *d)
     if (d->magic != PM_LAYOUT_MAGIC)
         return "no pmalloc layout descriptor at the expected address (bad magic)";
     if (d->version < PM_LAYOUT_VERSION_MIN || d->version > PM_LAYOUT_VERSION)
-        return "pmalloc layout version mismatch: this heapviz reads layout versions 2 to 4";
-    if (d->desc_size < (d->version >= 4 ? sizeof *d : d->version >= 3 ? PM_LAYOUT_V3_SIZE : PM_LAYOUT_V2_SIZE))
+        return "pmalloc layout version mismatch: this heapviz reads layout versions 2 to 5";
+    if (d->desc_size < (d->version >= 5   ? sizeof *d
+                        : d->version >= 4 ? PM_LAYOUT_V4_SIZE
+                        : d->version >= 3 ? PM_LAYOUT_V3_SIZE
+                                          : PM_LAYOUT_V2_SIZE))
         return "pmalloc layout descriptor is shorter than expected";
     if (d->version >= 3 && d->tcache_classes > 256)
         return "pmalloc layout descriptor holds impossible values";

@@ -420,7 +420,9 @@ static void one_tcache(struct pm_snap_walker *w, uint64_t t, uint64_t bound)
     for (unsigned i = 0; i < w->d.tcache_bins; i++) {
         int32_t room = 0;
         uint64_t e;
-        if (pm_snap_read(w, t + w->d.tcache_limit, &limit, sizeof limit) != 0 ||
+        /* from layout version 5 each bin has its own depth */
+        uint64_t limit_at = w->d.version >= 5 ? t + w->d.tcache_bin_limit + 4u * i : t + w->d.tcache_limit;
+        if (pm_snap_read(w, limit_at, &limit, sizeof limit) != 0 ||
             pm_snap_read(w, t + w->d.tcache_room + 4u * i, &room, sizeof room) != 0 ||
             pm_snap_word(w, t + w->d.tcache_entries + 8u * i, &e) != 0) {
             pm_snap_stop(w, "cannot read a thread cache", t);

@@ -557,7 +557,7 @@ int pm_snap_walk(const struct pm_snap_src *src, struct pm_json *out, const char 
         *why = "cannot read the pmalloc layout descriptor";
         return -1;
     }
-    size_t desc_len = w.d.version >= 4 ? sizeof w.d : PM_LAYOUT_V3_SIZE;
+    size_t desc_len = w.d.version >= 5 ? sizeof w.d : w.d.version >= 4 ? PM_LAYOUT_V4_SIZE : PM_LAYOUT_V3_SIZE;
     if (w.d.version >= 3 && w.d.desc_size >= desc_len &&
         src->read(src->ctx, src->layout_addr + PM_LAYOUT_V2_SIZE, (char *)&w.d + PM_LAYOUT_V2_SIZE,
                   desc_len - PM_LAYOUT_V2_SIZE) != 0) {

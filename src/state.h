@@ -125,7 +125,8 @@ struct pm_shared_state {
     size_t tcache_request_limit; /* requests below this may use the cache; 0: off */
     size_t tcache_chunk_limit;   /* chunks up to this size may be cached; 0: off */
     size_t tcache_bins;          /* bins in use: chunk sizes below 32 + 16 * this */
-    size_t tcache_count;         /* chunks per bin (pm_opt's, kept beside the rest) */
+    size_t tcache_count;         /* a small bin's starting depth (pm_opt's, kept beside the rest) */
+    uint32_t tcache_generation;  /* counts the refreshes, so each cache follows every change */
     size_t fastbin_limit;        /* largest chunk a free files in a fast bin */
     /* requests from tcache_request_limit below this use the size classes
      * (0: none), and a thread keeps at most tcache_byte_budget in them */
@@ -158,6 +159,11 @@ struct pm_shared_state {
      * so the fast paths find a class with two loads; tcache.c. */
     uint8_t tcache_class_by_step[PM_TCACHE_CLASS_STEPS + 1];
     uint32_t tcache_class_bytes[PM_TCACHE_CLASSES];
+    /* The class whose size is exactly 128 j bytes plus a header, or
+     * PM_TCACHE_CLASSES, a class of no depth, between two classes: a
+     * free finds the class of a chunk and tests its room with no compare
+     * of sizes. */
+    uint8_t tcache_class_exact_by_step[PM_TCACHE_CLASS_STEPS + 1];
     /* The memory limits in force (limit.c): the soft one, the least of
      * the cgroup's memory.high and memory.max and PMALLOC_MEMORY_LIMIT,
      * and PMALLOC_MEMORY_LIMIT_HARD (0: none); and the system_total at

@@ -29,6 +29,9 @@ void pm_tcache_refresh_limits(void)
     for (size_t j = 0; j <= PM_TCACHE_CLASS_STEPS; j++) {
         size_t nb = j * PM_TCACHE_CLASS_STEP + PM_CHUNK_HDR;
         pm_global.tcache_class_by_step[j] = (uint8_t)(nb > PM_TCACHE_MAX_CHUNK ? tcache_class_of(nb) : 0);
+        unsigned k = pm_global.tcache_class_by_step[j];
+        bool exact = nb > PM_TCACHE_MAX_CHUNK && tcache_class_size(k) == nb;
+        pm_global.tcache_class_exact_by_step[j] = (uint8_t)(exact ? k : PM_TCACHE_CLASSES);
     }
     for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++)
         pm_global.tcache_class_bytes[k] = (uint32_t)tcache_class_size(k);
@@ -46,6 +49,7 @@ void pm_tcache_refresh_limits(void)
     pm_global.tcache_chunk_limit = off ? 0 : request_to_size(max);
     pm_global.tcache_bins = off ? 0 : tcache_index(request_to_size(max)) + 1;
     pm_global.tcache_count = pm_opt.tcache_count;
+    pm_global.tcache_generation++;
     bool classes = !off && all > PM_TCACHE_SMALL_MAX_BYTES && pm_opt.tcache_bytes != 0;
     pm_global.tcache_big_request_limit = classes ? all + 1 : 0;
     pm_global.tcache_byte_budget = pm_opt.tcache_bytes;
@@ -61,13 +65,68 @@ void pm_tcache_refresh_limits(void)
         pm_tcache_follow_limit(t);
 }
 
+/* What the budget leaves beside the depths of the bins and classes. */
+static size_t budget_left(const struct pm_tcache *t)
+{
+    size_t used = t->bin_depth_bytes + t->class_depth_bytes;
+    return pm_global.tcache_byte_budget > used ? pm_global.tcache_byte_budget - used : 0;
+}
+
+static void set_class_depth(struct pm_tcache *t, unsigned k, uint32_t depth)
+{
+    t->class_depth_bytes = t->class_depth_bytes - (size_t)t->class_limit[k] * tcache_class_size(k) +
+                           (size_t)depth * tcache_class_size(k);
+    t->class_limit[k] = depth;
+    t->class_misses[k] = 0;
+}
+
+static void set_depth(struct pm_tcache *t, unsigned idx, uint32_t depth)
+{
+    t->room[idx] += (int32_t)((int64_t)depth - t->bin_limit[idx]);
+    t->bin_depth_bytes = t->bin_depth_bytes - (size_t)t->bin_limit[idx] * tcache_bin_size(idx) +
+                         (size_t)depth * tcache_bin_size(idx);
+    t->bin_limit[idx] = depth;
+    t->bin_events[idx] = 0;
+}
+
 void pm_tcache_rebase(struct pm_tcache *t)
 {
-    int64_t change = (int64_t)pm_global.tcache_count - t->limit;
+    uint32_t start = (uint32_t)pm_global.tcache_count;
     for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
-        t->room[idx] += (int32_t)change;
-    t->limit = (uint32_t)pm_global.tcache_count;
+        set_depth(t, idx, start);
+    /* A budget lowered below the depths: the classes start again at no
+     * depth, and one longer than its depth gives its chunks back at its
+     * next free. */
+    if (t->bin_depth_bytes + t->class_depth_bytes > pm_global.tcache_byte_budget)
+        for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++)
+            set_class_depth(t, k, 0);
+    t->limit = start;
+    t->generation = pm_global.tcache_generation;
 }
+
+/* A bin that missed or spilled twice since its depth last grew doubles
+ * it, out of what the budget has left: a program that allocates and
+ * frees batches of one size stops reaching its arena after a few
+ * batches, and a random mix of sizes reaches it about once in every
+ * depth / 2 calls of a size. */
+static bool deepen(struct pm_tcache *t, unsigned idx)
+{
+    t->bin_used[idx] = 1;
+    if (++t->bin_events[idx] < 2)
+        return false;
+    t->bin_events[idx] = 0;
+    uint32_t depth = t->bin_limit[idx];
+    uint32_t deeper = depth * 2 < PM_TCACHE_BIN_DEPTH_MAX ? depth * 2 : PM_TCACHE_BIN_DEPTH_MAX;
+    size_t affordable = budget_left(t) / tcache_bin_size(idx);
+    if (deeper > depth + affordable)
+        deeper = depth + (uint32_t)affordable;
+    if (deeper <= depth)
+        return false;
+    set_depth(t, idx, deeper);
+    return true;
+}
+
+bool pm_tcache_bin_full(struct pm_tcache *t, unsigned idx) { return deepen(t, idx); }
 
 struct pm_tcache *pm_tcache_create(void)
 {
@@ -81,10 +140,8 @@ struct pm_tcache *pm_tcache_create(void)
     if (t == NULL)
         return NULL;
     __builtin_memset(t, 0, sizeof *t);
+    /* Classes start at no depth and deepen as they miss (class_missed). */
     pm_tcache_rebase(t);
-    /* Classes start shallow and deepen as they miss (class_missed). */
-    for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++)
-        t->class_limit[k] = 1;
     t->tid = pm_os_gettid();
     pm_lock(&pm_tcache_list_lock);
     t->next = pm_tcache_list.next;
@@ -104,7 +161,8 @@ struct pm_tcache *pm_tcache_create(void)
 void pm_tcache_stash(struct pm_arena *a, struct pm_tcache *t, size_t nb)
 {
     unsigned idx = tcache_index(nb);
-    size_t half = (t->limit + 1) / 2;
+    deepen(t, idx);
+    size_t half = (t->bin_limit[idx] + 1) / 2;
     if (nb <= fastbin_limit())
         while (pm_tcache_count(t, idx) < half) {
             struct pm_tcache_entry *e = pm_int_take_fast(a, nb);
@@ -138,7 +196,7 @@ void pm_tcache_spill(struct pm_tcache *t, unsigned idx, void *extra)
 {
     struct pm_free_batch batch = PM_FREE_BATCH_INIT;
     size_t count = pm_tcache_count(t, idx);
-    size_t keep = (count < t->limit ? count : t->limit) / 2;
+    size_t keep = (count < t->bin_limit[idx] ? count : t->bin_limit[idx]) / 2;
     while (pm_tcache_count(t, idx) > keep)
         pm_free_batched(mem_chunk(pop(t, idx)), &batch);
     if (extra != NULL)
@@ -215,7 +273,8 @@ size_t pm_tcache_bytes(void)
     for (struct pm_tcache *t = pm_tcache_list.next; t != &pm_tcache_list; t = t->next) {
         for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
             bytes += pm_tcache_count(t, idx) * tcache_bin_size(idx);
-        bytes += __atomic_load_n(&t->bytes, __ATOMIC_RELAXED);
+        for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++)
+            bytes += (size_t)__atomic_load_n(&t->class_count[k], __ATOMIC_RELAXED) * tcache_class_size(k);
     }
     pm_unlock(&pm_tcache_list_lock);
     return bytes;
@@ -271,18 +330,24 @@ static uint32_t class_depth_cap(unsigned k)
     return cap == 0 ? 1 : (uint32_t)cap;
 }
 
-/* A class that ran dry twice since its depth last changed doubles it: a
- * program allocating batches of one size stops missing after a few
- * batches, and a class used one block at a time stays one deep. */
+/* A class's first miss gives it a depth of one; one that ran dry twice
+ * since its depth last changed doubles it, out of what the budget has
+ * left: a program allocating batches of one size stops missing after a
+ * few batches, and a class used one block at a time stays one deep. */
 void pm_tcache_class_missed(struct pm_tcache *t, unsigned k)
 {
     t->class_used[k] = 1;
-    if (++t->class_misses[k] < 2)
+    uint32_t depth = t->class_limit[k];
+    if (depth != 0 && ++t->class_misses[k] < 2)
         return;
     t->class_misses[k] = 0;
     uint32_t cap = class_depth_cap(k);
-    uint32_t deeper = t->class_limit[k] * 2;
-    t->class_limit[k] = deeper < cap ? deeper : cap;
+    uint32_t deeper = depth == 0 ? 1 : depth * 2 < cap ? depth * 2 : cap;
+    size_t affordable = budget_left(t) / tcache_class_size(k);
+    if (deeper > depth + affordable)
+        deeper = depth + (uint32_t)affordable;
+    if (deeper > depth)
+        set_class_depth(t, k, deeper);
 }
 
 void pm_tcache_class_stash(struct pm_arena *a, struct pm_tcache *t, unsigned k)
@@ -291,11 +356,17 @@ void pm_tcache_class_stash(struct pm_arena *a, struct pm_tcache *t, unsigned k)
     uint32_t want = t->class_limit[k] / 2;
     /* Only from space the arena already has: a refill must never make
      * the heap grow for blocks nobody asked for yet. */
-    while (t->class_count[k] < want && t->bytes + nb <= pm_global.tcache_byte_budget &&
-           top_size(a) >= nb + PM_MINSIZE) {
+    while (t->class_count[k] < want && top_size(a) >= nb + PM_MINSIZE) {
         void *mem = pm_int_malloc(a, nb);
         if (mem == NULL)
             break;
+        /* A free chunk a little larger than the class is handed out
+         * whole (what is left would be too small to cut); it is not of
+         * the class, and goes back. */
+        if (chunk_size(mem_chunk(mem)) != nb) {
+            pm_int_free(a, mem_chunk(mem));
+            break;
+        }
         pm_tcache_class_push(t, k, mem);
     }
 }
@@ -318,25 +389,53 @@ static void class_spill(struct pm_tcache *t, unsigned k, uint32_t keep, void *ex
 
 void pm_tcache_class_free(struct pm_tcache *t, unsigned k, void *mem)
 {
-    if (pm_tcache_class_has_room(t, k, tcache_class_size(k))) {
+    if (pm_tcache_class_has_room(t, k)) {
         pm_tcache_class_push(t, k, mem);
         return;
     }
     t->class_used[k] = 1;
-    class_spill(t, k, t->class_count[k] / 2, mem);
+    uint32_t count = t->class_count[k];
+    class_spill(t, k, (count < t->class_limit[k] ? count : t->class_limit[k]) / 2, mem);
+}
+
+/* Lowers bin idx to `depth`, giving back what it holds beyond it into
+ * the batch. */
+static void make_shallower(struct pm_tcache *t, unsigned idx, uint32_t depth, struct pm_free_batch *batch)
+{
+    set_depth(t, idx, depth);
+    while (t->room[idx] < 0 && t->entries[idx] != NULL)
+        pm_free_batched(mem_chunk(pop(t, idx)), batch);
+}
+
+/* Small bins that neither missed nor spilled since the last check halve
+ * their depth, down to the starting one. */
+static void idle_bins(struct pm_tcache *t)
+{
+    struct pm_free_batch batch = PM_FREE_BATCH_INIT;
+    for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++) {
+        if (t->bin_used[idx]) {
+            t->bin_used[idx] = 0;
+            continue;
+        }
+        uint32_t depth = t->bin_limit[idx];
+        if (depth > t->limit)
+            make_shallower(t, idx, depth / 2 > t->limit ? depth / 2 : t->limit, &batch);
+    }
+    pm_free_batch_end(&batch);
 }
 
 void pm_tcache_idle_check(struct pm_tcache *t)
 {
     t->slow_calls = 0;
+    idle_bins(t);
     for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++) {
         if (t->class_used[k] || t->class_limit[k] == 0) {
             t->class_used[k] = 0;
             continue;
         }
-        if (t->class_limit[k] > 1)
-            t->class_limit[k] /= 2;
-        t->class_misses[k] = 0;
+        /* down to no depth at all: a class idle this long holds nothing
+         * of the budget */
+        set_class_depth(t, k, t->class_limit[k] / 2);
         if (t->class_count[k] > t->class_limit[k])
             class_spill(t, k, t->class_limit[k], NULL);
     }
@@ -344,7 +443,14 @@ void pm_tcache_idle_check(struct pm_tcache *t)
 
 void pm_tcache_release_classes(struct pm_tcache *t)
 {
-    for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++)
+    for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++) {
         if (t->class_count[k] > 0)
             class_spill(t, k, 0, NULL);
+        set_class_depth(t, k, 0);
+    }
+    struct pm_free_batch batch = PM_FREE_BATCH_INIT;
+    for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
+        if (t->bin_limit[idx] > t->limit)
+            make_shallower(t, idx, t->limit, &batch);
+    pm_free_batch_end(&batch);
 }

@@ -1,6 +1,7 @@
 /* The per-thread cache: freed chunks kept per thread, handed out again
  * without any lock.  Chunks up to 1040 bytes go to small bins, one per 16
- * bytes, each holding up to a count of chunks; larger ones, up to the
+ * bytes, each with a depth that starts at PMALLOC_TCACHE_COUNT and adapts
+ * to how the bin is used; larger ones, up to the
  * cache's largest request, to size classes eight per doubling (1152,
  * 1280, ..., 2048, 2304, ..., each plus a header), each with a depth
  * that adapts to how
@@ -50,15 +51,18 @@ _Static_assert(PM_TCACHE_MAX_BYTES_LIMIT + PM_SIZE_SZ <= ((size_t)16 << (7 + (PM
                "the largest class holds the largest request the cache takes");
 _Static_assert(((size_t)9 << 7) > PM_TCACHE_MAX_CHUNK, "the first class lies above the small bins");
 _Static_assert(PM_TCACHE_CLASS_STEP == 1 << 7, "the fast paths index the class table by size >> 7");
+_Static_assert(PM_TCACHE_CLASSES <= 255, "a class, or the class of no depth between classes, fits a byte");
 
 /* The class serving a request of `bytes` (above the small bins, below
  * the classes' bound).  Class sizes are a header more than multiples of
  * 128: the class of the request's chunk size less the header, rounded up
- * to 128, is its class. */
+ * to 128, is its class.  A class's size is a multiple of the alignment,
+ * so the request fits it exactly when bytes plus the size word does, and
+ * the step comes from bytes with no rounding to the alignment first. */
+_Static_assert(PM_CHUNK_HDR % PM_ALIGNMENT == 0 && PM_CHUNK_HDR >= PM_SIZE_SZ, "class sizes are aligned");
 static inline unsigned tcache_request_class(size_t bytes)
 {
-    size_t nb = (bytes + PM_SIZE_SZ + PM_ALIGN_MASK) & ~PM_ALIGN_MASK;
-    return pm_global.tcache_class_by_step[(nb - PM_CHUNK_HDR + PM_TCACHE_CLASS_STEP - 1) >> 7];
+    return pm_global.tcache_class_by_step[(bytes + PM_SIZE_SZ - PM_CHUNK_HDR + PM_TCACHE_CLASS_STEP - 1) >> 7];
 }
 
 /* A cached chunk's user area: a safe-linked next pointer and a key that
@@ -70,13 +74,15 @@ struct pm_tcache_entry {
 
 struct pm_tcache {
     struct pm_tcache_entry *entries[PM_TCACHE_BINS];
-    /* Free places per bin, limit minus the bin's length: the free fast
-     * path then needs one test against zero instead of a load of the
-     * global limit and a compare.  Negative after the limit was lowered
-     * below a bin's length. */
+    /* Free places per bin, its depth (bin_limit) minus its length: the
+     * free fast path then needs one test against zero instead of a load
+     * of the depth and a compare, and a depth changes on the slow path by
+     * changing room alone.  Negative after a depth was lowered below a
+     * bin's length. */
     int32_t room[PM_TCACHE_BINS];
-    /* The chunks-per-bin limit `room` counts against; it follows
-     * pm_global.tcache_count at the thread's next slow call. */
+    /* The starting depth of every small bin, pm_global.tcache_count when
+     * the cache last followed the options (at the thread's next slow call
+     * after a change). */
     uint32_t limit;
     /* Every live thread cache is on one list (under the list lock in
      * tcache.c) so statistics and heapviz can see the chunks parked in
@@ -85,16 +91,34 @@ struct pm_tcache {
     struct pm_tcache *prev;
     pid_t tid;
     /* The size classes: each a safe-linked list as the small bins, with
-     * its length and its adaptive depth.  `bytes` is what they hold in
-     * all, kept within pm_global.tcache_byte_budget. */
+     * its length and its adaptive depth. */
     struct pm_tcache_entry *class_entries[PM_TCACHE_CLASSES];
-    uint32_t class_count[PM_TCACHE_CLASSES];
-    uint32_t class_limit[PM_TCACHE_CLASSES];
+    /* and one more, between the classes, always empty and of no depth
+     * (pm_global.tcache_class_exact_by_step) */
+    uint32_t class_count[PM_TCACHE_CLASSES + 1];
+    uint32_t class_limit[PM_TCACHE_CLASSES + 1];
     uint32_t class_misses[PM_TCACHE_CLASSES]; /* since the depth last grew */
     uint8_t class_used[PM_TCACHE_CLASSES]; /* missed or spilled since the last idle check */
     uint32_t slow_calls;  /* slow calls since the last idle check */
-    size_t bytes;
+    /* The small bins' depths: each starts at `limit` and doubles, up to
+     * PM_TCACHE_BIN_DEPTH_MAX, when the bin keeps missing or spilling;
+     * the idle check halves it again, never below `limit`. */
+    uint32_t bin_limit[PM_TCACHE_BINS];
+    uint8_t bin_events[PM_TCACHE_BINS]; /* misses and spills since the depth last grew */
+    uint8_t bin_used[PM_TCACHE_BINS];   /* missed or spilled since the last idle check */
+    /* What the small bins and the classes may hold at their depths: a
+     * depth grows only while the two together stay within
+     * pm_global.tcache_byte_budget, so the cache never holds more than
+     * the budget, and no hit or free on a fast path counts bytes. */
+    size_t bin_depth_bytes;
+    size_t class_depth_bytes;
+    uint32_t generation; /* pm_global.tcache_generation last followed */
 };
+
+/* Deepest a small bin grows (unless PMALLOC_TCACHE_COUNT starts it
+ * deeper): a mix of many sizes then goes to its arena about once in 32
+ * calls, and all 64 bins this deep hold about the default byte budget. */
+#define PM_TCACHE_BIN_DEPTH_MAX 64u
 
 /* The calling thread's cache.  Until the thread's first allocation, and
  * once it has begun to exit, it is pm_tcache_none: a cache whose bins are
@@ -108,7 +132,7 @@ extern pm_lock_t pm_tcache_list_lock;
 
 static inline size_t pm_tcache_count(const struct pm_tcache *t, unsigned idx)
 {
-    return (size_t)((int64_t)t->limit - t->room[idx]);
+    return (size_t)((int64_t)t->bin_limit[idx] - t->room[idx]);
 }
 
 static inline bool pm_tcache_has_room(const struct pm_tcache *t, size_t idx) { return t->room[idx] > 0; }
@@ -162,24 +186,23 @@ static inline void *pm_tcache_class_pop(struct pm_tcache *t, unsigned k)
         pm_corruption("malloc(): unaligned tcache chunk detected", e);
     t->class_entries[k] = tcache_link(&e->next, e->next);
     t->class_count[k]--;
-    t->bytes -= pm_global.tcache_class_bytes[k];
     e->key = 0;
     return e;
 }
 
-static inline void pm_tcache_class_push(struct pm_tcache *t, unsigned k, struct pm_tcache_entry *e)
+static inline void pm_tcache_class_push(struct pm_tcache *t, size_t k, struct pm_tcache_entry *e)
 {
     e->next = tcache_link(&e->next, t->class_entries[k]);
     e->key = pm_global.tcache_key;
     t->class_entries[k] = e;
     t->class_count[k]++;
-    t->bytes += pm_global.tcache_class_bytes[k];
 }
 
-/* Whether a free of a chunk of class k may keep it. */
-static inline bool pm_tcache_class_has_room(const struct pm_tcache *t, unsigned k, size_t size)
+/* Whether a free of a chunk of class k may keep it (the depths keep
+ * the cache within its budget). */
+static inline bool pm_tcache_class_has_room(const struct pm_tcache *t, size_t k)
 {
-    return t->class_count[k] < t->class_limit[k] && t->bytes + size <= pm_global.tcache_byte_budget;
+    return t->class_count[k] < t->class_limit[k];
 }
 
 /* A request of `bytes` (from tcache_request_limit up) that a size class
@@ -219,15 +242,18 @@ bool pm_tcache_class_has(struct pm_tcache *t, unsigned k, struct pm_tcache_entry
  * back. */
 #define PM_TCACHE_IDLE_CHECK_CALLS 4096
 void pm_tcache_idle_check(struct pm_tcache *t);
-/* Gives back every chunk of the size classes (near a memory limit). */
+/* Gives back every chunk of the size classes, and what the small bins
+ * hold beyond their starting depth, to which they return (near a memory
+ * limit). */
 void pm_tcache_release_classes(struct pm_tcache *t);
 static inline void pm_tcache_tick(struct pm_tcache *t)
 {
-    /* only the classes have depths to shrink */
-    if (__builtin_expect(pm_global.tcache_big_request_limit != 0, 0) &&
-        __builtin_expect(++t->slow_calls >= PM_TCACHE_IDLE_CHECK_CALLS, 0))
+    if (__builtin_expect(++t->slow_calls >= PM_TCACHE_IDLE_CHECK_CALLS, 0))
         pm_tcache_idle_check(t);
 }
+/* A free found small bin idx full: counts towards a deeper bin; true
+ * when the bin grew and has room now. */
+bool pm_tcache_bin_full(struct pm_tcache *t, unsigned idx);
 struct pm_tcache *pm_tcache_create(void);
 /* Moves more chunks of size nb from the arena's exact-fit bins into the
  * cache while it has room (arena lock held). */
@@ -239,11 +265,13 @@ bool pm_tcache_holds(struct pm_tcache *t, unsigned idx, struct pm_tcache_entry *
 /* Gives the calling thread's cache back, for good (thread exit). */
 void pm_tcache_thread_exit(void);
 void pm_tcache_refresh_limits(void);
-/* Recounts t's room against a changed pm_global.tcache_count. */
+/* Follows changed options: every small bin starts again at the
+ * configured depth (pm_global.tcache_count), and the budget is shared
+ * out again. */
 void pm_tcache_rebase(struct pm_tcache *t);
 static inline void pm_tcache_follow_limit(struct pm_tcache *t)
 {
-    if (__builtin_expect(t->limit != pm_global.tcache_count, 0))
+    if (__builtin_expect(t->generation != pm_global.tcache_generation, 0))
         pm_tcache_rebase(t);
 }
 /* The list lock, for fork and for a consistent snapshot. */

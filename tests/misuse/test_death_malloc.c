@@ -271,6 +271,9 @@ static void tcache_forged_next(void)
 /* The same met while a full bin spills half of itself to the arena. */
 static void tcache_forged_next_spill(void)
 {
+    /* No byte budget: the bin keeps its starting depth of 7, so the 8th
+     * free spills instead of deepening the bin. */
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_BYTES, 0) == 1);
     void *v[8];
     for (int i = 0; i < 8; i++)
         v[i] = malloc(24);

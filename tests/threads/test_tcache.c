@@ -83,8 +83,9 @@ static void test_bins_and_lifo(void)
     CHECK(pm_tcache_count(TC, 63) == c63 + 1 || c63 >= 7);
 }
 
-/* Freeing 20 chunks of one size leaves at most 7 in the bin, whatever
- * the order; the bin's list always agrees with its count. */
+/* Freeing 20 chunks of one size leaves at most `count` in the bin when
+ * the depths are fixed (no byte budget), at most the deepest a bin grows
+ * otherwise; the bin's list always agrees with its count. */
 /* Frees the n blocks of one size in p and returns the most chunks their
  * cache bin held meanwhile. */
 static size_t fullest_while_freeing(void **p, int n)
@@ -99,7 +100,7 @@ static size_t fullest_while_freeing(void **p, int n)
     return worst;
 }
 
-static void test_count_limit(size_t count)
+static void count_limit(size_t count, size_t deepest)
 {
     enum { N = 20 };
     void *p[N];
@@ -108,12 +109,22 @@ static void test_count_limit(size_t count)
             p[i] = malloc(size);
         unsigned idx = idx_of(p[0]);
         size_t worst = fullest_while_freeing(p, N);
-        if (worst > count)
-            fprintf(stderr, "size %zu: %zu chunks in bin %u (limit %zu)\n", size, worst, idx, count);
-        CHECK(worst <= count);
+        if (worst > deepest)
+            fprintf(stderr, "size %zu: %zu chunks in bin %u (limit %zu)\n", size, worst, idx, deepest);
+        CHECK(worst <= deepest);
+        CHECK(pm_tcache_count(TC, idx) <= TC->bin_limit[idx]);
         CHECK(count == 0 || pm_tcache_count(TC, idx) >= 1);
         CHECK_EQ_SIZE(walk_bin(idx), pm_tcache_count(TC, idx));
     }
+}
+
+static void test_count_limit(size_t count)
+{
+    size_t budget = pm_opt.tcache_bytes;
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_BYTES, 0) == 1);
+    count_limit(count, count);
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_BYTES, (int)budget) == 1);
+    count_limit(count, count > PM_TCACHE_BIN_DEPTH_MAX ? count : PM_TCACHE_BIN_DEPTH_MAX);
 }
 
 /* With the cache turned off, frees of every cached size add nothing. */
@@ -428,6 +439,10 @@ static void *follow_thread(void *arg)
 
 static void test_other_thread_follows_limit(void)
 {
+    /* Depths fixed (no byte budget): the thread's bin stays 7 deep, so
+     * its frees reach the slow path, where it follows the new limits. */
+    size_t budget = pm_opt.tcache_bytes;
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_BYTES, 0) == 1);
     REQUIRE(pthread_barrier_init(&follow_barrier, NULL, 2) == 0);
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, follow_thread, NULL) == 0);
@@ -441,6 +456,7 @@ static void test_other_thread_follows_limit(void)
     pthread_join(t, NULL);
     REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 7) == 1);
     CHECK(TC->limit == 7);
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_BYTES, (int)budget) == 1);
     THR_COLLECT();
     CHECK_HEAP();
     pthread_barrier_destroy(&follow_barrier);
@@ -448,10 +464,22 @@ static void test_other_thread_follows_limit(void)
 
 /* ---- double free, in a child ---- */
 
+/* Empties bin idx of the calling thread's cache (its chunks are left
+ * allocated: the double-free cases run in a child), so the next free of
+ * the size is cached, whatever depth and length earlier cases left the
+ * bin at (a bin longer than its depth spills at its next free). */
+static void drain_bin(unsigned idx)
+{
+    while (TC->entries[idx] != NULL)
+        (void)pm_tcache_pop(TC, idx, TC->entries[idx]);
+    TCHECK(pm_tcache_count(TC, idx) == 0 && pm_tcache_has_room(TC, idx));
+}
+
 static void double_free_head(void *arg)
 {
     (void)arg;
     void *p = malloc(100);
+    drain_bin(idx_of(p));
     free(p);
     free(p);
 }
@@ -493,10 +521,7 @@ static void double_free_other_thread_chunk(void *arg)
     pthread_join(t, &p);
     /* Empty this thread's bin of the size, so the first free is cached
      * whatever earlier cases left in it. */
-    void *hold[PM_MAX_TCACHE_COUNT > 64 ? 64 : PM_MAX_TCACHE_COUNT];
-    for (size_t i = 0; i < pm_global.tcache_count && i < sizeof hold / sizeof hold[0]; i++)
-        hold[i] = malloc(500);
-    __asm__ volatile("" : : "r"(hold) : "memory");
+    drain_bin(idx_of(p));
     free(p);
     free(p);
 }

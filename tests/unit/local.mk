@@ -77,6 +77,15 @@ tests_unit_test_cache_arena_LDADD = $(TEST_LDADD)
 tests_unit_test_cache_arena_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_cache_arena
 
+# The small bins' adaptive depth: a repeated batch stops missing, an idle
+# bin shrinks, the byte budget holds, deep bins in the heap walker and the
+# snapshot; calloc's cache hits cleared whole.
+check_PROGRAMS += tests/unit/test_tcache_depth
+tests_unit_test_tcache_depth_CFLAGS = $(TEST_WB_CFLAGS)
+tests_unit_test_tcache_depth_LDADD = $(TEST_LDADD)
+tests_unit_test_tcache_depth_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_tcache_depth
+
 # The page size read at run time, faked bigger than the kernel's through
 # the OS layer: one program per size.
 check_PROGRAMS += tests/unit/test_page_size_16k tests/unit/test_page_size_64k

@@ -174,6 +174,9 @@ int main(void)
     /* Arena behaviour with blocks above 1032 bytes: those must reach the
      * arena, not the thread cache's size classes. */
     REQUIRE(mallopt(PMALLOC_M_TCACHE_MAX, 1032) == 1);
+    /* No byte budget: every bin keeps the starting depth of 7, so the
+     * spills and refills below come where the counts say. */
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_BYTES, 0) == 1);
     free(malloc(1)); /* the cache exists */
     REQUIRE(TC != NULL && TC->limit == 7);
     test_spill_to_fastbin();
