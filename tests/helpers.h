@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <malloc.h>
+#include <pmalloc.h>
 
 #include "harness.h"
 #include "internal.h"
@@ -186,6 +187,41 @@ static inline size_t free_chunks_main(void)
         }
     }
     return n;
+}
+
+/* A snapshot of this process (pmalloc_snapshot) read back as a string,
+ * or NULL on failure; the caller frees it. */
+static inline char *snapshot_text(void)
+{
+    char path[] = "/tmp/pmalloc-snapshot-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    unlink(path);
+    char *text = NULL;
+    off_t len;
+    if (pmalloc_snapshot(fd) == 0 && (len = lseek(fd, 0, SEEK_END)) > 0 &&
+        (text = malloc((size_t)len + 1)) != NULL) {
+        if (pread(fd, text, (size_t)len, 0) == len) {
+            text[len] = 0;
+        } else {
+            free(text);
+            text = NULL;
+        }
+    }
+    close(fd);
+    return text;
+}
+
+/* Whether the snapshot's walker found nothing wrong ("problems":[]);
+ * prints what it found otherwise. */
+static inline bool snapshot_problem_free(const char *text)
+{
+    const char *problems = strstr(text, "\"problems\":[");
+    if (problems != NULL && problems[12] == ']')
+        return true;
+    fprintf(stderr, "snapshot problems: %.300s\n", problems != NULL ? problems : "(no problems list)");
+    return false;
 }
 
 #endif
