@@ -312,9 +312,18 @@ static __attribute__((noinline)) void free_class(void *mem, struct pm_tcache *t)
 /* Jumps to `label` when bin idx of cache t is full.  On x86-64 the test is
  * written out as one compare of the counter in memory: compilers load it,
  * test it and later store the decrement from a register, one or two
- * instructions more on the path every free takes. */
+ * instructions more on the path every free takes.  The counter is named
+ * by its parts, not as a memory operand, or the compiler computes its
+ * address into a register first (one more instruction); nothing in free
+ * writes it before the test, so the compiler has no store to keep in
+ * order with this read. */
 #if defined(__x86_64__)
-#define GOTO_UNLESS_ROOM(t, idx, label) __asm__ goto("cmpl $0, %0\n\tjle %l1" : : "m"((t)->room[idx]) : "cc" : label)
+#define GOTO_UNLESS_ROOM(t, idx, label)                                                                               \
+    __asm__ goto("cmpl $0, %c0(%1,%2,4)\n\tjle %l3"                                                             \
+                 :                                                                                                 \
+                 : "i"(offsetof(struct pm_tcache, room)), "r"(t), "r"(idx)                                         \
+                 : "cc"                                                                                            \
+                 : label)
 #else
 #define GOTO_UNLESS_ROOM(t, idx, label)                                                                               \
     do {                                                                                                           \

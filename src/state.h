@@ -172,7 +172,7 @@ struct pm_shared_state {
     size_t limit_hard;
     size_t limit_next_check;
 };
-extern struct pm_shared_state pm_global;
+extern struct pm_shared_state pm_global PM_HIDDEN;
 
 /* Heaps and mappings grow and shrink under different locks: the shared
  * total moves by atomic adds, and its peak only ever rises. */
