@@ -81,11 +81,9 @@ static void *malloc_unprofiled(size_t bytes)
     return mem;
 }
 
-/* While allocations are profiled, malloc's fast path sends every call
- * here (its limits are 0): the byte countdown costs the profiled run a
- * call and a subtraction per malloc, and the unprofiled one nothing at
- * all, where a countdown in the fast path would cost every run.  What the
- * fast path would have done follows, on the cache's real limits. */
+/* While allocations are profiled, malloc's slow path goes here: the
+ * thread's own countdown, then what the fast path would have done, on
+ * the cache's real limits. */
 static __attribute__((noinline)) void *malloc_profiled(size_t bytes)
 {
     if (PM_UNLIKELY(pm_prof_due(bytes))) {
@@ -125,40 +123,25 @@ static void *malloc_from_cache(size_t bytes)
     return NULL;
 }
 
-/* The countdown ran out in an allocation of `bytes` already taken off
- * it: the allocation is sampled, or (a thread's first draw) not. */
-static __attribute__((noinline)) void *malloc_counted(size_t bytes)
+/* The countdown `left` ran out in an allocation of `bytes` already taken
+ * off it: the allocation is sampled, or (a countdown's first draw) not. */
+static __attribute__((noinline)) void *malloc_counted(size_t bytes, int64_t *left)
 {
     /* a sampled block comes from the cache as any other: the arena would
      * cost a sample a thousand instructions more */
     void *mem = malloc_from_cache(bytes);
     if (mem == NULL)
         mem = malloc_unprofiled(bytes);
-    if (pm_prof_next(bytes))
+    if (pm_prof_next(left, bytes))
         pm_prof_record(mem, bytes);
     return mem;
-}
-
-/* While profiling, malloc's fast path sends the cache's requests here:
- * a hit costs the countdown (a subtraction and a branch) and a jump more
- * than the fast path, which pays nothing for it; the profiled run's other
- * calls go on to malloc_profiled. */
-static __attribute__((noinline)) void *malloc_profiled_small(size_t bytes, struct pm_tcache *t)
-{
-    if (PM_UNLIKELY(pm_prof_take(bytes)))
-        return malloc_counted(bytes);
-    size_t idx = pm_global.tcache_class[bytes];
-    struct pm_tcache_entry *e = t->entries[idx];
-    if (PM_LIKELY(e != NULL))
-        return pm_tcache_pop(t, idx, e);
-    return malloc_unprofiled(bytes);
 }
 
 /* A request for a size class while profiling, as malloc_class. */
 static __attribute__((noinline)) void *malloc_profiled_class(size_t bytes, struct pm_tcache *t)
 {
     if (PM_UNLIKELY(pm_prof_take(bytes)))
-        return malloc_counted(bytes);
+        return malloc_counted(bytes, &pm_prof_left);
     unsigned k = tcache_request_class(bytes);
     if (PM_LIKELY(t->class_entries[k] != NULL))
         return pm_tcache_class_pop(t, k);
@@ -185,25 +168,30 @@ static inline __attribute__((always_inline)) void *malloc_class(size_t bytes, st
     return malloc_slow(bytes);
 }
 
-/* The fast path: a hit in the thread cache takes no lock and no call. */
+/* The fast path: a hit in the thread cache takes no lock and no call.  A
+ * small bin's hit is taken off the cache's profile countdown, which only
+ * runs out while profiling; a size class's hit is profiled on the way to
+ * malloc_profiled_class, the fast limit for classes being 0 then. */
 PM_EXPORT void *malloc(size_t bytes)
 {
     struct pm_tcache *t = pm_tc;
-    if (PM_LIKELY(bytes < pm_global.fast_request_limit)) {
+    if (PM_LIKELY(bytes < pm_global.tcache_request_limit)) {
         size_t idx = pm_global.tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
-        if (PM_LIKELY(e != NULL))
+        if (PM_LIKELY(e != NULL)) {
+            PM_PROF_TAKE_OR_GOTO(t->prof_left, bytes, counted);
             return pm_tcache_pop(t, idx, e);
+        }
     } else if (bytes < pm_global.fast_big_request_limit) {
         return malloc_class(bytes, t);
-    } else if (bytes < pm_global.tcache_request_limit) {
-        /* only while profiling: the fast limits are 0 then, the cache's
-         * own limits are not */
-        return malloc_profiled_small(bytes, t);
     } else if (bytes < pm_global.tcache_big_request_limit) {
+        /* only while profiling: the fast limit is 0 then, the cache's own
+         * limit is not */
         return malloc_profiled_class(bytes, t);
     }
     return malloc_slow(bytes);
+counted:
+    return malloc_counted(bytes, &t->prof_left);
 }
 
 /* Under valgrind: tells memcheck the block is gone and, if memcheck
@@ -430,8 +418,8 @@ static __attribute__((noinline)) void *calloc_slow(size_t count, size_t size)
 {
     pm_ensure_init();
     if (PM_UNLIKELY(pm_prof_on)) {
-        /* calloc's fast limits are malloc's, 0 while profiling: a block
-         * not sampled still comes from the cache when it can */
+        /* calloc's fast limit is 0 while profiling: a block not sampled
+         * still comes from the cache when it can */
         size_t bytes;
         if (__builtin_mul_overflow(count, size, &bytes))
             return calloc_core(count, size);
@@ -517,9 +505,9 @@ PM_EXPORT void *calloc(size_t count, size_t size)
     if (PM_UNLIKELY(__builtin_mul_overflow(count, size, &bytes)))
         return calloc_slow(count, size);
     struct pm_tcache *t = pm_tc;
-    /* the fast limits, as malloc's: 0 while profiling, so every calloc
-     * reaches the sampling in the slow path */
-    if (PM_LIKELY(bytes < pm_global.fast_request_limit)) {
+    /* the fast limit: 0 while profiling, so every calloc reaches the
+     * sampling in the slow path */
+    if (PM_LIKELY(bytes < pm_global.calloc_request_limit)) {
         size_t idx = pm_global.tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
         if (PM_LIKELY(e != NULL)) {

@@ -34,7 +34,7 @@ struct pm_prof_header pm_prof_header = {
 bool pm_prof_on;
 static pm_lock_t prof_lock = PM_LOCK_INITIALIZER(PM_LOCK_RANK_PROF);
 
-__thread int64_t pm_prof_left __attribute__((tls_model("initial-exec")));
+__thread int64_t pm_prof_left __attribute__((tls_model("initial-exec"))) = PM_PROF_UNDRAWN;
 static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
 static __thread bool in_profile __attribute__((tls_model("initial-exec")));
 
@@ -136,21 +136,22 @@ static int64_t next_distance(void)
     return (int64_t)d;
 }
 
-bool pm_prof_next(size_t bytes)
+bool pm_prof_next(int64_t *left, size_t bytes)
 {
-    /* A thread's first allocation draws its first distance: the counter
-     * started at zero, not at a draw. */
-    static __thread bool started __attribute__((tls_model("initial-exec")));
-    if (!pm_prof_on)
+    if (!pm_prof_on) {
+        /* before start-up enabled sampling, a countdown stays undrawn */
+        *left = pm_prof_initial_left();
         return false;
-    if (!started) {
-        started = true;
-        pm_prof_left = next_distance() - (int64_t)bytes;
-        if (pm_prof_left > 0)
+    }
+    /* a countdown's first allocation draws its first distance: it started
+     * undrawn, not at a draw */
+    if (*left <= PM_PROF_UNDRAWN / 2) {
+        *left = next_distance() - (int64_t)bytes;
+        if (*left > 0)
             return false;
     }
     /* the exponential law forgets: draw afresh from this block's end */
-    pm_prof_left = next_distance();
+    *left = next_distance();
     return !in_profile;
 }
 
