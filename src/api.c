@@ -123,10 +123,12 @@ static void *malloc_from_cache(size_t bytes)
     return NULL;
 }
 
-/* The countdown `left` ran out in an allocation of `bytes` already taken
- * off it: the allocation is sampled, or (a countdown's first draw) not. */
-static __attribute__((noinline)) void *malloc_counted(size_t bytes, int64_t *left)
+/* A countdown ran out in an allocation of `bytes` already taken off it,
+ * cache t's (malloc's fast path) or, t NULL, the thread's own: the
+ * allocation is sampled, or (a countdown's first draw) not. */
+static __attribute__((noinline)) void *malloc_counted(size_t bytes, struct pm_tcache *t)
 {
+    int64_t *left = t != NULL ? &t->prof_left : &pm_prof_left;
     /* a sampled block comes from the cache as any other: the arena would
      * cost a sample a thousand instructions more */
     void *mem = malloc_from_cache(bytes);
@@ -141,7 +143,7 @@ static __attribute__((noinline)) void *malloc_counted(size_t bytes, int64_t *lef
 static __attribute__((noinline)) void *malloc_profiled_class(size_t bytes, struct pm_tcache *t)
 {
     if (PM_UNLIKELY(pm_prof_take(bytes)))
-        return malloc_counted(bytes, &pm_prof_left);
+        return malloc_counted(bytes, NULL);
     unsigned k = tcache_request_class(bytes);
     if (PM_LIKELY(t->class_entries[k] != NULL))
         return pm_tcache_class_pop(t, k);
@@ -191,7 +193,7 @@ PM_EXPORT void *malloc(size_t bytes)
     }
     return malloc_slow(bytes);
 counted:
-    return malloc_counted(bytes, &t->prof_left);
+    return malloc_counted(bytes, t);
 }
 
 /* Under valgrind: tells memcheck the block is gone and, if memcheck
