@@ -139,17 +139,6 @@ static __attribute__((noinline)) void *malloc_counted(size_t bytes, struct pm_tc
     return mem;
 }
 
-/* A request for a size class while profiling, as malloc_class. */
-static __attribute__((noinline)) void *malloc_profiled_class(size_t bytes, struct pm_tcache *t)
-{
-    if (PM_UNLIKELY(pm_prof_take(bytes)))
-        return malloc_counted(bytes, NULL);
-    unsigned k = tcache_request_class(bytes);
-    if (PM_LIKELY(t->class_entries[k] != NULL))
-        return pm_tcache_class_pop(t, k);
-    return malloc_unprofiled(bytes);
-}
-
 static __attribute__((noinline)) void *malloc_slow(size_t bytes)
 {
     if (PM_UNLIKELY(pm_prof_on))
@@ -165,15 +154,18 @@ static inline __attribute__((always_inline)) void *malloc_class(size_t bytes, st
 {
     unsigned k = tcache_request_class(bytes);
     struct pm_tcache_entry *e = t->class_entries[k];
-    if (PM_LIKELY(e != NULL && ptr_aligned(e)))
-        return pm_tcache_class_pop(t, k);
+    if (PM_LIKELY(e != NULL && ptr_aligned(e))) {
+        PM_PROF_TAKE_OR_GOTO(t->prof_left, bytes, counted);
+        return pm_tcache_class_take(t, k, e);
+    }
     return malloc_slow(bytes);
+counted:
+    return malloc_counted(bytes, t);
 }
 
 /* The fast path: a hit in the thread cache takes no lock and no call.  A
- * small bin's hit is taken off the cache's profile countdown, which only
- * runs out while profiling; a size class's hit is profiled on the way to
- * malloc_profiled_class, the fast limit for classes being 0 then. */
+ * hit is taken off the cache's profile countdown, which runs out only
+ * while profiling. */
 PM_EXPORT void *malloc(size_t bytes)
 {
     struct pm_tcache *t = pm_tc;
@@ -184,12 +176,8 @@ PM_EXPORT void *malloc(size_t bytes)
             PM_PROF_TAKE_OR_GOTO(t->prof_left, bytes, counted);
             return pm_tcache_pop(t, idx, e);
         }
-    } else if (bytes < pm_global.fast_big_request_limit) {
-        return malloc_class(bytes, t);
     } else if (bytes < pm_global.tcache_big_request_limit) {
-        /* only while profiling: the fast limit is 0 then, the cache's own
-         * limit is not */
-        return malloc_profiled_class(bytes, t);
+        return malloc_class(bytes, t);
     }
     return malloc_slow(bytes);
 counted:
@@ -416,22 +404,26 @@ static void *calloc_core(size_t count, size_t size)
 
 static void *calloc_cached(size_t bytes);
 
+/* While profiling: calloc of count * size = `bytes`, sampled if `due`.
+ * The block comes from the cache when it can, sampled or not. */
+static void *calloc_sampled(size_t count, size_t size, size_t bytes, bool due)
+{
+    void *mem = calloc_cached(bytes);
+    if (mem == NULL)
+        mem = calloc_core(count, size);
+    if (mem != NULL && due)
+        pm_prof_record(mem, bytes);
+    return mem;
+}
+
 static __attribute__((noinline)) void *calloc_slow(size_t count, size_t size)
 {
     pm_ensure_init();
     if (PM_UNLIKELY(pm_prof_on)) {
-        /* calloc's fast limit is 0 while profiling: a block not sampled
-         * still comes from the cache when it can */
         size_t bytes;
         if (__builtin_mul_overflow(count, size, &bytes))
             return calloc_core(count, size);
-        bool due = pm_prof_due(bytes);
-        void *mem = due ? NULL : calloc_cached(bytes);
-        if (mem == NULL)
-            mem = calloc_core(count, size);
-        if (mem != NULL && due)
-            pm_prof_record(mem, bytes);
-        return mem;
+        return calloc_sampled(count, size, bytes, pm_prof_due(bytes));
     }
     if (PM_LIKELY(!pm_vg()))
         return calloc_core(count, size);
@@ -498,18 +490,24 @@ static __attribute__((noinline, cold)) void *pop_corrupt(struct pm_tcache *t, si
     return pm_tcache_pop(t, idx, e);
 }
 
+/* The countdown of cache t ran out in calloc's fast path, `bytes` taken
+ * off it. */
+static __attribute__((noinline)) void *calloc_counted(size_t count, size_t size, size_t bytes, struct pm_tcache *t)
+{
+    return calloc_sampled(count, size, bytes, pm_prof_next(&t->prof_left, bytes));
+}
+
 /* The fast path: a hit in the thread cache, cleared whole (a cached chunk
  * may hold anything its last owner wrote, up to its usable size, which
- * malloc_usable_size reports and so must read as zero too). */
+ * malloc_usable_size reports and so must read as zero too).  A hit is
+ * taken off the cache's profile countdown, as in malloc. */
 PM_EXPORT void *calloc(size_t count, size_t size)
 {
     size_t bytes;
     if (PM_UNLIKELY(__builtin_mul_overflow(count, size, &bytes)))
         return calloc_slow(count, size);
     struct pm_tcache *t = pm_tc;
-    /* the fast limit: 0 while profiling, so every calloc reaches the
-     * sampling in the slow path */
-    if (PM_LIKELY(bytes < pm_global.calloc_request_limit)) {
+    if (PM_LIKELY(bytes < pm_global.tcache_request_limit)) {
         size_t idx = pm_global.tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
         if (PM_LIKELY(e != NULL)) {
@@ -520,6 +518,7 @@ PM_EXPORT void *calloc(size_t count, size_t size)
                 &&at24, &&at25, &&at26, &&at27, &&at28, &&at29, &&at30};
             if (PM_UNLIKELY(!ptr_aligned(e)))
                 return pop_corrupt(t, idx, e);
+            PM_PROF_TAKE_OR_GOTO(t->prof_left, bytes, counted);
             char *c = (char *)pm_tcache_pop(t, idx, e);
             if (idx >= CLEAR_SMALL_STORES)
                 return clear_large(c, tcache_bin_size((unsigned)idx) - PM_SIZE_SZ);
@@ -563,12 +562,17 @@ PM_EXPORT void *calloc(size_t count, size_t size)
 #undef CLEAR_AT
             return c;
         }
-    } else if (bytes < pm_global.fast_big_request_limit) {
+    } else if (bytes < pm_global.tcache_big_request_limit) {
         unsigned k = tcache_request_class(bytes);
-        if (PM_LIKELY(t->class_entries[k] != NULL))
-            return clear_usable(pm_tcache_class_pop(t, k), pm_global.tcache_class_bytes[k] - PM_SIZE_SZ);
+        struct pm_tcache_entry *e = t->class_entries[k];
+        if (PM_LIKELY(e != NULL && ptr_aligned(e))) {
+            PM_PROF_TAKE_OR_GOTO(t->prof_left, bytes, counted);
+            return clear_usable(pm_tcache_class_take(t, k, e), pm_global.tcache_class_bytes[k] - PM_SIZE_SZ);
+        }
     }
     return calloc_slow(count, size);
+counted:
+    return calloc_counted(count, size, bytes, t);
 }
 
 /* realloc checks its argument as free does: a block this thread's cache

@@ -33,8 +33,9 @@ extern __thread int64_t pm_prof_left __attribute__((tls_model("initial-exec")));
  * reaches): its first allocation draws the first distance. */
 #define PM_PROF_UNDRAWN (INT64_MIN / 2)
 
-/* Maps the tables when PMALLOC_PROF asks for them (start-up, before the
- * thread cache's limits are set: header.period says profiling is on). */
+/* Maps the tables when PMALLOC_PROF asks for them (start-up, before any
+ * thread cache exists: header.period says profiling is on, and where a
+ * cache's countdown starts). */
 void pm_prof_start(void);
 /* Readies the unwinder and starts sampling (start-up, once the allocator
  * serves calls). */
@@ -55,33 +56,14 @@ static inline bool pm_prof_due(size_t bytes)
         return false;
     return pm_prof_next(&pm_prof_left, bytes);
 }
-/* Takes `bytes` off the thread's own countdown; true when it ran out
- * (pm_prof_next then decides).  x86-64 gets one subtraction in memory
- * and a branch: the compiler would load, subtract, store and test. */
-static inline bool pm_prof_take(size_t bytes)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    __asm__ goto("movq pm_prof_left@gottpoff(%%rip), %%rax\n\t"
-                 "subq %0, %%fs:(%%rax)\n\t"
-                 "jle %l[out]"
-                 :
-                 : "r"(bytes)
-                 : "rax", "cc", "memory"
-                 : out);
-    return false;
-out:
-    return true;
-#else
-    pm_prof_left -= (int64_t)bytes;
-    return pm_prof_left <= 0;
-#endif
-}
 /* Takes `bytes` off the countdown `left` (an lvalue) and jumps to
  * `label` when it ran out: on x86-64 one subtraction in memory and a
- * branch, what malloc's fast path can afford. */
+ * branch, what malloc's fast path can afford.  The countdown is the
+ * statement's one output (asm goto with outputs: GCC 11, clang 11), so
+ * the compiler keeps what it read of the cache before it in registers. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define PM_PROF_TAKE_OR_GOTO(left, bytes, label)                                                                      \
-    __asm__ goto("subq %1, %0\n\tjle %l2" : : "m"(left), "r"((int64_t)(bytes)) : "cc", "memory" : label)
+    __asm__ goto("subq %[b], %[l]\n\tjle %l[" #label "]" : [l] "+m"(left) : [b] "r"((int64_t)(bytes)) : "cc" : label)
 #else
 #define PM_PROF_TAKE_OR_GOTO(left, bytes, label)                                                                      \
     do {                                                                                                           \

@@ -134,13 +134,6 @@ struct pm_shared_state {
     size_t tcache_byte_budget;
     /* chunk sizes of the classes lie in (1040, 1040 + this] (0: none) */
     size_t tcache_class_span;
-    /* What the fast paths compare a request with, where they take no
-     * profile countdown: calloc's (small bins) and malloc's for the size
-     * classes.  The request limits above, or 0 while allocations are
-     * profiled, when those calls take the slow path past the sampler
-     * (api.c; malloc's small bins take the countdown in the fast path). */
-    size_t calloc_request_limit;
-    size_t fast_big_request_limit;
     /* init.c */
     size_t sbrk_base_mem;        /* where the program break stood at start */
     bool on_valgrind;            /* memcheck is watching: see memcheck.h */
