@@ -81,29 +81,15 @@ static void *malloc_unprofiled(size_t bytes)
     return mem;
 }
 
-/* While allocations are profiled, malloc's slow path goes here: the
- * thread's own countdown, then what the fast path would have done, on
- * the cache's real limits. */
+/* While allocations are profiled, malloc's slow path (the fast path's
+ * misses, and what the cache does not serve) goes here: the thread's own
+ * countdown, its cache's being the fast path's. */
 static __attribute__((noinline)) void *malloc_profiled(size_t bytes)
 {
-    if (PM_UNLIKELY(pm_prof_due(bytes))) {
-        void *mem = malloc_unprofiled(bytes);
+    void *mem = malloc_unprofiled(bytes);
+    if (PM_UNLIKELY(pm_prof_due(bytes)))
         pm_prof_record(mem, bytes);
-        return mem;
-    }
-    struct pm_tcache *t = pm_tc;
-    if (bytes < pm_global.tcache_request_limit) {
-        size_t idx = pm_global.tcache_class[bytes];
-        struct pm_tcache_entry *e = t->entries[idx];
-        if (PM_LIKELY(e != NULL))
-            return pm_tcache_pop(t, idx, e);
-    } else if (bytes < pm_global.tcache_big_request_limit) {
-        size_t nb = (bytes + PM_SIZE_SZ + PM_ALIGN_MASK) & ~PM_ALIGN_MASK;
-        unsigned k = pm_global.tcache_class_by_step[(nb - PM_CHUNK_HDR + PM_TCACHE_CLASS_STEP - 1) >> 7];
-        if (PM_LIKELY(t->class_entries[k] != NULL))
-            return pm_tcache_class_pop(t, k);
-    }
-    return malloc_unprofiled(bytes);
+    return mem;
 }
 
 /* While profiling: a hit in the thread cache on its own limits, or NULL. */
@@ -123,18 +109,17 @@ static void *malloc_from_cache(size_t bytes)
     return NULL;
 }
 
-/* A countdown ran out in an allocation of `bytes` already taken off it,
- * cache t's (malloc's fast path) or, t NULL, the thread's own: the
- * allocation is sampled, or (a countdown's first draw) not. */
+/* The countdown of cache t ran out in malloc's fast path, `bytes` taken
+ * off it: the allocation is sampled, or (the countdown's first draw)
+ * not. */
 static __attribute__((noinline)) void *malloc_counted(size_t bytes, struct pm_tcache *t)
 {
-    int64_t *left = t != NULL ? &t->prof_left : &pm_prof_left;
     /* a sampled block comes from the cache as any other: the arena would
      * cost a sample a thousand instructions more */
     void *mem = malloc_from_cache(bytes);
     if (mem == NULL)
         mem = malloc_unprofiled(bytes);
-    if (pm_prof_next(left, bytes))
+    if (pm_prof_next(&t->prof_left, bytes))
         pm_prof_record(mem, bytes);
     return mem;
 }
