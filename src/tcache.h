@@ -113,9 +113,10 @@ struct pm_tcache {
     size_t bin_depth_bytes;
     size_t class_depth_bytes;
     uint32_t generation; /* pm_global.tcache_generation last followed */
-    /* The allocation profile's countdown for malloc's hits (prof.h),
-     * INT64_MAX when nothing is profiled: the fast path takes every hit
-     * off it, one subtraction in memory, and never reaches zero then. */
+    /* The allocation profile's countdown for the hits of malloc's and
+     * calloc's fast paths (prof.h), INT64_MAX when nothing is profiled:
+     * every hit is taken off it, one subtraction in memory, and it never
+     * reaches zero then. */
     int64_t prof_left;
 };
 
