@@ -81,31 +81,15 @@ static void *malloc_unprofiled(size_t bytes)
     return mem;
 }
 
-/* While allocations are profiled, malloc's fast path sends every call
- * here (its limits are 0): the byte countdown costs the profiled run a
- * call and a subtraction per malloc, and the unprofiled one nothing at
- * all, where a countdown in the fast path would cost every run.  What the
- * fast path would have done follows, on the cache's real limits. */
+/* While allocations are profiled, malloc's slow path (the fast path's
+ * misses, and what the cache does not serve) goes here: the thread's own
+ * countdown, its cache's being the fast path's. */
 static __attribute__((noinline)) void *malloc_profiled(size_t bytes)
 {
-    if (PM_UNLIKELY(pm_prof_due(bytes))) {
-        void *mem = malloc_unprofiled(bytes);
+    void *mem = malloc_unprofiled(bytes);
+    if (PM_UNLIKELY(pm_prof_due(bytes)))
         pm_prof_record(mem, bytes);
-        return mem;
-    }
-    struct pm_tcache *t = pm_tc;
-    if (bytes < pm_global.tcache_request_limit) {
-        size_t idx = pm_global.tcache_class[bytes];
-        struct pm_tcache_entry *e = t->entries[idx];
-        if (PM_LIKELY(e != NULL))
-            return pm_tcache_pop(t, idx, e);
-    } else if (bytes < pm_global.tcache_big_request_limit) {
-        size_t nb = (bytes + PM_SIZE_SZ + PM_ALIGN_MASK) & ~PM_ALIGN_MASK;
-        unsigned k = pm_global.tcache_class_by_step[(nb - PM_CHUNK_HDR + PM_TCACHE_CLASS_STEP - 1) >> 7];
-        if (PM_LIKELY(t->class_entries[k] != NULL))
-            return pm_tcache_class_pop(t, k);
-    }
-    return malloc_unprofiled(bytes);
+    return mem;
 }
 
 /* While profiling: a hit in the thread cache on its own limits, or NULL. */
@@ -125,44 +109,19 @@ static void *malloc_from_cache(size_t bytes)
     return NULL;
 }
 
-/* The countdown ran out in an allocation of `bytes` already taken off
- * it: the allocation is sampled, or (a thread's first draw) not. */
-static __attribute__((noinline)) void *malloc_counted(size_t bytes)
+/* The countdown of cache t ran out in malloc's fast path, `bytes` taken
+ * off it: the allocation is sampled, or (the countdown's first draw)
+ * not. */
+static __attribute__((noinline)) void *malloc_counted(size_t bytes, struct pm_tcache *t)
 {
     /* a sampled block comes from the cache as any other: the arena would
      * cost a sample a thousand instructions more */
     void *mem = malloc_from_cache(bytes);
     if (mem == NULL)
         mem = malloc_unprofiled(bytes);
-    if (pm_prof_next(bytes))
+    if (pm_prof_next(&t->prof_left, bytes))
         pm_prof_record(mem, bytes);
     return mem;
-}
-
-/* While profiling, malloc's fast path sends the cache's requests here:
- * a hit costs the countdown (a subtraction and a branch) and a jump more
- * than the fast path, which pays nothing for it; the profiled run's other
- * calls go on to malloc_profiled. */
-static __attribute__((noinline)) void *malloc_profiled_small(size_t bytes, struct pm_tcache *t)
-{
-    if (PM_UNLIKELY(pm_prof_take(bytes)))
-        return malloc_counted(bytes);
-    size_t idx = pm_global.tcache_class[bytes];
-    struct pm_tcache_entry *e = t->entries[idx];
-    if (PM_LIKELY(e != NULL))
-        return pm_tcache_pop(t, idx, e);
-    return malloc_unprofiled(bytes);
-}
-
-/* A request for a size class while profiling, as malloc_class. */
-static __attribute__((noinline)) void *malloc_profiled_class(size_t bytes, struct pm_tcache *t)
-{
-    if (PM_UNLIKELY(pm_prof_take(bytes)))
-        return malloc_counted(bytes);
-    unsigned k = tcache_request_class(bytes);
-    if (PM_LIKELY(t->class_entries[k] != NULL))
-        return pm_tcache_class_pop(t, k);
-    return malloc_unprofiled(bytes);
 }
 
 static __attribute__((noinline)) void *malloc_slow(size_t bytes)
@@ -180,30 +139,34 @@ static inline __attribute__((always_inline)) void *malloc_class(size_t bytes, st
 {
     unsigned k = tcache_request_class(bytes);
     struct pm_tcache_entry *e = t->class_entries[k];
-    if (PM_LIKELY(e != NULL && ptr_aligned(e)))
-        return pm_tcache_class_pop(t, k);
+    if (PM_LIKELY(e != NULL && ptr_aligned(e))) {
+        PM_PROF_TAKE_OR_GOTO(t->prof_left, bytes, counted);
+        return pm_tcache_class_take(t, k, e);
+    }
     return malloc_slow(bytes);
+counted:
+    return malloc_counted(bytes, t);
 }
 
-/* The fast path: a hit in the thread cache takes no lock and no call. */
+/* The fast path: a hit in the thread cache takes no lock and no call.  A
+ * hit is taken off the cache's profile countdown, which runs out only
+ * while profiling. */
 PM_EXPORT void *malloc(size_t bytes)
 {
     struct pm_tcache *t = pm_tc;
-    if (PM_LIKELY(bytes < pm_global.fast_request_limit)) {
+    if (PM_LIKELY(bytes < pm_global.tcache_request_limit)) {
         size_t idx = pm_global.tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
-        if (PM_LIKELY(e != NULL))
+        if (PM_LIKELY(e != NULL)) {
+            PM_PROF_TAKE_OR_GOTO(t->prof_left, bytes, counted);
             return pm_tcache_pop(t, idx, e);
-    } else if (bytes < pm_global.fast_big_request_limit) {
-        return malloc_class(bytes, t);
-    } else if (bytes < pm_global.tcache_request_limit) {
-        /* only while profiling: the fast limits are 0 then, the cache's
-         * own limits are not */
-        return malloc_profiled_small(bytes, t);
+        }
     } else if (bytes < pm_global.tcache_big_request_limit) {
-        return malloc_profiled_class(bytes, t);
+        return malloc_class(bytes, t);
     }
     return malloc_slow(bytes);
+counted:
+    return malloc_counted(bytes, t);
 }
 
 /* Under valgrind: tells memcheck the block is gone and, if memcheck
@@ -312,9 +275,18 @@ static __attribute__((noinline)) void free_class(void *mem, struct pm_tcache *t)
 /* Jumps to `label` when bin idx of cache t is full.  On x86-64 the test is
  * written out as one compare of the counter in memory: compilers load it,
  * test it and later store the decrement from a register, one or two
- * instructions more on the path every free takes. */
+ * instructions more on the path every free takes.  The counter is named
+ * by its parts, not as a memory operand, or the compiler computes its
+ * address into a register first (one more instruction); nothing in free
+ * writes it before the test, so the compiler has no store to keep in
+ * order with this read. */
 #if defined(__x86_64__)
-#define GOTO_UNLESS_ROOM(t, idx, label) __asm__ goto("cmpl $0, %0\n\tjle %l1" : : "m"((t)->room[idx]) : "cc" : label)
+#define GOTO_UNLESS_ROOM(t, idx, label)                                                                               \
+    __asm__ goto("cmpl $0, %c0(%1,%2,4)\n\tjle %l3"                                                             \
+                 :                                                                                                 \
+                 : "i"(offsetof(struct pm_tcache, room)), "r"(t), "r"(idx)                                         \
+                 : "cc"                                                                                            \
+                 : label)
 #else
 #define GOTO_UNLESS_ROOM(t, idx, label)                                                                               \
     do {                                                                                                           \
@@ -417,22 +389,26 @@ static void *calloc_core(size_t count, size_t size)
 
 static void *calloc_cached(size_t bytes);
 
+/* While profiling: calloc of count * size = `bytes`, sampled if `due`.
+ * The block comes from the cache when it can, sampled or not. */
+static void *calloc_sampled(size_t count, size_t size, size_t bytes, bool due)
+{
+    void *mem = calloc_cached(bytes);
+    if (mem == NULL)
+        mem = calloc_core(count, size);
+    if (mem != NULL && due)
+        pm_prof_record(mem, bytes);
+    return mem;
+}
+
 static __attribute__((noinline)) void *calloc_slow(size_t count, size_t size)
 {
     pm_ensure_init();
     if (PM_UNLIKELY(pm_prof_on)) {
-        /* calloc's fast limits are malloc's, 0 while profiling: a block
-         * not sampled still comes from the cache when it can */
         size_t bytes;
         if (__builtin_mul_overflow(count, size, &bytes))
             return calloc_core(count, size);
-        bool due = pm_prof_due(bytes);
-        void *mem = due ? NULL : calloc_cached(bytes);
-        if (mem == NULL)
-            mem = calloc_core(count, size);
-        if (mem != NULL && due)
-            pm_prof_record(mem, bytes);
-        return mem;
+        return calloc_sampled(count, size, bytes, pm_prof_due(bytes));
     }
     if (PM_LIKELY(!pm_vg()))
         return calloc_core(count, size);
@@ -499,18 +475,24 @@ static __attribute__((noinline, cold)) void *pop_corrupt(struct pm_tcache *t, si
     return pm_tcache_pop(t, idx, e);
 }
 
+/* The countdown of cache t ran out in calloc's fast path, `bytes` taken
+ * off it. */
+static __attribute__((noinline)) void *calloc_counted(size_t count, size_t size, size_t bytes, struct pm_tcache *t)
+{
+    return calloc_sampled(count, size, bytes, pm_prof_next(&t->prof_left, bytes));
+}
+
 /* The fast path: a hit in the thread cache, cleared whole (a cached chunk
  * may hold anything its last owner wrote, up to its usable size, which
- * malloc_usable_size reports and so must read as zero too). */
+ * malloc_usable_size reports and so must read as zero too).  A hit is
+ * taken off the cache's profile countdown, as in malloc. */
 PM_EXPORT void *calloc(size_t count, size_t size)
 {
     size_t bytes;
     if (PM_UNLIKELY(__builtin_mul_overflow(count, size, &bytes)))
         return calloc_slow(count, size);
     struct pm_tcache *t = pm_tc;
-    /* the fast limits, as malloc's: 0 while profiling, so every calloc
-     * reaches the sampling in the slow path */
-    if (PM_LIKELY(bytes < pm_global.fast_request_limit)) {
+    if (PM_LIKELY(bytes < pm_global.tcache_request_limit)) {
         size_t idx = pm_global.tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
         if (PM_LIKELY(e != NULL)) {
@@ -521,6 +503,7 @@ PM_EXPORT void *calloc(size_t count, size_t size)
                 &&at24, &&at25, &&at26, &&at27, &&at28, &&at29, &&at30};
             if (PM_UNLIKELY(!ptr_aligned(e)))
                 return pop_corrupt(t, idx, e);
+            PM_PROF_TAKE_OR_GOTO(t->prof_left, bytes, counted);
             char *c = (char *)pm_tcache_pop(t, idx, e);
             if (idx >= CLEAR_SMALL_STORES)
                 return clear_large(c, tcache_bin_size((unsigned)idx) - PM_SIZE_SZ);
@@ -564,12 +547,17 @@ PM_EXPORT void *calloc(size_t count, size_t size)
 #undef CLEAR_AT
             return c;
         }
-    } else if (bytes < pm_global.fast_big_request_limit) {
+    } else if (bytes < pm_global.tcache_big_request_limit) {
         unsigned k = tcache_request_class(bytes);
-        if (PM_LIKELY(t->class_entries[k] != NULL))
-            return clear_usable(pm_tcache_class_pop(t, k), pm_global.tcache_class_bytes[k] - PM_SIZE_SZ);
+        struct pm_tcache_entry *e = t->class_entries[k];
+        if (PM_LIKELY(e != NULL && ptr_aligned(e))) {
+            PM_PROF_TAKE_OR_GOTO(t->prof_left, bytes, counted);
+            return clear_usable(pm_tcache_class_take(t, k, e), pm_global.tcache_class_bytes[k] - PM_SIZE_SZ);
+        }
     }
     return calloc_slow(count, size);
+counted:
+    return calloc_counted(count, size, bytes, t);
 }
 
 /* realloc checks its argument as free does: a block this thread's cache

@@ -34,7 +34,7 @@ struct pm_prof_header pm_prof_header = {
 bool pm_prof_on;
 static pm_lock_t prof_lock = PM_LOCK_INITIALIZER(PM_LOCK_RANK_PROF);
 
-__thread int64_t pm_prof_left __attribute__((tls_model("initial-exec")));
+__thread int64_t pm_prof_left __attribute__((tls_model("initial-exec"))) = PM_PROF_UNDRAWN;
 static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
 static __thread bool in_profile __attribute__((tls_model("initial-exec")));
 
@@ -83,22 +83,36 @@ static double uniform01(void)
     return ((double)(r >> 11) + 1.0) / 9007199254740992.0; /* (0, 1] */
 }
 
-/* Natural logarithm of x in (0, 1], without libm: x = m 2^e with m in
- * [1, 2), ln m = 2 atanh((m - 1) / (m + 1)), whose series converges fast
- * for m < 2 (error under 1e-8, far below the sampling noise). */
+/* Natural logarithm of x in (0, 1], without libm: x = m 2^e read from
+ * its bits, with m in [sqrt(1/2), sqrt(2)), and ln m = 2 atanh(z), z =
+ * (m - 1) / (m + 1), |z| < 0.172, whose series to z^11 is within 1e-10
+ * (far below the sampling noise). */
 static double ln01(double x)
 {
-    int e = 0;
-    while (x < 1.0) {
-        x *= 2.0;
-        e--;
+    union {
+        double d;
+        uint64_t u;
+    } v = {.d = x};
+    int e = (int)(v.u >> 52) - 1023; /* x > 0: no sign bit; a draw is never subnormal */
+    v.u = (v.u & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+    double m = v.d;
+    if (m > 1.4142135623730951) {
+        m *= 0.5;
+        e++;
     }
-    double z = (x - 1.0) / (x + 1.0), z2 = z * z, term = z, sum = 0.0;
-    for (int k = 1; k <= 15; k += 2) {
-        sum += term / k;
-        term *= z2;
-    }
-    return 2.0 * sum + e * 0.6931471805599453;
+    double z = (m - 1.0) / (m + 1.0), z2 = z * z;
+    double series = 1.0 + z2 * (1.0 / 3 + z2 * (1.0 / 5 + z2 * (1.0 / 7 + z2 * (1.0 / 9 + z2 * (1.0 / 11)))));
+    return 2.0 * z * series + e * 0.6931471805599453;
+}
+
+/* 1 - exp(-x) for 0 <= x <= 0.5: the series x - x^2/2! + ... to
+ * x^12/12!, nested (within 1e-13). */
+static double one_minus_exp_small(double x)
+{
+    double r = 1.0 - x * (1.0 / 12);
+    for (int k = 11; k >= 2; k--)
+        r = 1.0 - x * r / k;
+    return x * r;
 }
 
 /* 1 - exp(-x) for x >= 0, accurate for tiny x too (a 16-byte block at
@@ -107,20 +121,10 @@ static double sample_probability(double x)
 {
     if (x > 40.0)
         return 1.0;
-    if (x < 0.5) {
-        double term = x, sum = 0.0;
-        for (int k = 1; k <= 12; k++) {
-            sum += term;
-            term *= -x / (k + 1);
-        }
-        return sum;
-    }
+    if (x <= 0.5)
+        return one_minus_exp_small(x);
     /* exp(-x) = exp(-x / 64) ^ 64 */
-    double y = x / 64.0, term = 1.0, e = 0.0;
-    for (int k = 1; k <= 12; k++) {
-        e += term;
-        term *= -y / k;
-    }
+    double e = 1.0 - one_minus_exp_small(x / 64.0);
     for (int i = 0; i < 6; i++)
         e *= e;
     return 1.0 - e;
@@ -136,21 +140,22 @@ static int64_t next_distance(void)
     return (int64_t)d;
 }
 
-bool pm_prof_next(size_t bytes)
+bool pm_prof_next(int64_t *left, size_t bytes)
 {
-    /* A thread's first allocation draws its first distance: the counter
-     * started at zero, not at a draw. */
-    static __thread bool started __attribute__((tls_model("initial-exec")));
-    if (!pm_prof_on)
+    if (!pm_prof_on) {
+        /* before start-up enabled sampling, a countdown stays undrawn */
+        *left = pm_prof_initial_left();
         return false;
-    if (!started) {
-        started = true;
-        pm_prof_left = next_distance() - (int64_t)bytes;
-        if (pm_prof_left > 0)
+    }
+    /* a countdown's first allocation draws its first distance: it started
+     * undrawn, not at a draw */
+    if (*left <= PM_PROF_UNDRAWN / 2) {
+        *left = next_distance() - (int64_t)bytes;
+        if (*left > 0)
             return false;
     }
     /* the exponential law forgets: draw afresh from this block's end */
-    pm_prof_left = next_distance();
+    *left = next_distance();
     return !in_profile;
 }
 

@@ -82,7 +82,14 @@ static size_t keep_callers(const uintptr_t *raw, size_t n, uint64_t *frames, siz
     return kept;
 }
 
+/* The allocator's own frames under its caller's (malloc, the sampling
+ * path, the unwinder's entry) are never more than this: a walk stops
+ * this far past the frames kept, where each step costs the unwinder a
+ * lookup. */
+#define OWN_FRAMES_MAX 8
 #define RAW_FRAMES 64
+
+static size_t raw_limit(size_t max) { return max + OWN_FRAMES_MAX < RAW_FRAMES ? max + OWN_FRAMES_MAX : RAW_FRAMES; }
 
 /* A frame link is believed while it lies above the previous one by less
  * than this: a larger step is no frame of this stack. */
@@ -93,8 +100,8 @@ __attribute__((noinline)) static size_t frame_pointer_walk(uint64_t *frames, siz
     uintptr_t raw[RAW_FRAMES];
     uintptr_t *fp = __builtin_frame_address(0);
     uintptr_t sp = (uintptr_t)&raw[0];
-    size_t n = 0;
-    while (n < RAW_FRAMES && fp != NULL) {
+    size_t n = 0, limit = raw_limit(max);
+    while (n < limit && fp != NULL) {
         uintptr_t at = (uintptr_t)fp;
         if (at < sp || at - sp > FRAME_REACH || (at & (sizeof(uintptr_t) - 1)) != 0)
             break;
@@ -113,7 +120,7 @@ size_t pm_prof_backtrace(uint64_t *frames, size_t max)
 #if HAVE_LIBUNWIND
     if (HAVE_UNWINDER()) {
         void *raw[RAW_FRAMES];
-        int n = unw_backtrace(raw, RAW_FRAMES);
+        int n = unw_backtrace(raw, (int)raw_limit(max));
         return keep_callers((const uintptr_t *)raw, n > 0 ? (size_t)n : 0, frames, max);
     }
 #endif

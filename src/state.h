@@ -134,11 +134,6 @@ struct pm_shared_state {
     size_t tcache_byte_budget;
     /* chunk sizes of the classes lie in (1040, 1040 + this] (0: none) */
     size_t tcache_class_span;
-    /* What malloc's fast path compares a request with: the two request
-     * limits above, or 0 while allocations are profiled, when every
-     * malloc takes the slow path past the sampler (api.c). */
-    size_t fast_request_limit;
-    size_t fast_big_request_limit;
     /* init.c */
     size_t sbrk_base_mem;        /* where the program break stood at start */
     bool on_valgrind;            /* memcheck is watching: see memcheck.h */
@@ -172,7 +167,7 @@ struct pm_shared_state {
     size_t limit_hard;
     size_t limit_next_check;
 };
-extern struct pm_shared_state pm_global;
+extern struct pm_shared_state pm_global PM_HIDDEN;
 
 /* Heaps and mappings grow and shrink under different locks: the shared
  * total moves by atomic adds, and its peak only ever rises. */

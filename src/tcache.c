@@ -54,9 +54,6 @@ void pm_tcache_refresh_limits(void)
     pm_global.tcache_big_request_limit = classes ? all + 1 : 0;
     pm_global.tcache_byte_budget = pm_opt.tcache_bytes;
     pm_global.tcache_class_span = classes ? tcache_class_size(PM_TCACHE_CLASSES - 1) - PM_TCACHE_MAX_CHUNK : 0;
-    bool profiled = pm_prof_header.period != 0;
-    pm_global.fast_request_limit = profiled ? 0 : pm_global.tcache_request_limit;
-    pm_global.fast_big_request_limit = profiled ? 0 : pm_global.tcache_big_request_limit;
     pm_global.fastbin_limit = fastbin_limit_for(pm_opt.max_fast, pm_global.tcache_chunk_limit);
     /* The caller's cache follows at once; other threads' at their next
      * slow call (only the owner may touch a cache). */
@@ -142,6 +139,7 @@ struct pm_tcache *pm_tcache_create(void)
     __builtin_memset(t, 0, sizeof *t);
     /* Classes start at no depth and deepen as they miss (class_missed). */
     pm_tcache_rebase(t);
+    t->prof_left = pm_prof_initial_left();
     t->tid = pm_os_gettid();
     pm_lock(&pm_tcache_list_lock);
     t->next = pm_tcache_list.next;

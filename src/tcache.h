@@ -113,6 +113,11 @@ struct pm_tcache {
     size_t bin_depth_bytes;
     size_t class_depth_bytes;
     uint32_t generation; /* pm_global.tcache_generation last followed */
+    /* The allocation profile's countdown for the hits of malloc's and
+     * calloc's fast paths (prof.h), INT64_MAX when nothing is profiled:
+     * every hit is taken off it, one subtraction in memory, and it never
+     * reaches zero then. */
+    int64_t prof_left;
 };
 
 /* Deepest a small bin grows (unless PMALLOC_TCACHE_COUNT starts it
@@ -178,16 +183,23 @@ static inline struct pm_tcache_entry *pm_tcache_pop(struct pm_tcache *t, size_t 
     return e;
 }
 
+/* Takes e, the first chunk of class k, off the cache: the caller has read
+ * it and seen it aligned. */
+static inline void *pm_tcache_class_take(struct pm_tcache *t, unsigned k, struct pm_tcache_entry *e)
+{
+    t->class_entries[k] = tcache_link(&e->next, e->next);
+    t->class_count[k]--;
+    e->key = 0;
+    return e;
+}
+
 /* Takes the first chunk of class k (which has one). */
 static inline void *pm_tcache_class_pop(struct pm_tcache *t, unsigned k)
 {
     struct pm_tcache_entry *e = t->class_entries[k];
     if (__builtin_expect(!ptr_aligned(e), 0))
         pm_corruption("malloc(): unaligned tcache chunk detected", e);
-    t->class_entries[k] = tcache_link(&e->next, e->next);
-    t->class_count[k]--;
-    e->key = 0;
-    return e;
+    return pm_tcache_class_take(t, k, e);
 }
 
 static inline void pm_tcache_class_push(struct pm_tcache *t, size_t k, struct pm_tcache_entry *e)

@@ -64,6 +64,35 @@ names = [n for lo, size, n in syms if lo <= addr < lo + size]
 assert names == ["leak_some"], (hex(addr), names)
 PY
 
+# The mean of one sample per N bytes, whichever path serves the block:
+# malloc's fast path (grow_small's cache hits, on the cache's countdown),
+# the size classes (grow_large), calloc and the arena (clear_some,
+# leak_some, on the thread's own).  A block of s bytes is sampled with
+# probability 1 - exp(-s / N), so each site's count of samples is within
+# a few standard deviations of its expectation.
+PMALLOC_PROF=1 PMALLOC_PROF_SAMPLE=4096 PMALLOC_SNAPSHOT_AT_EXIT="$WORK/rate.json" LD_PRELOAD="$PMALLOC_LIB" \
+    "$prog" || rc=$?
+"$heapviz" sites "$WORK/rate.json" >"$WORK/rate.txt" || rc=$?
+check "one sample per 4096 bytes on every path: each site's samples within 5 sigma of the expected count" \
+    python3 - "$WORK/rate.txt" <<'PY'
+import math, re, sys
+samples = {}
+lines = open(sys.argv[1]).read().splitlines()
+for i, l in enumerate(lines):
+    m = re.match(r"\s+#\d+: .*\((\d+) samples\)$", l)
+    if m:
+        site = lines[i + 1].split()[0].split("+")[0]
+        samples[site] = samples.get(site, 0) + int(m.group(1))
+mib = 2**20
+want = {"grow_large": (64 * mib // 4000, 4000), "grow_small": (16 * mib // 64, 64),
+        "clear_some": (12 * mib // 64, 64), "leak_some": (8 * mib // 1000, 1000)}
+for site, (n, size) in want.items():
+    p = 1 - math.exp(-size / 4096.0)
+    expected, sd = n * p, math.sqrt(n * p * (1 - p))
+    print(site, samples.get(site, 0), "samples, expected", round(expected))
+    assert abs(samples.get(site, 0) - expected) < 5 * sd, (site, samples.get(site), expected, sd)
+PY
+
 # the size classes would cut the big blocks in batches: off, so the
 # pieces alternate
 PMALLOC_TCACHE_BYTES=0 PMALLOC_PROF=1 PMALLOC_PROF_SAMPLE=1 PMALLOC_SNAPSHOT_AT_EXIT="$WORK/b.json" LD_PRELOAD="$PMALLOC_LIB" "$prog" pin || rc=$?
