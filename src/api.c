@@ -92,19 +92,25 @@ static __attribute__((noinline)) void *malloc_profiled(size_t bytes)
     return mem;
 }
 
-/* While profiling: a hit in the thread cache on its own limits, or NULL. */
-static void *malloc_from_cache(size_t bytes)
+/* While profiling: a hit in the thread cache on its own limits, or NULL;
+ * *usable is then the chunk's usable size.  malloc's and calloc's
+ * sampled calls both take their blocks here. */
+static void *cache_take(size_t bytes, size_t *usable)
 {
     struct pm_tcache *t = pm_tc;
     if (bytes < pm_global.tcache_request_limit) {
         size_t idx = pm_global.tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
-        if (e != NULL)
+        if (e != NULL) {
+            *usable = tcache_bin_size(idx) - PM_SIZE_SZ;
             return pm_tcache_pop(t, idx, e);
+        }
     } else if (bytes < pm_global.tcache_big_request_limit) {
         unsigned k = tcache_request_class(bytes);
-        if (t->class_entries[k] != NULL)
+        if (t->class_entries[k] != NULL) {
+            *usable = pm_global.tcache_class_bytes[k] - PM_SIZE_SZ;
             return pm_tcache_class_pop(t, k);
+        }
     }
     return NULL;
 }
@@ -116,7 +122,8 @@ static __attribute__((noinline)) void *malloc_counted(size_t bytes, struct pm_tc
 {
     /* a sampled block comes from the cache as any other: the arena would
      * cost a sample a thousand instructions more */
-    void *mem = malloc_from_cache(bytes);
+    size_t usable;
+    void *mem = cache_take(bytes, &usable);
     if (mem == NULL)
         mem = malloc_unprofiled(bytes);
     if (pm_prof_next(&t->prof_left, bytes))
@@ -443,18 +450,9 @@ static inline void *clear_usable(void *mem, size_t usable)
  * a miss. */
 static void *calloc_cached(size_t bytes)
 {
-    struct pm_tcache *t = pm_tc;
-    if (bytes < pm_global.tcache_request_limit) {
-        size_t idx = pm_global.tcache_class[bytes];
-        struct pm_tcache_entry *e = t->entries[idx];
-        if (e != NULL)
-            return clear_usable(pm_tcache_pop(t, idx, e), tcache_bin_size(idx) - PM_SIZE_SZ);
-    } else if (bytes < pm_global.tcache_big_request_limit) {
-        unsigned k = tcache_request_class(bytes);
-        if (t->class_entries[k] != NULL)
-            return clear_usable(pm_tcache_class_pop(t, k), pm_global.tcache_class_bytes[k] - PM_SIZE_SZ);
-    }
-    return NULL;
+    size_t usable;
+    void *mem = cache_take(bytes, &usable);
+    return mem != NULL ? clear_usable(mem, usable) : NULL;
 }
 
 /* A cached chunk of small bin idx has 16 (idx + 1) + 8 usable bytes:
