@@ -206,6 +206,10 @@ const struct pm_option_desc pm_option_table[] = {
 _Static_assert(sizeof pm_option_table / sizeof pm_option_table[0] == PM_OPTION_COUNT,
                "PM_OPTION_COUNT is the number of rows");
 
+const char *const pm_env_other_names[] = {"PMALLOC_LIB", "PMALLOC_TEST_"};
+_Static_assert(sizeof pm_env_other_names / sizeof pm_env_other_names[0] == PM_ENV_OTHER_COUNT,
+               "PM_ENV_OTHER_COUNT is the number of names");
+
 bool pm_option_in_range(const struct pm_option_desc *d, uint64_t v)
 {
     if (d->kind == PM_VALUE_INT)

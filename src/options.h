@@ -139,6 +139,13 @@ struct pm_option_desc {
 #define PM_OPTION_COUNT 23
 extern const struct pm_option_desc pm_option_table[PM_OPTION_COUNT];
 
+/* The PMALLOC_ names that are no option of the allocator (read by
+ * pmalloc-run, heapviz and the tests), so the environment reader passes
+ * them by without a message; one ending in '_' stands for every name it
+ * begins.  With the table, every environment name the library knows. */
+#define PM_ENV_OTHER_COUNT 2
+extern const char *const pm_env_other_names[PM_ENV_OTHER_COUNT];
+
 /* Whether v is in d's range (signed for PM_VALUE_INT). */
 bool pm_option_in_range(const struct pm_option_desc *d, uint64_t v);
 

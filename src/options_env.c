@@ -13,9 +13,9 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/auxv.h>
 
 #include "log.h"
+#include "os.h"
 
 extern char **environ;
 
@@ -243,12 +243,17 @@ static bool try_env_value(const struct pm_option_desc *d, const char *name, cons
 
 /* ---- unknown PMALLOC_ names ---- */
 
-/* Read by pmalloc-run and heapviz, and by the test suite: not options of
- * the allocator, yet no mistake either. */
+/* Not options of the allocator, yet no mistake either (options.h). */
 static bool names_other_pmalloc_variable(const char *name, size_t len)
 {
-    return (len == 11 && strncmp(name, "PMALLOC_LIB", 11) == 0) ||
-           (len >= 13 && strncmp(name, "PMALLOC_TEST_", 13) == 0);
+    for (size_t i = 0; i < PM_ENV_OTHER_COUNT; i++) {
+        const char *other = pm_env_other_names[i];
+        size_t n = strlen(other);
+        bool prefix = other[n - 1] == '_';
+        if (prefix ? len >= n && strncmp(name, other, n) == 0 : len == n && strncmp(name, other, n) == 0)
+            return true;
+    }
+    return false;
 }
 
 static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
@@ -482,7 +487,7 @@ void pm_options_from_env(void)
 {
     /* A set-user-ID program must not let its caller tune (or make it
      * print) anything: glibc ignores these variables there too. */
-    if (getauxval(AT_SECURE) != 0)
+    if (pm_os_secure_exec())
         return;
     if (environ == NULL)
         return;

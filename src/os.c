@@ -67,6 +67,8 @@ unsigned long pm_os_calls(enum pm_os_call call)
 size_t pm_os_page_size_value;
 static size_t kernel_page;
 static size_t faked_page; /* 0: the kernel's own */
+bool pm_os_secure_exec(void) { return getauxval(AT_SECURE) != 0; }
+
 static unsigned long misaligned;
 
 static size_t ask_kernel_page_size(void)

@@ -50,6 +50,11 @@ bool pm_os_protect(void *addr, size_t len, bool accessible);
 /* Gives the pages back; their contents read as zero afterwards. */
 bool pm_os_discard(void *addr, size_t len);
 
+/* Whether the process runs with privileges its caller lacks (AT_SECURE:
+ * set-user-ID, set-group-ID, file capabilities): it then reads no
+ * environment option at all. */
+bool pm_os_secure_exec(void);
+
 /* The calling thread's kernel id. */
 pid_t pm_os_gettid(void);
 /* vec[i] = 1 for each resident page of [addr, addr + len) (addr on a
