@@ -114,6 +114,20 @@ static inline void check_link(struct pm_arena *a, mchunk *q, const char *check, 
         pm_corruption(check, where);
 }
 
+/* A size skip-list link names a large free chunk, never a bin header: a
+ * header's fd_nextsize and bk_nextsize are the next bin's fd and bk, so a
+ * skip-list write through a header would rewrite another bin.  The whole
+ * record, through bk_nextsize, lies in one of the arena's heaps. */
+static inline bool size_link_in_arena(struct pm_arena *a, mchunk *q)
+{
+    return in_newest_heap(a, q, sizeof(struct pm_chunk)) || pm_chunk_owned(a, q, sizeof(struct pm_chunk));
+}
+static inline void check_size_link(struct pm_arena *a, mchunk *q, const char *check, const void *where)
+{
+    if (__builtin_expect(!size_link_in_arena(a, q), 0))
+        pm_corruption(check, where);
+}
+
 /* Inserts p between two neighbours of a double-linked list. */
 static inline void list_insert_after(mchunk *bck, mchunk *p)
 {
@@ -157,8 +171,8 @@ static inline void unlink_chunk(struct pm_arena *a, mchunk *p)
     chunk_set_fd(bk, fd);
     if (!in_smallbin_range(chunk_size(p)) && chunk_fd_nextsize(p) != NULL) {
         mchunk *nfd = chunk_fd_nextsize(p), *nbk = chunk_bk_nextsize(p);
-        check_link(a, nfd, "unlink(): size link outside the heap", p);
-        check_link(a, nbk, "unlink(): size link outside the heap", p);
+        check_size_link(a, nfd, "unlink(): size link outside the heap", p);
+        check_size_link(a, nbk, "unlink(): size link outside the heap", p);
         if (chunk_bk_nextsize(nfd) != p || chunk_fd_nextsize(nbk) != p)
             pm_corruption("corrupted double-linked list (not small)", p);
         if (chunk_fd_nextsize(fd) == NULL) {

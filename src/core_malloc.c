@@ -35,7 +35,7 @@ static void largebin_insert(struct pm_arena *a, mchunk *victim, size_t size)
         mchunk *largest = fwd;
         mchunk *smallest = bin_last(bin);
         check_link(a, smallest, "malloc(): largebin link outside the heap", bin);
-        check_link(a, chunk_bk_nextsize(largest), "malloc(): largebin size link outside the heap", largest);
+        check_size_link(a, chunk_bk_nextsize(largest), "malloc(): largebin size link outside the heap", largest);
         if (size < chunk_size(smallest)) {
             fwd = bin;
             bck = smallest;
@@ -46,17 +46,20 @@ static void largebin_insert(struct pm_arena *a, mchunk *victim, size_t size)
         } else {
             while (size < chunk_size(fwd)) {
                 fwd = chunk_fd_nextsize(fwd);
-                check_link(a, fwd, "malloc(): largebin size link outside the heap", victim);
+                check_size_link(a, fwd, "malloc(): largebin size link outside the heap", victim);
             }
             if (size == chunk_size(fwd)) {
-                /* after the first of its size: the skip list is untouched */
+                /* after the first of its size: the skip list is untouched;
+                 * the chunk after it may be the bin's header */
+                mchunk *first_of_size = fwd;
                 fwd = chunk_fd(fwd);
+                check_link(a, fwd, "malloc(): largebin link outside the heap", first_of_size);
                 chunk_set_fd_nextsize(victim, NULL);
                 chunk_set_bk_nextsize(victim, NULL);
             } else {
                 chunk_set_fd_nextsize(victim, fwd);
                 chunk_set_bk_nextsize(victim, chunk_bk_nextsize(fwd));
-                check_link(a, chunk_bk_nextsize(fwd), "malloc(): largebin size link outside the heap", fwd);
+                check_size_link(a, chunk_bk_nextsize(fwd), "malloc(): largebin size link outside the heap", fwd);
                 if (PM_UNLIKELY(chunk_fd_nextsize(chunk_bk_nextsize(fwd)) != fwd))
                     pm_corruption("malloc(): largebin double linked list corrupted (nextsize)", fwd);
                 chunk_set_bk_nextsize(fwd, victim);
@@ -181,11 +184,23 @@ static void *from_own_largebin(struct pm_arena *a, size_t nb)
     mchunk *first = bin_first(bin);
     if (first == bin || chunk_size(first) < nb)
         return NULL;
+    /* Every step is checked before its size is read: a forged link would
+     * otherwise have a chunk outside the heap handed out (its own links
+     * can be made to pass the unlink's checks). */
     mchunk *victim = chunk_bk_nextsize(first);
-    while (chunk_size(victim) < nb)
+    check_size_link(a, victim, "malloc(): largebin size link outside the heap", first);
+    while (chunk_size(victim) < nb) {
+        mchunk *larger = victim;
         victim = chunk_bk_nextsize(victim);
-    if (victim != bin_last(bin) && chunk_size(chunk_fd(victim)) == chunk_size(victim))
-        victim = chunk_fd(victim);
+        check_size_link(a, victim, "malloc(): largebin size link outside the heap", larger);
+    }
+    if (victim != bin_last(bin)) {
+        /* not the last, so what follows it is a chunk, not the header */
+        mchunk *next = chunk_fd(victim);
+        check_size_link(a, next, "malloc(): largebin link outside the heap", victim);
+        if (chunk_size(next) == chunk_size(victim))
+            victim = next;
+    }
     unlink_chunk(a, victim);
     return split_free_chunk(a, victim, nb, false);
 }

@@ -69,3 +69,11 @@ tests_misuse_test_hardened_CFLAGS = $(MISUSE_CFLAGS)
 tests_misuse_test_hardened_LDADD = $(TEST_LDADD)
 tests_misuse_test_hardened_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/misuse/test_hardened
+
+# Forged list links that pass the consistency checks but lead outside the
+# arena's heaps, or to a bin header where only a chunk may be.
+check_PROGRAMS += tests/misuse/test_death_links
+tests_misuse_test_death_links_CFLAGS = $(MISUSE_CFLAGS)
+tests_misuse_test_death_links_LDADD = $(TEST_LDADD)
+tests_misuse_test_death_links_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/misuse/test_death_links
