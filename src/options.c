@@ -45,6 +45,8 @@ struct pm_options pm_opt = {
     .prof = false,
     .prof_sample = PM_DEFAULT_PROF_SAMPLE,
     .prof_leaks = false,
+    .decay_ms = PM_DEFAULT_DECAY_MS,
+    .decay_madv_free = false,
 };
 
 /* A request of v bytes fits a chunk of (v + SIZE_SZ) rounded down to the
@@ -130,6 +132,8 @@ static void apply_snapshot_path(uint64_t v)
     size_t n = strlen(text);
     memcpy(pm_opt.snapshot_path, text, n + 1);
 }
+static void apply_decay_ms(uint64_t v) { pm_opt.decay_ms = (int)(int64_t)v; }
+static void apply_decay_madv_free(uint64_t v) { pm_opt.decay_madv_free = v != 0; }
 static void apply_cgroup_dir(uint64_t v)
 {
     const char *text = (const char *)(uintptr_t)v;
@@ -201,6 +205,10 @@ const struct pm_option_desc pm_option_table[] = {
      FIELD(prof_sample), apply_prof_sample},
     {"PMALLOC_PROF_LEAKS", NULL, NULL, NO_PARAM, PM_VALUE_BOOL, false, 0, 1, false, FIELD(prof_leaks),
      apply_prof_leaks},
+    {"PMALLOC_DECAY_MS", NULL, NULL, PM_M_DECAY_MS, PM_VALUE_INT, false, SIGNED_BOUND(-1), INT_MAX,
+     false, FIELD(decay_ms), apply_decay_ms},
+    {"PMALLOC_DECAY_MADV_FREE", NULL, NULL, PM_M_DECAY_MADV_FREE, PM_VALUE_BOOL, false, 0, 1, false,
+     FIELD(decay_madv_free), apply_decay_madv_free},
 };
 
 _Static_assert(sizeof pm_option_table / sizeof pm_option_table[0] == PM_OPTION_COUNT,

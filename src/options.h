@@ -44,6 +44,10 @@ struct pm_options {
     bool prof;                /* PMALLOC_PROF: sample allocations with their stacks (prof.c) */
     size_t prof_sample;       /* mean bytes between samples */
     bool prof_leaks;          /* PMALLOC_PROF_LEAKS: the sites still holding blocks at exit */
+    /* PMALLOC_DECAY_MS: how long whole free pages inside free chunks stay
+     * before they go back to the system (decay.c); 0 at once, -1 never. */
+    int decay_ms;
+    bool decay_madv_free;     /* PMALLOC_DECAY_MADV_FREE: MADV_FREE, not MADV_DONTNEED */
 };
 
 extern struct pm_options pm_opt;
@@ -73,11 +77,16 @@ extern struct pm_options pm_opt;
 /* One sample in about 512 KiB allocated, jemalloc's lg_prof_sample 19. */
 #define PM_DEFAULT_PROF_SAMPLE       ((size_t)512 * 1024)
 #define PM_MAX_PROF_SAMPLE           ((size_t)1 << 40)
+/* About a second, as jemalloc's dirty_decay_ms would have it after its
+ * smoothing: long enough that a free-then-reuse cycle keeps its pages. */
+#define PM_DEFAULT_DECAY_MS          1000
 
 /* pmalloc's own mallopt parameters (glibc's are 1 and -1..-8). */
 #define PM_M_TCACHE_COUNT            PMALLOC_M_TCACHE_COUNT
 #define PM_M_TCACHE_MAX              PMALLOC_M_TCACHE_MAX
 #define PM_M_TCACHE_BYTES            PMALLOC_M_TCACHE_BYTES
+#define PM_M_DECAY_MS                PMALLOC_M_DECAY_MS
+#define PM_M_DECAY_MADV_FREE         PMALLOC_M_DECAY_MADV_FREE
 
 /* M_PERTURB: new blocks are filled with the complement of the byte and
  * freed ones with the byte, so use of uninitialised or freed memory shows. */
@@ -136,7 +145,7 @@ struct pm_option_desc {
     void (*apply)(uint64_t value);
 };
 
-#define PM_OPTION_COUNT 23
+#define PM_OPTION_COUNT 25
 extern const struct pm_option_desc pm_option_table[PM_OPTION_COUNT];
 
 /* The PMALLOC_ names that are no option of the allocator (read by

@@ -224,6 +224,20 @@ bool pm_os_discard(void *addr, size_t len)
     return madvise(addr, len, MADV_DONTNEED) == 0;
 }
 
+/* For the decay of free pages (decay.c): MADV_FREE lets the kernel take
+ * the pages only under memory pressure, cheaper when they are reused soon,
+ * but RSS does not drop at once.  Kernels before 4.5 refuse it: fall back. */
+bool pm_os_discard_lazy(void *addr, size_t len)
+{
+    if (inject(PM_OS_MADVISE) || misaligned_for_fake(addr, len))
+        return false;
+#ifdef MADV_FREE
+    if (madvise(addr, len, MADV_FREE) == 0)
+        return true;
+#endif
+    return madvise(addr, len, MADV_DONTNEED) == 0;
+}
+
 void pm_os_futex_wait(int *word, int expected)
 {
     int saved_errno = errno; /* EAGAIN or EINTR must not reach the caller */

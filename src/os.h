@@ -49,6 +49,9 @@ void *pm_os_remap(void *addr, size_t old_len, size_t new_len, bool may_move);
 bool pm_os_protect(void *addr, size_t len, bool accessible);
 /* Gives the pages back; their contents read as zero afterwards. */
 bool pm_os_discard(void *addr, size_t len);
+/* The same with MADV_FREE where the kernel has it (PMALLOC_DECAY_MADV_FREE):
+ * the contents may then survive until the kernel takes the pages. */
+bool pm_os_discard_lazy(void *addr, size_t len);
 
 /* Whether the process runs with privileges its caller lacks (AT_SECURE:
  * set-user-ID, set-group-ID, file capabilities): it then reads no
