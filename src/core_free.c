@@ -54,6 +54,9 @@ static inline __attribute__((always_inline)) void push_fastbin(struct pm_arena *
 
 /* What a free into an arena does beyond filing a fast chunk: merging,
  * and the tidying a large free region is worth. */
+/* A merged chunk smaller than this holds no whole page past its links. */
+#define PM_DECAY_MIN_CHUNK ((size_t)8192)
+
 static __attribute__((noinline)) void free_merging(struct pm_arena *a, mchunk *p, size_t size)
 {
     size = pm_free_merge(a, p, size);
@@ -67,6 +70,8 @@ static __attribute__((noinline)) void free_merging(struct pm_arena *a, mchunk *p
         if (top_size(a) >= pm_opt.trim_threshold && pm_systrim_worth(a, pm_opt.top_pad))
             pm_systrim(a, pm_opt.top_pad);
     }
+    if (size >= PM_DECAY_MIN_CHUNK)
+        pm_decay_after_free(a);
 }
 
 /* Inlined where a thread cache's spills come through (pm_free_batched):

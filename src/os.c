@@ -9,6 +9,7 @@
 #include <linux/futex.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -236,6 +237,15 @@ bool pm_os_discard_lazy(void *addr, size_t len)
         return true;
 #endif
     return madvise(addr, len, MADV_DONTNEED) == 0;
+}
+
+/* CLOCK_MONOTONIC_COARSE: a read of the vDSO's page, no system call, at
+ * a few milliseconds' resolution, enough for a delay of a second. */
+unsigned long long pm_os_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
 }
 
 void pm_os_futex_wait(int *word, int expected)

@@ -52,6 +52,8 @@ bool pm_os_discard(void *addr, size_t len);
 /* The same with MADV_FREE where the kernel has it (PMALLOC_DECAY_MADV_FREE):
  * the contents may then survive until the kernel takes the pages. */
 bool pm_os_discard_lazy(void *addr, size_t len);
+/* A cheap monotonic clock (coarse), for the decay of free pages. */
+unsigned long long pm_os_now_ns(void);
 
 /* Whether the process runs with privileges its caller lacks (AT_SECURE:
  * set-user-ID, set-group-ID, file capabilities): it then reads no

@@ -101,6 +101,11 @@ struct pm_arena {
      * since (core_free.c); under the arena's lock, read without it as a
      * hint. */
     size_t pool_free;
+    /* Decay of free pages (sysmalloc.c, pm_decay_after_free), under the
+     * arena lock: when the oldest free not yet given back happened (0:
+     * none pending), and the bytes given back so far. */
+    unsigned long long decay_since_ns;
+    size_t decay_returned;
 };
 
 extern struct pm_arena pm_main_arena;

@@ -378,19 +378,23 @@ bool pm_unmap_empty_heaps(struct pm_arena *a)
     return released;
 }
 
-static bool discard_chunk_pages(mchunk *p)
+static size_t discard_chunk_pages(mchunk *p, bool lazy)
 {
     /* The chunk's header and list links stay; whole pages after them go. */
     size_t page = pm_page_size();
     uintptr_t start = align_up((uintptr_t)p + sizeof(struct pm_chunk), page);
     uintptr_t end = align_down((uintptr_t)p + chunk_size(p), page);
     if (end <= start)
-        return false;
-    return pm_os_discard((void *)start, end - start);
+        return 0;
+    bool ok = lazy ? pm_os_discard_lazy((void *)start, end - start)
+                   : pm_os_discard((void *)start, end - start);
+    return ok ? end - start : 0;
 }
 
 struct discard_walk {
-    bool released;
+    size_t released;
+    size_t budget; /* bytes of pages this walk may still give back */
+    bool lazy;
 };
 
 static bool discard_visit(void *ctx, bool fast, unsigned idx, mchunk *p)
@@ -398,8 +402,10 @@ static bool discard_visit(void *ctx, bool fast, unsigned idx, mchunk *p)
     (void)fast;
     (void)idx;
     struct discard_walk *w = ctx;
+    if (w->released >= w->budget)
+        return false;
     if (chunk_size(p) >= pm_page_size() + sizeof(struct pm_chunk))
-        w->released |= discard_chunk_pages(p);
+        w->released += discard_chunk_pages(p, w->lazy);
     return true;
 }
 
@@ -412,10 +418,37 @@ static void discard_problem(void *ctx, enum pm_bins_problem what, const void *wh
     (void)where;
 }
 
-bool pm_discard_free_pages(struct pm_arena *a)
+static size_t discard_walk(struct pm_arena *a, size_t budget, bool lazy)
 {
-    struct discard_walk w = {false};
+    struct discard_walk w = {0, budget, lazy};
     const struct pm_bins_visitor v = {discard_visit, discard_problem, &w, true};
     pm_bins_walk(a, &v);
     return w.released;
+}
+
+bool pm_discard_free_pages(struct pm_arena *a) { return discard_walk(a, SIZE_MAX, false) != 0; }
+
+/* Automatic return of free pages (issue #11): called from the free path's
+ * merging branch only (never the thread-cache or fast-bin path), under
+ * the arena lock.  The first such free starts the clock; a later one that
+ * finds the delay passed gives back at most PM_DECAY_BUDGET bytes of
+ * pages, so no free stalls on a big heap, and the clock starts again. */
+#define PM_DECAY_BUDGET ((size_t)8 * 1024 * 1024)
+
+void pm_decay_after_free(struct pm_arena *a)
+{
+    int ms = pm_opt.decay_ms;
+    if (ms < 0)
+        return;
+    unsigned long long now = pm_os_now_ns();
+    if (ms > 0) {
+        if (a->decay_since_ns == 0) {
+            a->decay_since_ns = now;
+            return;
+        }
+        if (now - a->decay_since_ns < (unsigned long long)ms * 1000000ull)
+            return;
+    }
+    a->decay_returned += discard_walk(a, PM_DECAY_BUDGET, pm_opt.decay_madv_free);
+    a->decay_since_ns = ms > 0 ? now : 0;
 }

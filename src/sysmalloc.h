@@ -39,6 +39,8 @@ bool pm_unmap_empty_heaps(struct pm_arena *a);
 /* Discards the whole pages inside free chunks (malloc_trim); returns true
  * if any were given back. */
 bool pm_discard_free_pages(struct pm_arena *a);
+/* The decay of free pages after a merging free (PMALLOC_DECAY_MS). */
+void pm_decay_after_free(struct pm_arena *a);
 /* Carves nb bytes off the front of top, which must hold nb + MINSIZE.
  * Records the chunk and the arena's untouched-memory mark for calloc. */
 void *pm_split_top(struct pm_arena *a, size_t nb);

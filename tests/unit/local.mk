@@ -113,3 +113,9 @@ tests_unit_test_memory_limit_CFLAGS = $(TEST_WB_CFLAGS)
 tests_unit_test_memory_limit_LDADD = $(TEST_LDADD)
 tests_unit_test_memory_limit_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_memory_limit
+
+check_PROGRAMS += tests/unit/test_decay
+tests_unit_test_decay_CFLAGS = $(AM_CFLAGS) -fno-builtin
+tests_unit_test_decay_LDADD = $(TEST_LDADD)
+tests_unit_test_decay_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_decay
