@@ -24,7 +24,7 @@ extern "C" {
 #define PMALLOC_M_TCACHE_COUNT (-100) /* chunks per thread-cache bin, 0..65535; 0 disables; other threads follow at their next cache miss or full bin */
 #define PMALLOC_M_TCACHE_MAX   (-101) /* largest request the thread cache keeps, 0..524272 (default 256 KiB) */
 #define PMALLOC_M_TCACHE_BYTES (-102) /* bytes a thread keeps in the cache's classes above 1032 bytes, 0..1 GiB (default 2 MiB) */
-#define PMALLOC_M_DECAY_MS     (-103) /* ms a free page stays before it goes back to the system (default 1000); 0 at once, -1 never */
+#define PMALLOC_M_DECAY_MS     (-103) /* ms a free page stays before it goes back to the system; 0 at once, -1 never (default) */
 #define PMALLOC_M_DECAY_MADV_FREE (-104) /* 1: give pages back with MADV_FREE instead of MADV_DONTNEED */
 
 /* "MAJOR.MINOR.PATCH" of the library actually loaded. */
