@@ -52,10 +52,12 @@ static inline __attribute__((always_inline)) void push_fastbin(struct pm_arena *
     a->fast_bytes += size;
 }
 
+/* A merged chunk smaller than this holds no whole page past its links
+ * (on 4 KiB pages), so it is not worth reading the decay clock for. */
+#define PM_DECAY_MIN_CHUNK ((size_t)8192)
+
 /* What a free into an arena does beyond filing a fast chunk: merging,
  * and the tidying a large free region is worth. */
-/* A merged chunk smaller than this holds no whole page past its links. */
-#define PM_DECAY_MIN_CHUNK ((size_t)8192)
 
 static __attribute__((noinline)) void free_merging(struct pm_arena *a, mchunk *p, size_t size)
 {

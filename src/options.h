@@ -45,7 +45,8 @@ struct pm_options {
     size_t prof_sample;       /* mean bytes between samples */
     bool prof_leaks;          /* PMALLOC_PROF_LEAKS: the sites still holding blocks at exit */
     /* PMALLOC_DECAY_MS: how long whole free pages inside free chunks stay
-     * before they go back to the system (decay.c); 0 at once, -1 never. */
+     * before they go back to the system (sysmalloc.c, pm_decay_after_free);
+     * 0 at once, -1 never. */
     int decay_ms;
     bool decay_madv_free;     /* PMALLOC_DECAY_MADV_FREE: MADV_FREE, not MADV_DONTNEED */
 };

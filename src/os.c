@@ -225,7 +225,7 @@ bool pm_os_discard(void *addr, size_t len)
     return madvise(addr, len, MADV_DONTNEED) == 0;
 }
 
-/* For the decay of free pages (decay.c): MADV_FREE lets the kernel take
+/* For the decay of free pages (sysmalloc.c): MADV_FREE lets the kernel take
  * the pages only under memory pressure, cheaper when they are reused soon,
  * but RSS does not drop at once.  Kernels before 4.5 refuse it: fall back. */
 bool pm_os_discard_lazy(void *addr, size_t len)

@@ -103,7 +103,8 @@ struct pm_arena {
     size_t pool_free;
     /* Decay of free pages (sysmalloc.c, pm_decay_after_free), under the
      * arena lock: when the oldest free not yet given back happened (0:
-     * none pending), and the bytes given back so far. */
+     * none pending), and the bytes handed to madvise so far (a page given
+     * back by two passes counts twice: issue #11 keeps this open). */
     unsigned long long decay_since_ns;
     size_t decay_returned;
 };
