@@ -110,7 +110,12 @@ check "out-of-range values: one line each, with the range" test "$(cat "$WORK/ra
 pmalloc: ignoring glibc.malloc.tcache_count=70000 in GLIBC_TUNABLES: out of range 0..65535"
 
 run_prog verbose PMALLOC_VERBOSE=1 "$tunables" MALLOC_TOP_PAD_=64k PMALLOC_PERTURB=0x55
-check "PMALLOC_VERBOSE: a line per option" test "$(grep -c '^pmalloc: PMALLOC_' "$WORK/verbose.err")" = 23
+# One line for each PMALLOC_ name of the option table in src/options.c.
+n_options=$(sed -n '/option_table\[\] = {/,/^};/p' "$top_srcdir/src/options.c" |
+    grep -oE '"PMALLOC_[A-Z_]*"' | sort -u | wc -l)
+((n_options >= 20)) || hard_error "only $n_options names in src/options.c's option_table: has its layout changed?"
+check "PMALLOC_VERBOSE: a line per option ($n_options)" \
+    test "$(grep -c '^pmalloc: PMALLOC_' "$WORK/verbose.err")" = "$n_options"
 for line in "PMALLOC_ARENA_MAX=2 (from GLIBC_TUNABLES glibc.malloc.arena_max)" \
     "PMALLOC_TCACHE_COUNT=0 (from GLIBC_TUNABLES glibc.malloc.tcache_count)" \
     "PMALLOC_TOP_PAD=65536 (from MALLOC_TOP_PAD_)" "PMALLOC_PERTURB=85 (from the environment)" \
