@@ -134,7 +134,7 @@ static void estimate_free_space(struct pm_arena *a)
 {
     pm_lock_arena(a);
     struct estimate_walk w = {0, 0};
-    const struct pm_bins_visitor v = {estimate_visit, estimate_problem, &w, true};
+    const struct pm_bins_visitor v = {estimate_visit, estimate_problem, &w, true, 0, NULL};
     pm_bins_walk(a, &v);
     __atomic_store_n(&a->pool_free, w.bytes + a->fast_bytes + top_size(a), __ATOMIC_RELAXED);
     pm_unlock(&a->lock);

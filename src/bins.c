@@ -28,12 +28,13 @@ static void walk_fastbins(struct pm_arena *a, const struct pm_bins_visitor *v, s
     }
 }
 
-static void walk_bin(struct pm_arena *a, const struct pm_bins_visitor *v, unsigned idx, size_t bound)
+static void walk_bin(struct pm_arena *a, const struct pm_bins_visitor *v, unsigned idx, mchunk *start,
+                     size_t bound)
 {
     mchunk *bin = bin_at(a, idx);
-    mchunk *prev = bin;
+    mchunk *prev = start != NULL ? chunk_bk(start) : bin;
     size_t n = 0;
-    for (mchunk *p = bin_first(bin); p != bin; prev = p, p = chunk_fd(p)) {
+    for (mchunk *p = start != NULL ? start : bin_first(bin); p != bin; prev = p, p = chunk_fd(p)) {
         if (++n > bound) {
             v->problem(v->ctx, PM_BINS_CYCLE, bin);
             return;
@@ -60,8 +61,9 @@ void pm_bins_walk(struct pm_arena *a, const struct pm_bins_visitor *v)
     size_t bound = a->system_mem / PM_MINSIZE + 1;
     if (!v->skip_fast)
         walk_fastbins(a, v, bound);
-    for (unsigned i = 1; i < PM_NBINS; i++)
-        walk_bin(a, v, i, bound);
+    unsigned first = v->first_bin > 1 ? v->first_bin : 1;
+    for (unsigned i = first; i < PM_NBINS; i++)
+        walk_bin(a, v, i, i == first ? v->first_chunk : NULL, bound);
 }
 
 bool pm_link_in_arena_slow(struct pm_arena *a, const mchunk *q)

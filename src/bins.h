@@ -169,6 +169,10 @@ static inline void unlink_chunk(struct pm_arena *a, mchunk *p)
         pm_corruption("corrupted double-linked list", p);
     chunk_set_bk(fd, bk);
     chunk_set_fd(bk, fd);
+    /* the decay's next pass would start at p (sysmalloc.c): from the
+     * bin's head instead */
+    if (__builtin_expect(p == a->decay_resume_chunk, 0))
+        a->decay_resume_chunk = NULL;
     if (!in_smallbin_range(chunk_size(p)) && chunk_fd_nextsize(p) != NULL) {
         mchunk *nfd = chunk_fd_nextsize(p), *nbk = chunk_bk_nextsize(p);
         check_size_link(a, nfd, "unlink(): size link outside the heap", p);
@@ -217,6 +221,8 @@ struct pm_bins_visitor {
     void (*problem)(void *ctx, enum pm_bins_problem what, const void *where);
     void *ctx;
     bool skip_fast; /* only the double-linked bins */
+    unsigned first_bin; /* the double-linked bins below this are skipped (0: none) */
+    mchunk *first_chunk; /* non-NULL: a chunk of bin first_bin, the walk of that bin starts there */
 };
 void pm_bins_walk(struct pm_arena *a, const struct pm_bins_visitor *v);
 

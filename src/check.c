@@ -193,7 +193,7 @@ static size_t check_arena(struct pm_arena *a, pm_problem_fn report, void *ctx)
     if (a->top == NULL || !pm_arena_holds(a, a->top, PM_MINSIZE))
         problem(&w, "top is not inside the newest heap", a->top);
 
-    const struct pm_bins_visitor v = {visit_chunk, visit_problem, &w, false};
+    const struct pm_bins_visitor v = {visit_chunk, visit_problem, &w, false, 0, NULL};
     pm_bins_walk(a, &v);
     if (w.in_fast > 0 && !a->have_fastchunks)
         problem(&w, "fast chunks present but the arena says none", a);

@@ -132,6 +132,25 @@ static inline size_t chunk_usable(mchunk *p)
     return chunk_size(p) - PM_SIZE_SZ;
 }
 
+/* A free chunk whose whole pages went back to the system (sysmalloc.c's
+ * decay) says so in the word after its skip-list links, which lies in the
+ * first page and so stays.  The mark is keyed by the chunk's address and
+ * size: a word left there by an earlier chunk, or a merge or split that
+ * moved either, does not pass for it. */
+static inline uintptr_t *chunk_returned_slot(mchunk *p) { return (uintptr_t *)(p + 1); }
+static inline uintptr_t chunk_returned_mark(mchunk *p, uintptr_t key)
+{
+    return (((uintptr_t)p ^ chunk_size(p)) * (uintptr_t)0x9e3779b97f4a7c15ull) ^ key;
+}
+static inline bool chunk_pages_returned(mchunk *p, uintptr_t key)
+{
+    return *chunk_returned_slot(p) == chunk_returned_mark(p, key);
+}
+static inline void chunk_mark_pages_returned(mchunk *p, uintptr_t key) { *chunk_returned_slot(p) = chunk_returned_mark(p, key); }
+static inline void chunk_clear_pages_returned(mchunk *p) { *chunk_returned_slot(p) = 0; }
+/* the end of what a free chunk keeps when its pages go back */
+#define PM_RETURNED_KEEP (sizeof(struct pm_chunk) + sizeof(uintptr_t))
+
 /* The hardened mode keeps a tag in the last word of a block's usable
  * space (for a heap chunk, the successor's prev_size word, which an in-use
  * chunk lends to its user). */

@@ -48,6 +48,10 @@ size_t pm_free_merge(struct pm_arena *a, mchunk *p, size_t size)
     }
     chunk_set_head(p, size | PM_PREV_INUSE | arena_bit(a));
     chunk_set_foot(p, size);
+    /* a block freed whole where a chunk of its size once gave its pages
+     * back may still hold that chunk's mark: its pages are in use now */
+    if (size > PM_RETURNED_KEEP)
+        chunk_clear_pages_returned(p);
     unsorted_push(a, p, "free(): corrupted unsorted chunks");
     return size;
 }

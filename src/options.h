@@ -78,12 +78,11 @@ extern struct pm_options pm_opt;
 /* One sample in about 512 KiB allocated, jemalloc's lg_prof_sample 19. */
 #define PM_DEFAULT_PROF_SAMPLE       ((size_t)512 * 1024)
 #define PM_MAX_PROF_SAMPLE           ((size_t)1 << 40)
-/* Off (-1) until the return walk resumes where it stopped and counts each
- * page once (issue #11): a pass still visits every binned chunk, which on
- * a big fragmented heap is a stall no default may cause.  The intended
- * default is about a second, as jemalloc's dirty_decay_ms after its
- * smoothing: long enough that a free-then-reuse cycle keeps its pages. */
-#define PM_DEFAULT_DECAY_MS          (-1)
+/* About a second, as jemalloc's dirty_decay_ms after its smoothing: long
+ * enough that a free-then-reuse cycle keeps its pages, short enough that an
+ * idle heap shrinks while the program still makes calls.  A pass is
+ * bounded (sysmalloc.c), so no free stalls on a big heap. */
+#define PM_DEFAULT_DECAY_MS          1000
 
 /* pmalloc's own mallopt parameters (glibc's are 1 and -1..-8). */
 #define PM_M_TCACHE_COUNT            PMALLOC_M_TCACHE_COUNT

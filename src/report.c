@@ -80,7 +80,7 @@ static void measure_arena(struct pm_arena *a, struct resident *r)
         r->top += pm_os_resident_bytes(a->top, top_size(a));
         r->free_bytes += top_size(a);
     }
-    const struct pm_bins_visitor v = {count_free_chunk, ignore_problem, r, false};
+    const struct pm_bins_visitor v = {count_free_chunk, ignore_problem, r, false, 0, NULL};
     pm_bins_walk(a, &v);
 }
 

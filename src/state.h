@@ -102,10 +102,14 @@ struct pm_arena {
      * hint. */
     size_t pool_free;
     /* Decay of free pages (sysmalloc.c, pm_decay_after_free), under the
-     * arena lock: when the oldest free not yet given back happened (0:
-     * none pending), and the bytes handed to madvise so far (a page given
-     * back by two passes counts twice: issue #11 keeps this open). */
+     * arena lock: when the clock last started (0: not running), the bin
+     * the next pass starts from (0: a new round after the delay), and the
+     * bytes of pages given back by the decay and trim (a chunk's pages
+     * count once while it stays as it is; a page of a chunk that was
+     * split or merged since can count again). */
     unsigned long long decay_since_ns;
+    unsigned decay_resume_bin;
+    struct pm_chunk *decay_resume_chunk; /* in that bin, or NULL: its head (unlink_chunk clears it) */
     size_t decay_returned;
 };
 

@@ -138,7 +138,7 @@ static void gather_arena(struct pm_arena *a, struct arena_stat *st, struct bin_s
     st->metadata = pm_arena_metadata_bytes(a);
 
     struct gather g = {st, slots, msg};
-    const struct pm_bins_visitor v = {gather_chunk, gather_problem, &g, false};
+    const struct pm_bins_visitor v = {gather_chunk, gather_problem, &g, false, 0, NULL};
     pm_bins_walk(a, &v);
 
     if (a == &pm_main_arena) {

@@ -380,9 +380,10 @@ bool pm_unmap_empty_heaps(struct pm_arena *a)
 
 static size_t discard_chunk_pages(mchunk *p, bool lazy)
 {
-    /* The chunk's header and list links stay; whole pages after them go. */
+    /* The chunk's header, list links and returned mark stay; whole pages
+     * after them go. */
     size_t page = pm_page_size();
-    uintptr_t start = align_up((uintptr_t)p + sizeof(struct pm_chunk), page);
+    uintptr_t start = align_up((uintptr_t)p + PM_RETURNED_KEEP, page);
     uintptr_t end = align_down((uintptr_t)p + chunk_size(p), page);
     if (end <= start)
         return 0;
@@ -391,49 +392,81 @@ static size_t discard_chunk_pages(mchunk *p, bool lazy)
     return ok ? end - start : 0;
 }
 
+/* A walk that gives back the pages of free chunks: all of them (trim), or
+ * a bounded share from a resume point (the decay). */
 struct discard_walk {
     size_t released;
-    size_t budget; /* bytes of pages this walk may still give back */
+    size_t budget;   /* bytes of pages this walk may still give back */
+    size_t visits;   /* chunks this walk may still look at */
+    unsigned stopped_at; /* the bin where a budget ran out; 0: it did not */
+    mchunk *stopped_chunk; /* the first chunk of it not looked at, for a large bin */
+    uintptr_t key;   /* for the returned marks */
     bool lazy;
 };
 
 static bool discard_visit(void *ctx, bool fast, unsigned idx, mchunk *p)
 {
     (void)fast;
-    (void)idx;
     struct discard_walk *w = ctx;
-    if (w->released >= w->budget)
+    /* a small bin's chunks hold no whole page: not worth a visit */
+    if (idx != PM_UNSORTED_BIN && in_smallbin_range(chunk_size(p)))
         return false;
-    if (chunk_size(p) >= pm_page_size() + sizeof(struct pm_chunk))
-        w->released += discard_chunk_pages(p, w->lazy);
+    if (w->released >= w->budget || w->visits == 0) {
+        if (w->stopped_at == 0) {
+            w->stopped_at = idx;
+            /* the unsorted bin is emptied without unlink_chunk, which
+             * keeps the resume chunk true: it starts from its head */
+            w->stopped_chunk = idx == PM_UNSORTED_BIN ? NULL : p;
+        }
+        return false;
+    }
+    w->visits--;
+    if (chunk_size(p) < pm_page_size() + PM_RETURNED_KEEP || chunk_pages_returned(p, w->key))
+        return true;
+    size_t n = discard_chunk_pages(p, w->lazy);
+    if (n != 0) {
+        chunk_mark_pages_returned(p, w->key);
+        w->released += n;
+    }
     return true;
 }
 
-/* A broken list is left for the heap walker to report: discarding is
- * only ever an optimisation. */
 static void discard_problem(void *ctx, enum pm_bins_problem what, const void *where)
 {
+    /* Trimming is best effort: a list that cannot be followed is left to
+     * the heap checks, which report it. */
     (void)ctx;
     (void)what;
     (void)where;
 }
 
-static size_t discard_walk(struct pm_arena *a, size_t budget, bool lazy)
+static struct discard_walk discard_walk(struct pm_arena *a, unsigned first_bin, mchunk *first_chunk,
+                                        size_t budget, size_t visits, bool lazy)
 {
-    struct discard_walk w = {0, budget, lazy};
-    const struct pm_bins_visitor v = {discard_visit, discard_problem, &w, true};
+    struct discard_walk w = {0, budget, visits, 0, NULL, pm_global.secret, lazy};
+    const struct pm_bins_visitor v = {discard_visit, discard_problem, &w, true, first_bin, first_chunk};
     pm_bins_walk(a, &v);
-    return w.released;
+    return w;
 }
 
-bool pm_discard_free_pages(struct pm_arena *a) { return discard_walk(a, SIZE_MAX, false) != 0; }
+bool pm_discard_free_pages(struct pm_arena *a)
+{
+    struct discard_walk w = discard_walk(a, 0, NULL, SIZE_MAX, SIZE_MAX, false);
+    a->decay_returned += w.released;
+    return w.released != 0;
+}
 
 /* Automatic return of free pages (issue #11): called from the free path's
  * merging branch only (never the thread-cache or fast-bin path), under
  * the arena lock.  The first such free starts the clock; a later one that
- * finds the delay passed gives back at most PM_DECAY_BUDGET bytes of
- * pages, so no free stalls on a big heap, and the clock starts again. */
+ * finds the delay passed runs a pass.  A pass looks at no more than
+ * PM_DECAY_VISITS chunks and gives back no more than PM_DECAY_BUDGET
+ * bytes, so no free stalls on a big heap; where it stopped, the next one
+ * goes on (without waiting for the delay again), and only a pass that
+ * reached the last bin starts the clock again.  Chunks already given back
+ * carry a mark and cost one read. */
 #define PM_DECAY_BUDGET ((size_t)8 * 1024 * 1024)
+#define PM_DECAY_VISITS ((size_t)1024)
 
 void pm_decay_after_free(struct pm_arena *a)
 {
@@ -441,7 +474,7 @@ void pm_decay_after_free(struct pm_arena *a)
     if (ms < 0)
         return;
     unsigned long long now = pm_os_now_ns();
-    if (ms > 0) {
+    if (ms > 0 && a->decay_resume_bin == 0) {
         if (a->decay_since_ns == 0) {
             a->decay_since_ns = now;
             return;
@@ -449,6 +482,10 @@ void pm_decay_after_free(struct pm_arena *a)
         if (now - a->decay_since_ns < (unsigned long long)ms * 1000000ull)
             return;
     }
-    a->decay_returned += discard_walk(a, PM_DECAY_BUDGET, pm_opt.decay_madv_free);
+    struct discard_walk w = discard_walk(a, a->decay_resume_bin, a->decay_resume_chunk, PM_DECAY_BUDGET,
+                                         PM_DECAY_VISITS, pm_opt.decay_madv_free);
+    a->decay_returned += w.released;
+    a->decay_resume_bin = w.stopped_at;
+    a->decay_resume_chunk = w.stopped_chunk;
     a->decay_since_ns = ms > 0 ? now : 0;
 }

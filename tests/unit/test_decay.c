@@ -1,6 +1,8 @@
 /* The decay of free pages (PMALLOC_DECAY_MS, issue #11): whole pages
  * inside free chunks away from top go back after the delay, not before;
- * -1 keeps them, 0 returns them at once; the heap walker passes. */
+ * -1 keeps them, 0 returns them at once; a pass is bounded (8 MiB, 1024
+ * chunks) and the next one goes on where it stopped; the heap walker
+ * passes. */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +66,46 @@ static size_t drop_after(int decay_ms, long wait_ms)
     return before > after ? before - after : 0;
 }
 
+/* Many separate free chunks: one pass gives back at most its budget, and
+ * passes that go on where the last stopped give back all of them (the
+ * chunks are more than one pass may look at, so a pass that started
+ * again from the first bin would never reach the last ones). */
+#define MANY 3000
+#define MANY_BLOCK ((size_t)12 * 1024)
+static void bounded_passes(void)
+{
+    REQUIRE(mallopt(PMALLOC_M_DECAY_MS, -1) == 1);
+    static char *b[MANY], *sep[MANY];
+    for (int i = 0; i < MANY; i++) {
+        b[i] = malloc(MANY_BLOCK);
+        sep[i] = malloc(64); /* keeps the freed blocks apart */
+        REQUIRE(b[i] != NULL && sep[i] != NULL);
+        memset(b[i], 7, MANY_BLOCK);
+    }
+    for (int i = 0; i < MANY; i++)
+        free(b[i]);
+    CHECK_HEAP();
+    size_t before = rss_bytes();
+    REQUIRE(mallopt(PMALLOC_M_DECAY_MS, 0) == 1);
+    light_call();
+    CHECK_HEAP();
+    size_t mid = rss_bytes();
+    size_t first = before > mid ? before - mid : 0;
+    CHECK(first > 0);
+    CHECK(first <= (size_t)9 * 1024 * 1024);
+    for (int i = 0; i < 12; i++)
+        light_call();
+    CHECK_HEAP();
+    size_t after = rss_bytes();
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    /* each 12 KiB chunk holds at least two whole pages past its links */
+    size_t expect = (size_t)MANY * (MANY_BLOCK / page - 1) * page;
+    CHECK(before > after && before - after >= expect * 9 / 10);
+    for (int i = 0; i < MANY; i++)
+        free(sep[i]);
+    CHECK_HEAP();
+}
+
 int main(void)
 {
     /* The light call's free must reach the arena, not the thread cache:
@@ -74,7 +116,7 @@ int main(void)
     CHECK(drop_after(-1, 100) < total / 4);
     /* A delay not yet passed: the pages stay. */
     CHECK(drop_after(5000, 10) < total / 4);
-    /* At once: at most the budget (8 MiB) per call, so half comes back. */
+    /* At once: the merged 16 MiB chunk goes back in one pass. */
     size_t d0 = drop_after(0, 0);
     CHECK(d0 >= total / 4);
     /* A small delay, passed: the pages go. */
@@ -82,5 +124,6 @@ int main(void)
     light_call();
     sleep_ms(100);
     CHECK(drop_after(50, 100) >= total / 4);
+    bounded_passes();
     return test_finish("test_decay");
 }

@@ -210,7 +210,7 @@ static void test_verbose(void)
         "pmalloc: PMALLOC_PROF=0 (default)",
         "pmalloc: PMALLOC_PROF_SAMPLE=524288 (default)",
         "pmalloc: PMALLOC_PROF_LEAKS=0 (default)",
-        "pmalloc: PMALLOC_DECAY_MS=-1 (default)",
+        "pmalloc: PMALLOC_DECAY_MS=1000 (default)",
         "pmalloc: PMALLOC_DECAY_MADV_FREE=0 (default)",
         "pmalloc: GLIBC_TUNABLES: glibc.malloc.hugetlb is not a pmalloc option, ignored",
     };
