@@ -7,6 +7,7 @@
 #include "core.h"
 
 #include "bins.h"
+#include "os.h"
 
 size_t pm_free_merge(struct pm_arena *a, mchunk *p, size_t size)
 {
@@ -22,6 +23,13 @@ size_t pm_free_merge(struct pm_arena *a, mchunk *p, size_t size)
     if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || nextsize >= a->system_mem))
         pm_corruption("free(): invalid next size (normal)", chunk_mem(p));
 
+    /* A block freed where a chunk of its size once gave its pages back
+     * may still hold that chunk's mark (sysmalloc.c), though its pages are
+     * in use now; merged with a neighbour, its address or size changes and
+     * the mark fails anyway.  Before the perturb fill, which covers it;
+     * a chunk too small to hold a whole page keeps its bytes. */
+    if (size >= PM_MIN_PAGE_SIZE + PM_RETURNED_KEEP)
+        chunk_clear_pages_returned(p);
     pm_perturb_free(chunk_mem(p), size - PM_CHUNK_HDR);
 
     if (!chunk_prev_inuse(p)) {
@@ -48,10 +56,6 @@ size_t pm_free_merge(struct pm_arena *a, mchunk *p, size_t size)
     }
     chunk_set_head(p, size | PM_PREV_INUSE | arena_bit(a));
     chunk_set_foot(p, size);
-    /* a block freed whole where a chunk of its size once gave its pages
-     * back may still hold that chunk's mark: its pages are in use now */
-    if (size > PM_RETURNED_KEEP)
-        chunk_clear_pages_returned(p);
     unsorted_push(a, p, "free(): corrupted unsorted chunks");
     return size;
 }
