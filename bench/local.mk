@@ -53,7 +53,7 @@ endif
 # pmalloc and under glibc must run and verify its checksums.
 TESTS += bench/smoke.sh
 
-EXTRA_DIST += bench/run.py bench/rss_timeline.py bench/smoke.sh bench/README.md bench/ANALYSIS.md \
+EXTRA_DIST += bench/run.py bench/rss_timeline.py bench/prof_cost.py bench/smoke.sh bench/README.md bench/ANALYSIS.md \
 	bench/real_programs.py bench/real_inputs.py bench/real_work.py bench/real_work.pl
 
 PYTHON3 = python3

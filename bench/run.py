@@ -35,6 +35,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 import rss_timeline
+import prof_cost
 import real_programs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -233,12 +234,14 @@ def parse_result(stdout):
     return None
 
 
-def run_macro_once(bindir, workload, threads, scale, preload, timeout):
+def run_macro_once(bindir, workload, threads, scale, preload, timeout, extra_env=()):
+    """extra_env: NAME=VALUE settings for this run only."""
     prog = os.path.join(bindir, "macro_" + workload)
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         cmd = ["/usr/bin/time", "-f", "%e %M %U %S", "-o", tf.name, "env"]
         if preload:
             cmd.append("LD_PRELOAD=" + preload)
+        cmd += list(extra_env)
         cmd += [prog, str(threads), str(scale)]
         env = alloc_env(None)
         try:
@@ -708,7 +711,7 @@ def write_plots(outdir, allocs, macro, micro, instr, title, notes):
 
 
 def write_report(outdir, meta, allocs, macro, micro, instr, summ, targets, plots, notes,
-                 real=()):
+                 real=(), prof=()):
     L = []
     L.append("# pmalloc against glibc, jemalloc, tcmalloc and mimalloc")
     L.append("")
@@ -772,6 +775,7 @@ def write_report(outdir, meta, allocs, macro, micro, instr, summ, targets, plots
                       [[w] + [fmt(sc[a].get(w), ".2f") for a in allocs] for w in wl]))
     L.append("")
     L += real_programs.report_lines(allocs, real, summ, md_table)
+    L += prof_cost.report_lines(prof, md_table, fmt)
     if micro:
         h, rows = micro_table(allocs, micro)
         L.append("## Micro benchmarks (google-benchmark)")
@@ -795,6 +799,7 @@ def write_report(outdir, meta, allocs, macro, micro, instr, summ, targets, plots
         json.dump({"meta": meta, "allocators": allocs, "notes": notes,
                    "summary": summ, "targets": targets, "macro": macro,
                    "micro": micro, "instructions": instr, "real": list(real),
+                   "prof_cost": list(prof),
                    "plots": plots},
                   f, indent=1, sort_keys=False)
 
@@ -816,7 +821,8 @@ def main():
                     "benchmark programs (default: this script's directory)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"),
                     help="where RESULTS.md, results.json and plots go")
-    ap.add_argument("--skip", default="", help="comma-separated: macro,micro,instr,real,rss,plots")
+    ap.add_argument("--skip", default="",
+                    help="comma-separated: macro,micro,instr,real,rss,prof,plots")
     ap.add_argument("--jobs", type=int, default=2, help="parallel callgrind runs")
     args = ap.parse_args()
 
@@ -861,6 +867,9 @@ def main():
         args.bindir, allocs, 20000 if quick else 200000, 600, args.jobs, notes)
     rss = {} if "rss" in skip else rss_timeline.run(args.bindir, allocs, quick, notes,
                                                     alloc_env, preload_ok, log)
+    prof = [] if "prof" in skip else prof_cost.run(
+        args.bindir, allocs, MACRO_QUICK if quick else MACRO_FULL, quick,
+        60 if quick else 300, run_macro_once, log)
     real = [] if "real" in skip else real_programs.run_real(
         allocs, "quick" if quick else "full", rounds, notes, preload_ok,
         120 if quick else 600)
@@ -877,7 +886,8 @@ def main():
     summ = summarize(allocs, macro, micro, instr)
     for a, extra in real_programs.summarize(allocs, real).items():
         summ[a].update(extra)
-    targets = evaluate_targets(allocs, macro, micro, instr, summ, real)
+    targets = evaluate_targets(allocs, macro, micro, instr, summ, real) + \
+        prof_cost.evaluate_targets(prof)
     targets += rss_timeline.targets(rss, macro, allocs)
     title = "pmalloc vs peers, %s, %s" % (meta["date"], meta["machine"]["description"])
     plots = [] if "plots" in skip else write_plots(args.out, allocs, macro, micro, instr,
@@ -885,7 +895,7 @@ def main():
     rss_plots = [] if "plots" in skip else rss_timeline.write_plots(args.out, allocs, rss,
                                                                     title, COLORS, notes)
     write_report(args.out, meta, allocs, macro, micro, instr, summ, targets, plots, notes,
-                 real)
+                 real, prof)
     rss_timeline.add_to_report(args.out, allocs, rss, macro, rss_plots)
 
     print()
