@@ -39,22 +39,33 @@ static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
 static __thread bool in_profile __attribute__((tls_model("initial-exec")));
 
 static struct pm_prof_stack *stacks;
+/* The sampled blocks: records kept dense at the front of `live` (the
+ * readers, snapshot_prof.c and prof_leaks.c, scan the first live_cap of
+ * them, where a chunk of 0 is a vacant record), found by address through
+ * live_index, an open-addressed table of record numbers + 1 (0: empty).
+ * A table of the records themselves, at random places, would fault in a
+ * page of 128 of them for nearly every sample until all 512 pages were in;
+ * this way the records take pages as the live samples grow, and the index,
+ * an eighth of their size, at most 64. */
 static struct pm_prof_live *live;
+static uint32_t *live_index;
+static uint32_t live_vacant; /* a vacant record's number + 1, chained through its size; 0: none */
 
 void pm_prof_start(void)
 {
     if (!pm_opt.prof || pm_opt.hardened || pm_global.on_valgrind)
         return;
-    size_t bytes = STACKS_CAP * sizeof *stacks + LIVE_CAP * sizeof *live;
+    size_t bytes = STACKS_CAP * sizeof *stacks + LIVE_CAP * sizeof *live + LIVE_CAP * sizeof *live_index;
     void *map = pm_os_map(bytes, false);
     if (map == NULL)
         return;
     stacks = map;
     live = (struct pm_prof_live *)(stacks + STACKS_CAP);
+    live_index = (uint32_t *)(live + LIVE_CAP);
     pm_prof_header.stacks = (uintptr_t)stacks;
     pm_prof_header.live = (uintptr_t)live;
     pm_prof_header.stacks_cap = STACKS_CAP;
-    pm_prof_header.live_cap = LIVE_CAP;
+    pm_prof_header.live_cap = 0; /* the records in use so far, vacant ones among them */
     pm_prof_header.lock = (uintptr_t)&prof_lock;
     pm_prof_header.period = pm_opt.prof_sample;
 }
@@ -208,6 +219,54 @@ static long stack_slot(const uint64_t *frames, size_t n)
 
 static uint32_t live_home(uintptr_t chunk) { return (uint32_t)((chunk >> 4) * 0x9e3779b97f4a7c15ull >> 48); }
 _Static_assert(LIVE_CAP == 1u << 16, "live_home gives 16 bits");
+static inline uint32_t next_slot(uint32_t i) { return (i + 1) & (LIVE_CAP - 1); }
+
+/* A record for a new sample: a vacant one, else the next never used
+ * (the caller keeps nlive under LIVE_CAP, so there is one). */
+static uint32_t take_record(void)
+{
+    uint32_t r = live_vacant;
+    if (r != 0) {
+        live_vacant = (uint32_t)live[r - 1].size;
+        return r - 1;
+    }
+    return pm_prof_header.live_cap++;
+}
+
+static void index_insert(uintptr_t chunk, uint32_t record)
+{
+    uint32_t i = live_home(chunk);
+    while (live_index[i] != 0)
+        i = next_slot(i);
+    live_index[i] = record + 1;
+}
+
+/* Removes chunk's sample, if it has one: its record becomes vacant. */
+static bool index_remove(uintptr_t chunk)
+{
+    uint32_t i = live_home(chunk);
+    for (uint32_t probe = 0; probe < LIVE_CAP && live_index[i] != 0; probe++, i = next_slot(i)) {
+        uint32_t r = live_index[i] - 1;
+        if (live[r].chunk != chunk)
+            continue;
+        /* backward-shift deletion: move later members of the run up
+         * where their home allows, so no tombstones pile up */
+        uint32_t hole = i;
+        for (uint32_t j = next_slot(i); live_index[j] != 0; j = next_slot(j)) {
+            uint32_t home = live_home((uintptr_t)live[live_index[j] - 1].chunk);
+            if (((j - home) & (LIVE_CAP - 1)) >= ((j - hole) & (LIVE_CAP - 1))) {
+                live_index[hole] = live_index[j];
+                hole = j;
+            }
+        }
+        live_index[hole] = 0;
+        live[r].chunk = 0;
+        live[r].size = live_vacant;
+        live_vacant = r + 1;
+        return true;
+    }
+    return false;
+}
 
 void pm_prof_record(void *mem, size_t bytes)
 {
@@ -229,13 +288,12 @@ void pm_prof_record(void *mem, size_t bytes)
         s->samples++;
         s->alloc_bytes += weight;
         s->alloc_count += count;
-        uint32_t i = live_home((uintptr_t)c);
-        while (live[i].chunk != 0)
-            i = (i + 1) & (LIVE_CAP - 1);
-        live[i].chunk = (uintptr_t)c;
-        live[i].size = bytes;
-        live[i].weight = weight;
-        live[i].stack = (uint32_t)si;
+        uint32_t r = take_record();
+        live[r].size = bytes;
+        live[r].weight = weight;
+        live[r].stack = (uint32_t)si;
+        live[r].chunk = (uintptr_t)c;
+        index_insert((uintptr_t)c, r);
         pm_prof_header.nlive++;
         kept = true;
     } else {
@@ -252,25 +310,10 @@ bool pm_prof_release(mchunk *p)
         return false;
     bool found = false;
     pm_lock(&prof_lock);
-    uint32_t i = live_home((uintptr_t)p);
-    for (uint32_t probe = 0; probe < LIVE_CAP && live[i].chunk != 0; probe++, i = (i + 1) & (LIVE_CAP - 1)) {
-        if (live[i].chunk != (uintptr_t)p)
-            continue;
+    if (index_remove((uintptr_t)p)) {
         found = true;
-        /* backward-shift deletion: move later members of the run up
-         * where their home allows, so no tombstones pile up */
-        uint32_t hole = i;
-        for (uint32_t j = (i + 1) & (LIVE_CAP - 1); live[j].chunk != 0; j = (j + 1) & (LIVE_CAP - 1)) {
-            uint32_t home = live_home((uintptr_t)live[j].chunk);
-            if (((j - home) & (LIVE_CAP - 1)) >= ((j - hole) & (LIVE_CAP - 1))) {
-                live[hole] = live[j];
-                hole = j;
-            }
-        }
-        live[hole].chunk = 0;
         pm_prof_header.nlive--;
         chunk_set_head(p, chunk_raw_size(p) & ~PM_SAMPLED);
-        break;
     }
     pm_unlock(&prof_lock);
     return found;

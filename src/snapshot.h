@@ -154,6 +154,8 @@ struct pm_prof_header {
     uint32_t stack_size, live_size; /* sizeof the two records */
     uint64_t period;         /* mean bytes between samples; 0: profiling off */
     uint64_t stacks, live;   /* addresses of the tables */
+    /* slots of the stack table; records of the block table in use so
+     * far (a record whose chunk is 0 is vacant) */
     uint32_t stacks_cap, live_cap;
     uint64_t nstacks, nlive;
     uint64_t dropped;        /* samples lost to full tables */

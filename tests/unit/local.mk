@@ -119,3 +119,8 @@ tests_unit_test_decay_CFLAGS = $(AM_CFLAGS) -fno-builtin
 tests_unit_test_decay_LDADD = $(TEST_LDADD)
 tests_unit_test_decay_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_decay
+
+check_PROGRAMS += tests/unit/test_prof_table
+tests_unit_test_prof_table_LDADD = $(TEST_LDADD)
+tests_unit_test_prof_table_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_prof_table
