@@ -51,6 +51,18 @@ seeds = {
         + b''.join(op(FREE, 32 + 2 * i, 0, 0) for i in range(4)) + op(MALLOC, 40, 2, 2000)
         + op(MALLOC, 41, 1, 300) + op(MALLOC, 42, 1, 300) + op(MALLOC, 43, 0, 40) + op(FREE, 42, 0, 0)
         + op(REALLOC, 41, 1, 560) + op(FREE | T2, 41, 0, 0) + op(REALLOC, 43, 1, 900) + op(FREEALL, 0, 0, 0),
+    # Blocks crossing threads (issue #15's double-free paths, run right):
+    # cached by one thread, taken and freed by the other (so they cross
+    # caches, spill into fast bins and reach the other arena's remote
+    # list), cached blocks realloc'ed after reuse, and with the cache off
+    # fast-bin chunks below a bin's head taken again.
+    'held_free_cross_thread': b''.join(op(MALLOC, 44 + i, 0, 24) for i in range(10))
+        + b''.join(op(FREE | T2, 44 + i, 0, 0) for i in range(10))
+        + b''.join(op(MALLOC | T2, 44 + i, 0, 24) for i in range(10))
+        + b''.join(op(FREE, 44 + i, 0, 0) for i in range(0, 10, 2))
+        + b''.join(op(REALLOC, 44 + i, 0, 40) for i in range(1, 10, 2))
+        + op(MALLOPT, 5, 0, 0, 0) + b''.join(op(MALLOC, 44 + i, 0, 24) for i in range(0, 10, 2))
+        + op(FREEALL, 0, 0, 0),
 }
 
 here = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')
