@@ -581,6 +581,9 @@ static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
     if (PM_UNLIKELY((uintptr_t)oldp > (uintptr_t)0 - oldsize || !ptr_aligned(oldmem)))
         pm_corruption("realloc(): invalid pointer", oldmem);
     check_realloc_not_cached(oldmem, oldp, oldsize);
+    if (PM_UNLIKELY(chunk_held_free(oldp)))
+        pm_corruption(chunk_raw_wraps(oldp) ? "realloc(): invalid pointer" : "realloc(): chunk already freed",
+                      oldmem);
 
     if (chunk_is_mmapped(oldp)) {
         void *mem = pm_mmap_realloc(oldp, nb);

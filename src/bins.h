@@ -96,6 +96,7 @@ static inline void *fastbin_pop(struct pm_arena *a, size_t nb)
         pm_corruption("malloc(): memory corruption (fast)", victim);
     a->fastbins[idx] = next;
     a->fast_bytes -= nb;
+    chunk_clear_held_free(victim);
     return chunk_mem(victim);
 }
 

@@ -48,6 +48,19 @@ _Static_assert(PM_MINSIZE >= offsetof(struct pm_chunk, fd_nextsize), "a minimal 
 _Static_assert((PM_MINSIZE & PM_ALIGN_MASK) == 0 && (PM_ALIGNMENT & PM_ALIGN_MASK) == 0, "sizes are aligned");
 _Static_assert(PM_SIZE_BITS < PM_ALIGNMENT, "the flag bits lie below the alignment");
 
+/* A chunk in a fast bin is free though its successor's PREV_INUSE says in
+ * use: it carries this bit in its size word instead, set as it enters the
+ * bin and cleared as it leaves, both under the arena's lock, so a free or
+ * realloc of it is refused however deep in the bin it lies (glibc catches
+ * only the bin's head).  The chunks of the other bins are free by their
+ * successor's PREV_INUSE.  The bit lies above any size a chunk can have.
+ * Thread caches and remote-free lists do not set it: they hold chunks of
+ * arenas whose lock they do not take, and the word is the one the arena's
+ * holder rewrites when a neighbour changes state (a plain read-modify-
+ * write from two threads loses one update). */
+#define PM_HELD_FREE ((size_t)1 << (sizeof(size_t) * 8 - 1))
+_Static_assert(PM_MAX_REQUEST + PM_MINSIZE + PM_ALIGNMENT < PM_HELD_FREE, "no chunk size reaches the state bit");
+
 static inline void *chunk_mem(mchunk *p) { return (char *)p + PM_CHUNK_HDR; }
 static inline mchunk *mem_chunk(const void *mem) { return (mchunk *)((char *)mem - PM_CHUNK_HDR); }
 static inline mchunk *chunk_at(const void *p, size_t offset) { return (mchunk *)((char *)p + offset); }
@@ -55,7 +68,18 @@ static inline mchunk *chunk_before(const void *p, size_t offset) { return (mchun
 
 /* size and flags */
 static inline size_t chunk_raw_size(mchunk *p) { return p->size; }
-static inline size_t chunk_size(mchunk *p) { return p->size & ~PM_SIZE_BITS; }
+static inline size_t chunk_size(mchunk *p) { return p->size & ~(PM_SIZE_BITS | PM_HELD_FREE); }
+static inline bool chunk_held_free(mchunk *p) { return (p->size & PM_HELD_FREE) != 0; }
+static inline void chunk_set_held_free(mchunk *p) { p->size |= PM_HELD_FREE; }
+static inline void chunk_clear_held_free(mchunk *p) { p->size &= ~PM_HELD_FREE; }
+/* Whether the size word, the state bit counted in, runs the chunk past
+ * the end of the address space: a forged size too big for any chunk has
+ * the state bit set too, and is an invalid pointer, not a double free (a
+ * chunk really held free lies far below the top half of the addresses). */
+static inline bool chunk_raw_wraps(mchunk *p)
+{
+    return (uintptr_t)p > (uintptr_t)0 - (p->size & ~PM_SIZE_BITS);
+}
 static inline size_t chunk_flags(mchunk *p) { return p->size & PM_SIZE_BITS; }
 static inline bool chunk_prev_inuse(mchunk *p) { return (p->size & PM_PREV_INUSE) != 0; }
 static inline bool chunk_is_mmapped(mchunk *p) { return (p->size & PM_IS_MMAPPED) != 0; }

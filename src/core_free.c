@@ -23,12 +23,21 @@ static inline __attribute__((always_inline)) void check_freed_pointer(struct pm_
         pm_corruption("free(): invalid pointer", chunk_mem(p));
 }
 
+/* A chunk that a fast bin holds already. */
+static inline void check_not_held_free(mchunk *p)
+{
+    if (PM_UNLIKELY(chunk_held_free(p)))
+        pm_corruption(chunk_raw_wraps(p) ? "free(): invalid pointer" : "free(): double free detected (fast bin)",
+                      chunk_mem(p));
+}
+
 /* The main arena checks only that the header lies in one of its heaps:
  * a size that runs past top is the "(out)" check's to report. */
 void pm_check_freed(mchunk *p)
 {
     struct pm_arena *a = pm_arena_of_freed(p);
     check_freed_pointer(a, p, chunk_size(p));
+    check_not_held_free(p);
 }
 
 static inline __attribute__((always_inline)) void push_fastbin(struct pm_arena *a, mchunk *p, size_t size)
@@ -46,6 +55,8 @@ static inline __attribute__((always_inline)) void push_fastbin(struct pm_arena *
         pm_corruption("double free or corruption (fasttop)", chunk_mem(p));
     if (PM_UNLIKELY(old != NULL && fastbin_index(chunk_size(old)) != idx))
         pm_corruption("invalid fastbin entry (free)", chunk_mem(old));
+    check_not_held_free(p);
+    chunk_set_held_free(p);
     chunk_set_fd(p, link_protect(chunk_fd_slot(p), old));
     a->fastbins[idx] = p;
     a->have_fastchunks = 1;
@@ -82,10 +93,12 @@ static inline __attribute__((always_inline)) void int_free(struct pm_arena *a, m
 {
     size_t size = chunk_size(p);
     check_freed_pointer(a, p, size);
-    if (size <= fastbin_limit())
+    if (size <= fastbin_limit()) {
         push_fastbin(a, p, size);
-    else
+    } else {
+        check_not_held_free(p);
         free_merging(a, p, size);
+    }
 }
 
 void pm_int_free(struct pm_arena *a, mchunk *p) { int_free(a, p); }

@@ -129,6 +129,10 @@ struct pm_layout_desc {
 #define PM_PROF_VERSION 1u
 #define PM_PROF_FRAMES 32u
 #define PM_LAYOUT_SAMPLED_BIT 0x8u
+/* A chunk in a fast bin has the size word's top bit set (chunk.h,
+ * PM_HELD_FREE); no version sets it in any other chunk, so masking it off
+ * is right for every writer. */
+#define PM_LAYOUT_HELD_FREE_BIT ((uint64_t)1 << 63)
 
 struct pm_prof_stack {
     uint64_t hash;           /* of the frames; 0: an empty slot */

@@ -22,9 +22,11 @@ struct totals {
 };
 
 /* The sampled-block bit lies below the alignment in every version, so
- * masking it off is right for writers that never set it. */
-#define SIZE_BITS(w) \
+ * masking it off is right for writers that never set it; the held-free
+ * bit is masked off the size too, and left out of the flags shown. */
+#define FLAG_BITS(w) \
     ((uint64_t)((w)->d.flag_prev_inuse | (w)->d.flag_mmapped | (w)->d.flag_non_main | PM_LAYOUT_SAMPLED_BIT))
+#define SIZE_BITS(w) (FLAG_BITS(w) | PM_LAYOUT_HELD_FREE_BIT)
 
 static void class_add(struct totals *t, uint64_t size)
 {
@@ -63,7 +65,7 @@ static void emit_chunk(struct pm_snap_walker *w, uint64_t p, uint64_t off, uint6
     pm_json_kv_addr(w->j, "addr", p);
     pm_json_kv_u64(w->j, "off", off);
     pm_json_kv_u64(w->j, "size", size);
-    pm_json_kv_u64(w->j, "flags", raw & SIZE_BITS(w));
+    pm_json_kv_u64(w->j, "flags", raw & FLAG_BITS(w));
     pm_json_kv_str(w->j, "state", pm_snap_state_name[state]);
     if (state == PM_ST_TCACHE)
         pm_json_kv_u64(w->j, "tid", aux);
@@ -485,7 +487,7 @@ static void walk_mmapped(struct pm_snap_walker *w, struct totals *sum, uint64_t 
         pm_json_kv_u64(w->j, "map_len", map_len);
         pm_json_kv_addr(w->j, "addr", chunk);
         pm_json_kv_u64(w->j, "size", size);
-        pm_json_kv_u64(w->j, "flags", raw & SIZE_BITS(w));
+        pm_json_kv_u64(w->j, "flags", raw & FLAG_BITS(w));
         pm_json_kv_str(w->j, "state", "mmapped");
         uint64_t res = pm_snap_emit_residency(w, l, l + map_len, false);
         sum->resident += res;
