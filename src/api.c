@@ -206,7 +206,7 @@ static __attribute__((noinline)) void free_slow(void *mem)
     /* a sampled block leaves the profile; a marked size the profile does
      * not know is a corrupt one */
     if (PM_UNLIKELY(pm_prof_sampled(p)) && !pm_prof_release(p))
-        pm_corruption("free(): invalid size", mem);
+        pm_corruption(chunk_raw_wraps(p) ? "free(): invalid pointer" : "free(): invalid size", mem);
     size_t size = chunk_size(p);
     struct pm_tcache *t = pm_tcache_get();
     unsigned k;
@@ -226,7 +226,7 @@ static __attribute__((noinline)) void free_slow(void *mem)
             pm_corruption("free(): invalid size", mem);
         struct pm_tcache_entry *e = mem;
         unsigned idx = tcache_index(size);
-        if (e->key == pm_global.tcache_key && pm_tcache_holds(t, idx, e))
+        if (chunk_held_free(p) && e->key == pm_global.tcache_key && pm_tcache_holds(t, idx, e))
             pm_tcache_double_free(mem);
         if (pm_tcache_has_room(t, idx) || pm_tcache_bin_full(t, idx)) {
             pm_check_freed(p);
@@ -239,7 +239,7 @@ static __attribute__((noinline)) void free_slow(void *mem)
         if (PM_UNLIKELY(!ptr_aligned(mem)))
             pm_corruption("free(): invalid pointer", mem);
         struct pm_tcache_entry *e = mem;
-        if (e->key == pm_global.tcache_key && pm_tcache_class_has(t, k, e))
+        if (chunk_held_free(p) && e->key == pm_global.tcache_key && pm_tcache_class_has(t, k, e))
             pm_tcache_double_free(mem);
         pm_check_freed(p);
         pm_tcache_class_free(t, k, mem);
@@ -260,16 +260,18 @@ static __attribute__((noinline)) void free_slow(void *mem)
 
 /* A free of a chunk in the size classes' range: its own function, so the
  * small bins' path through free needs no stack frame.  A heap chunk of
- * exactly a class's size, not marked as cached, goes to the class. */
+ * exactly a class's size goes to the class (free sends one held free
+ * already, its size word's top bit set, to the slow path instead). */
 static __attribute__((noinline)) void free_class(void *mem, struct pm_tcache *t)
 {
     struct pm_tcache_entry *e = mem;
     size_t raw = chunk_raw_size(mem_chunk(mem));
     size_t step = raw - PM_CHUNK_HDR;
     /* a class's size less the header is a multiple of 128 (the flag
-     * bits are below what the subtraction touches, and the sampled bit,
-     * 0x8, must be clear), so the step shifts out the flags */
-    if (!(step & (0x78 | PM_IS_MMAPPED)) && e->key != pm_global.tcache_key) {
+     * bits are below what the subtraction touches, and bit 3, never set
+     * in a sound size, must be clear), so the step shifts out the flags;
+     * free sends chunks with the owner's bits set elsewhere */
+    if (!(step & (0x78 | PM_IS_MMAPPED))) {
         size_t k = pm_global.tcache_class_exact_by_step[step >> 7];
         if (pm_tcache_class_has_room(t, k)) {
             pm_tcache_class_push(t, k, e);
@@ -318,11 +320,13 @@ PM_EXPORT void free(void *mem)
         struct pm_tcache_entry *e = mem;
         /* Rotating moves a size's bit 3 (a size that is not a multiple of
          * 16) to the top, so such sizes, like those below MINSIZE, give a
-         * huge index and fail the one bound test. */
+         * huge index and fail the one bound test; so does a chunk a cache
+         * or fast bin holds already (its size word's top bit), whose
+         * double free the slow path reports. */
         size_t off = (chunk_raw_size(mem_chunk(mem)) & ~(PM_PREV_INUSE | PM_IS_MMAPPED | PM_NON_MAIN_ARENA)) -
                      PM_MINSIZE;
         size_t idx = off >> 4 | off << (sizeof off * 8 - 4);
-        if (PM_LIKELY(idx < pm_global.tcache_bins && e->key != pm_global.tcache_key)) {
+        if (PM_LIKELY(idx < pm_global.tcache_bins)) {
             GOTO_UNLESS_ROOM(t, idx, slow);
             pm_tcache_push(t, idx, e);
             return;
@@ -564,7 +568,7 @@ static void check_realloc_not_cached(void *oldmem, mchunk *oldp, size_t oldsize)
 {
     struct pm_tcache *t = pm_tcache_get();
     struct pm_tcache_entry *e = oldmem;
-    if (t == NULL || chunk_is_mmapped(oldp) || e->key != pm_global.tcache_key)
+    if (t == NULL || !chunk_held_free(oldp) || e->key != pm_global.tcache_key)
         return;
     unsigned k;
     bool cached = (oldsize <= PM_TCACHE_MAX_CHUNK && oldsize >= PM_MINSIZE && size_aligned(oldsize) &&
@@ -652,7 +656,7 @@ PM_EXPORT void *realloc(void *oldmem, size_t bytes)
      * sample ends here (a failed realloc loses it, a small error) */
     mchunk *oldp = mem_chunk(oldmem);
     if (PM_UNLIKELY(pm_prof_sampled(oldp)) && !pm_prof_release(oldp))
-        pm_corruption("realloc(): invalid old size", oldmem);
+        pm_corruption(chunk_raw_wraps(oldp) ? "realloc(): invalid pointer" : "realloc(): invalid old size", oldmem);
     void *mem = realloc_chunk(oldmem, bytes, nb);
     if (PM_UNLIKELY(pm_prof_on) && mem != NULL && pm_prof_due(bytes))
         pm_prof_record(mem, bytes);

@@ -139,7 +139,10 @@ static inline void list_insert_after(mchunk *bck, mchunk *p)
     chunk_set_bk(fwd, p);
 }
 
-/* Puts a free chunk at the head of the unsorted bin. */
+/* Puts a free chunk at the head of the unsorted bin.  Every chunk of the
+ * double-linked bins enters them here, and is marked held free until it
+ * is handed out or merged (its header rewritten), so a free of it that
+ * takes the thread cache's path is refused too. */
 static inline void unsorted_push(struct pm_arena *a, mchunk *p, const char *check)
 {
     mchunk *bck = unsorted_bin(a);
@@ -147,6 +150,7 @@ static inline void unsorted_push(struct pm_arena *a, mchunk *p, const char *chec
     check_link(a, fwd, check, p);
     if (__builtin_expect(chunk_bk(fwd) != bck, 0))
         pm_corruption(check, p);
+    chunk_set_held_free(p);
     chunk_set_bk(p, bck);
     chunk_set_fd(p, fwd);
     chunk_set_fd(bck, p);

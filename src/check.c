@@ -112,8 +112,8 @@ static bool check_bin_chunk(struct walk *w, unsigned idx, mchunk *p)
     }
     if (chunk_prev_inuse(chunk_at(p, size)))
         problem(w, "chunk in a bin is marked in use", p);
-    if (chunk_held_free(p))
-        problem(w, "chunk in a bin is marked held free", p);
+    if (!chunk_held_free(p))
+        problem(w, "chunk in a bin is not marked held free", p);
     if (idx != PM_UNSORTED_BIN) {
         if (bin_index(size) != idx)
             problem(w, "chunk filed in the wrong bin", p);

@@ -22,15 +22,13 @@
 #define PM_PREV_INUSE     ((size_t)0x1)
 #define PM_IS_MMAPPED     ((size_t)0x2)
 #define PM_NON_MAIN_ARENA ((size_t)0x4)
-/* A live block sampled by the allocation profile (prof.h): sizes are
- * multiples of 16, so the bit is free; the free fast path, alone, reads
- * the size without it masked off. */
-#define PM_SAMPLED_CHUNK  ((size_t)0x8)
-#define PM_SIZE_BITS      (PM_PREV_INUSE | PM_IS_MMAPPED | PM_NON_MAIN_ARENA | PM_SAMPLED_CHUNK)
+#define PM_SIZE_BITS      (PM_PREV_INUSE | PM_IS_MMAPPED | PM_NON_MAIN_ARENA)
 
-/* Requests above this cannot be represented without wrapping pointer
- * arithmetic, so they fail with ENOMEM as in the model. */
-#define PM_MAX_REQUEST  ((size_t)PTRDIFF_MAX - PM_MINSIZE - PM_ALIGNMENT)
+/* Requests above this fail with ENOMEM: the model's bound is PTRDIFF_MAX
+ * (pointer arithmetic must not wrap); ours is a quarter of the address
+ * space, so no chunk's size reaches the owner's bits below (no system
+ * maps that much anyway). */
+#define PM_MAX_REQUEST  (((size_t)1 << (sizeof(size_t) * 8 - 2)) - PM_MINSIZE - PM_ALIGNMENT)
 
 struct pm_chunk {
     size_t prev_size;
@@ -48,18 +46,52 @@ _Static_assert(PM_MINSIZE >= offsetof(struct pm_chunk, fd_nextsize), "a minimal 
 _Static_assert((PM_MINSIZE & PM_ALIGN_MASK) == 0 && (PM_ALIGNMENT & PM_ALIGN_MASK) == 0, "sizes are aligned");
 _Static_assert(PM_SIZE_BITS < PM_ALIGNMENT, "the flag bits lie below the alignment");
 
-/* A chunk in a fast bin is free though its successor's PREV_INUSE says in
- * use: it carries this bit in its size word instead, set as it enters the
- * bin and cleared as it leaves, both under the arena's lock, so a free or
- * realloc of it is refused however deep in the bin it lies (glibc catches
- * only the bin's head).  The chunks of the other bins are free by their
- * successor's PREV_INUSE.  The bit lies above any size a chunk can have.
- * Thread caches and remote-free lists do not set it: they hold chunks of
- * arenas whose lock they do not take, and the word is the one the arena's
- * holder rewrites when a neighbour changes state (a plain read-modify-
- * write from two threads loses one update). */
+/* The size word's top byte belongs to whoever holds the chunk: the thread
+ * that owns a live block, or the cache, fast bin or remote-free list that
+ * holds it free.  Its low bytes belong to the arena's lock holder, who
+ * rewrites PREV_INUSE when the chunk's predecessor changes state, even
+ * while another thread holds the chunk.  Each side changes only its own
+ * byte, with one-byte read-modify-writes, so neither loses the other's
+ * update (two whole-word ones would).  Whole-word writes (chunk_set_head)
+ * go only to chunks no other thread can reach: free in the arena, or
+ * being cut from it, under its lock.
+ *
+ * PM_HELD_FREE: a chunk in a thread cache, a remote-free list, a fast bin
+ * or a bin carries this bit, set as it enters, cleared as it is handed
+ * out, so a free or realloc of it is refused whichever thread's cache or
+ * which bin holds it and whatever a write after free did to its user
+ * area.  (Cached, remote and fast-bin chunks look in use to their heap:
+ * their successor's PREV_INUSE is set; a binned chunk's is clear too.)
+ * PM_SAMPLED_CHUNK: a live block the allocation profile follows (prof.h).
+ * Free's fast path reads the size with both bits in, so it leaves such a
+ * chunk, whose size is then out of every range, to the slow path. */
 #define PM_HELD_FREE ((size_t)1 << (sizeof(size_t) * 8 - 1))
-_Static_assert(PM_MAX_REQUEST + PM_MINSIZE + PM_ALIGNMENT < PM_HELD_FREE, "no chunk size reaches the state bit");
+#define PM_SAMPLED_CHUNK ((size_t)1 << (sizeof(size_t) * 8 - 2))
+#define PM_OWNER_BITS (PM_HELD_FREE | PM_SAMPLED_CHUNK)
+_Static_assert(PM_MAX_REQUEST + PM_MINSIZE + PM_ALIGNMENT <= PM_SAMPLED_CHUNK, "no chunk size reaches the owner's bits");
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PM_SIZE_LOW_BYTE 0
+#define PM_SIZE_TOP_BYTE (sizeof(size_t) - 1)
+#else
+#define PM_SIZE_LOW_BYTE (sizeof(size_t) - 1)
+#define PM_SIZE_TOP_BYTE 0
+#endif
+#define PM_TOP_BYTE_SHIFT ((sizeof(size_t) - 1) * 8)
+_Static_assert((PM_SIZE_BITS >> 8) == 0, "the arena's flags lie in the low byte");
+_Static_assert((PM_OWNER_BITS << 8 >> 8) == 0, "the owner's bits lie in the top byte");
+
+static inline unsigned char *chunk_size_byte(void *p, size_t which)
+{
+    return (unsigned char *)&((struct pm_chunk *)p)->size + which;
+}
+static inline void chunk_set_owner_bit(struct pm_chunk *p, size_t bit)
+{
+    *chunk_size_byte(p, PM_SIZE_TOP_BYTE) |= (unsigned char)(bit >> PM_TOP_BYTE_SHIFT);
+}
+static inline void chunk_clear_owner_bit(struct pm_chunk *p, size_t bit)
+{
+    *chunk_size_byte(p, PM_SIZE_TOP_BYTE) &= (unsigned char)~(bit >> PM_TOP_BYTE_SHIFT);
+}
 
 static inline void *chunk_mem(mchunk *p) { return (char *)p + PM_CHUNK_HDR; }
 static inline mchunk *mem_chunk(const void *mem) { return (mchunk *)((char *)mem - PM_CHUNK_HDR); }
@@ -68,14 +100,20 @@ static inline mchunk *chunk_before(const void *p, size_t offset) { return (mchun
 
 /* size and flags */
 static inline size_t chunk_raw_size(mchunk *p) { return p->size; }
-static inline size_t chunk_size(mchunk *p) { return p->size & ~(PM_SIZE_BITS | PM_HELD_FREE); }
+/* The size and the arena's flags, as the model's size checks read them
+ * (a fencepost's 16 | PREV_INUSE passes a "more than a header" test). */
+static inline size_t chunk_size_and_flags(mchunk *p) { return p->size & ~PM_OWNER_BITS; }
+static inline size_t chunk_size(mchunk *p) { return p->size & ~(PM_SIZE_BITS | PM_OWNER_BITS); }
 static inline bool chunk_held_free(mchunk *p) { return (p->size & PM_HELD_FREE) != 0; }
-static inline void chunk_set_held_free(mchunk *p) { p->size |= PM_HELD_FREE; }
-static inline void chunk_clear_held_free(mchunk *p) { p->size &= ~PM_HELD_FREE; }
-/* Whether the size word, the state bit counted in, runs the chunk past
+static inline void chunk_set_held_free(mchunk *p) { chunk_set_owner_bit(p, PM_HELD_FREE); }
+static inline void chunk_clear_held_free(mchunk *p) { chunk_clear_owner_bit(p, PM_HELD_FREE); }
+static inline bool chunk_sampled(mchunk *p) { return (p->size & PM_SAMPLED_CHUNK) != 0; }
+static inline void chunk_set_sampled(mchunk *p) { chunk_set_owner_bit(p, PM_SAMPLED_CHUNK); }
+static inline void chunk_clear_sampled(mchunk *p) { chunk_clear_owner_bit(p, PM_SAMPLED_CHUNK); }
+/* Whether the size word, the owner's bits counted in, runs the chunk past
  * the end of the address space: a forged size too big for any chunk has
- * the state bit set too, and is an invalid pointer, not a double free (a
- * chunk really held free lies far below the top half of the addresses). */
+ * those bits set too, and is an invalid pointer, not a double free or a
+ * sampled block (a real chunk lies far below the top of the addresses). */
 static inline bool chunk_raw_wraps(mchunk *p)
 {
     return (uintptr_t)p > (uintptr_t)0 - (p->size & ~PM_SIZE_BITS);
@@ -85,12 +123,17 @@ static inline bool chunk_prev_inuse(mchunk *p) { return (p->size & PM_PREV_INUSE
 static inline bool chunk_is_mmapped(mchunk *p) { return (p->size & PM_IS_MMAPPED) != 0; }
 static inline bool chunk_non_main(mchunk *p) { return (p->size & PM_NON_MAIN_ARENA) != 0; }
 static inline void chunk_set_head(mchunk *p, size_t size_and_flags) { p->size = size_and_flags; }
+/* A block resized in place by its owner, under its arena's lock: nobody
+ * else writes either end of the word meanwhile. */
 static inline void chunk_set_size_keep_flags(mchunk *p, size_t size)
 {
-    p->size = (p->size & PM_SIZE_BITS) | size;
+    p->size = (p->size & (PM_SIZE_BITS | PM_OWNER_BITS)) | size;
 }
-static inline void chunk_set_prev_inuse(mchunk *p) { p->size |= PM_PREV_INUSE; }
-static inline void chunk_clear_prev_inuse(mchunk *p) { p->size &= ~PM_PREV_INUSE; }
+static inline void chunk_set_prev_inuse(mchunk *p) { *chunk_size_byte(p, PM_SIZE_LOW_BYTE) |= PM_PREV_INUSE; }
+static inline void chunk_clear_prev_inuse(mchunk *p)
+{
+    *chunk_size_byte(p, PM_SIZE_LOW_BYTE) &= (unsigned char)~PM_PREV_INUSE;
+}
 
 /* prev_size: the boundary tag of the previous chunk while that one is free;
  * for an mmapped chunk, the offset of the chunk from its mapping's start. */

@@ -23,11 +23,11 @@ static inline __attribute__((always_inline)) void check_freed_pointer(struct pm_
         pm_corruption("free(): invalid pointer", chunk_mem(p));
 }
 
-/* A chunk that a fast bin holds already. */
+/* A chunk that a cache, a fast bin or a remote list already holds. */
 static inline void check_not_held_free(mchunk *p)
 {
     if (PM_UNLIKELY(chunk_held_free(p)))
-        pm_corruption(chunk_raw_wraps(p) ? "free(): invalid pointer" : "free(): double free detected (fast bin)",
+        pm_corruption(chunk_raw_wraps(p) ? "free(): invalid pointer" : "free(): double free detected (chunk held free)",
                       chunk_mem(p));
 }
 
@@ -43,7 +43,7 @@ void pm_check_freed(mchunk *p)
 static inline __attribute__((always_inline)) void push_fastbin(struct pm_arena *a, mchunk *p, size_t size)
 {
     mchunk *next = chunk_at(p, size);
-    if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || chunk_size(next) >= a->system_mem))
+    if (PM_UNLIKELY(chunk_size_and_flags(next) <= PM_CHUNK_HDR || chunk_size(next) >= a->system_mem))
         pm_corruption("free(): invalid next size (fast)", chunk_mem(p));
     pm_perturb_free(chunk_mem(p), size - PM_CHUNK_HDR);
 
@@ -136,6 +136,8 @@ static void remote_add(struct pm_free_batch *b, struct pm_arena *a, mchunk *p)
      * keeps the list itself sound. */
     if (PM_UNLIKELY(!ptr_aligned(p) || chunk_size(p) < PM_MINSIZE))
         pm_corruption("free(): invalid pointer", chunk_mem(p));
+    check_not_held_free(p);
+    chunk_set_held_free(p);
     if (b->remote != a) {
         remote_flush(b);
         b->remote = a;
@@ -151,6 +153,7 @@ void pm_drain_remote(struct pm_arena *a)
     mchunk *p = __atomic_exchange_n(&a->remote_frees, NULL, __ATOMIC_ACQUIRE);
     while (p != NULL) {
         mchunk *next = chunk_fd(p);
+        chunk_clear_held_free(p);
         count_idle_free(a, chunk_size(p));
         pm_int_free(a, p);
         p = next;

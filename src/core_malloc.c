@@ -13,8 +13,10 @@
  * cannot take unbounded time after a burst of frees. */
 #define UNSORTED_SCAN_LIMIT 10000
 
+/* A whole binned chunk given to the caller (a cut one gets a new header). */
 static void *hand_out(mchunk *victim, size_t size)
 {
+    chunk_clear_held_free(victim);
     chunk_set_inuse_at(victim, size);
     return chunk_mem(victim);
 }
@@ -125,11 +127,11 @@ static void check_unsorted_victim(struct pm_arena *a, mchunk *victim, mchunk *bc
     check_link(a, bck, "malloc(): unsorted link outside the heap", victim);
     size_t size = chunk_size(victim);
     mchunk *next = chunk_at(victim, size);
-    if (PM_UNLIKELY(chunk_raw_size(victim) <= PM_CHUNK_HDR || size > a->system_mem))
+    if (PM_UNLIKELY(chunk_size_and_flags(victim) <= PM_CHUNK_HDR || size > a->system_mem))
         pm_corruption("malloc(): invalid size (unsorted)", victim);
     /* next may be a fencepost, whose raw size is exactly a header once
      * this free chunk has cleared its PREV_INUSE. */
-    if (PM_UNLIKELY(chunk_raw_size(next) < PM_CHUNK_HDR || chunk_size(next) > a->system_mem))
+    if (PM_UNLIKELY(chunk_size_and_flags(next) < PM_CHUNK_HDR || chunk_size(next) > a->system_mem))
         pm_corruption("malloc(): invalid next size (unsorted)", next);
     if (PM_UNLIKELY(chunk_prev_size(next) != size))
         pm_corruption("malloc(): mismatching next->prev_size (unsorted)", victim);

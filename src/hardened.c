@@ -39,11 +39,12 @@ static size_t q_first, q_count, q_bytes;
 
 static uintptr_t tag_for(mchunk *p, bool quarantined)
 {
-    /* PREV_INUSE changes while the block lives: leave it out.  Address and
-     * size are mixed separately before they meet, so that a neighbour's
-     * tag (address + d, size - d) never equals this block's. */
+    /* PREV_INUSE and the owner's bits change while the block lives: leave
+     * them out.  Address and size are mixed separately before they meet,
+     * so that a neighbour's tag (address + d, size - d) never equals this
+     * block's. */
     uintptr_t v = (uintptr_t)p * (uintptr_t)0x9e3779b97f4a7c15ULL;
-    v ^= (chunk_raw_size(p) & ~PM_PREV_INUSE) * (uintptr_t)0xc2b2ae3d27d4eb4fULL;
+    v ^= (chunk_raw_size(p) & ~(PM_PREV_INUSE | PM_OWNER_BITS)) * (uintptr_t)0xc2b2ae3d27d4eb4fULL;
     v ^= pm_global.secret;
     v ^= v >> 29;
     v *= (uintptr_t)0xbf58476d1ce4e5b9ULL;

@@ -81,6 +81,7 @@ WIDTH(struct pm_tcache, class_entries[0], WORD);
 WIDTH(struct pm_tcache, bin_limit[0], 4);
 _Static_assert(sizeof pm_init_state == 4, "pm_init_state is read as 4 bytes");
 _Static_assert(PM_HELD_FREE == PM_LAYOUT_HELD_FREE_BIT, "heapviz masks the held-free bit off the size");
+_Static_assert(PM_SAMPLED_CHUNK == PM_LAYOUT_SAMPLED_BIT, "heapviz masks the sampled bit off the size");
 
 /* The chunk size of each class of the thread cache, for heapviz. */
 static const uint32_t pm_tcache_class_sizes[PM_TCACHE_CLASSES] = {

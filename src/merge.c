@@ -20,7 +20,7 @@ size_t pm_free_merge(struct pm_arena *a, mchunk *p, size_t size)
     if (PM_UNLIKELY(!chunk_prev_inuse(next)))
         pm_corruption("double free or corruption (!prev)", chunk_mem(p));
     size_t nextsize = chunk_size(next);
-    if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || nextsize >= a->system_mem))
+    if (PM_UNLIKELY(chunk_size_and_flags(next) <= PM_CHUNK_HDR || nextsize >= a->system_mem))
         pm_corruption("free(): invalid next size (normal)", chunk_mem(p));
 
     /* A block freed where a chunk of its size once gave its pages back

@@ -300,7 +300,7 @@ void pm_prof_record(void *mem, size_t bytes)
         pm_prof_header.dropped++;
     }
     if (kept)
-        chunk_set_head(c, chunk_raw_size(c) | PM_SAMPLED);
+        chunk_set_sampled(c);
     pm_unlock(&prof_lock);
 }
 
@@ -313,7 +313,7 @@ bool pm_prof_release(mchunk *p)
     if (index_remove((uintptr_t)p)) {
         found = true;
         pm_prof_header.nlive--;
-        chunk_set_head(p, chunk_raw_size(p) & ~PM_SAMPLED);
+        chunk_clear_sampled(p);
     }
     pm_unlock(&prof_lock);
     return found;

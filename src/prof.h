@@ -13,9 +13,10 @@
 #include "compiler.h"
 #include "snapshot.h"
 
-/* A live sampled block's chunk carries this bit in its size word; the
- * free fast path sees a size it does not take and leaves the block to
- * the slow path, which tells the profile. */
+/* A live sampled block's chunk carries this bit in its size word's top
+ * byte, which its owner alone writes (chunk.h); the free fast path sees
+ * a size it does not take and leaves the block to the slow path, which
+ * tells the profile. */
 #define PM_SAMPLED PM_SAMPLED_CHUNK
 _Static_assert(PM_SAMPLED == PM_LAYOUT_SAMPLED_BIT, "heapviz masks the same bit off");
 

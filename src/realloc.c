@@ -50,13 +50,13 @@ static bool grow_top_for(struct pm_arena *a, size_t oldsize, size_t nb)
 void *pm_int_realloc(struct pm_arena *a, mchunk *oldp, size_t nb)
 {
     size_t oldsize = chunk_size(oldp);
-    if (PM_UNLIKELY(chunk_raw_size(oldp) <= PM_CHUNK_HDR || oldsize >= a->system_mem))
+    if (PM_UNLIKELY(chunk_size_and_flags(oldp) <= PM_CHUNK_HDR || oldsize >= a->system_mem))
         pm_corruption("realloc(): invalid old size", chunk_mem(oldp));
     if (PM_UNLIKELY(!pm_chunk_owned(a, oldp, oldsize)))
         pm_corruption("realloc(): invalid pointer", chunk_mem(oldp));
     mchunk *next = chunk_at(oldp, oldsize);
     size_t nextsize = chunk_size(next);
-    if (PM_UNLIKELY(chunk_raw_size(next) <= PM_CHUNK_HDR || nextsize >= a->system_mem))
+    if (PM_UNLIKELY(chunk_size_and_flags(next) <= PM_CHUNK_HDR || nextsize >= a->system_mem))
         pm_corruption("realloc(): invalid next size", chunk_mem(oldp));
     /* As free's checks: a chunk already freed into the arena (the next
      * chunk says so, or it heads its fast bin) is no block to resize. */

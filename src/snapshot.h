@@ -123,16 +123,19 @@ struct pm_layout_desc {
  * offsets beyond these structs: a table of distinct call stacks (filled
  * once, never emptied) and a table of the sampled blocks still live.
  * In a sampled block's chunk, the size word's bit PM_LAYOUT_SAMPLED_BIT
- * is set while it is live (sizes are multiples of the alignment, so a
- * reader masks it off with the other flags). */
+ * is set while it is live (above any size, so a reader masks it off the
+ * size); writers before it moved there set PM_LAYOUT_SAMPLED_BIT_LOW
+ * instead (below the alignment, masked off with the other flags). */
 #define PM_PROF_MAGIC 0x464f5250414d4d50ull /* "PMMAPROF" little-endian */
 #define PM_PROF_VERSION 1u
 #define PM_PROF_FRAMES 32u
-#define PM_LAYOUT_SAMPLED_BIT 0x8u
-/* A chunk in a fast bin has the size word's top bit set (chunk.h,
- * PM_HELD_FREE); no version sets it in any other chunk, so masking it off
- * is right for every writer. */
+#define PM_LAYOUT_SAMPLED_BIT ((uint64_t)1 << 62)
+#define PM_LAYOUT_SAMPLED_BIT_LOW 0x8u
+/* A chunk held free by a thread cache, a fast bin or a remote list has
+ * the size word's top bit set (chunk.h, PM_HELD_FREE); no version sets
+ * it in any other chunk, so masking it off is right for every writer. */
 #define PM_LAYOUT_HELD_FREE_BIT ((uint64_t)1 << 63)
+#define PM_LAYOUT_OWNER_BITS (PM_LAYOUT_SAMPLED_BIT | PM_LAYOUT_HELD_FREE_BIT)
 
 struct pm_prof_stack {
     uint64_t hash;           /* of the frames; 0: an empty slot */

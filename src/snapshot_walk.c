@@ -21,12 +21,13 @@ struct totals {
     uint64_t class_count[48], class_bytes[48];
 };
 
-/* The sampled-block bit lies below the alignment in every version, so
- * masking it off is right for writers that never set it; the held-free
- * bit is masked off the size too, and left out of the flags shown. */
+/* The old sampled-block bit lies below the alignment, so masking it off
+ * is right for writers that never set it; the owner's bits (sampled and
+ * held free, above any size) are masked off the size too, and left out
+ * of the flags shown. */
 #define FLAG_BITS(w) \
-    ((uint64_t)((w)->d.flag_prev_inuse | (w)->d.flag_mmapped | (w)->d.flag_non_main | PM_LAYOUT_SAMPLED_BIT))
-#define SIZE_BITS(w) (FLAG_BITS(w) | PM_LAYOUT_HELD_FREE_BIT)
+    ((uint64_t)((w)->d.flag_prev_inuse | (w)->d.flag_mmapped | (w)->d.flag_non_main | PM_LAYOUT_SAMPLED_BIT_LOW))
+#define SIZE_BITS(w) (FLAG_BITS(w) | PM_LAYOUT_OWNER_BITS)
 
 static void class_add(struct totals *t, uint64_t size)
 {

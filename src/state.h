@@ -130,7 +130,7 @@ struct pm_shared_state {
     size_t max_system_total;
     /* init.c, once, before any other thread can run */
     uintptr_t secret;            /* mixed into safe-linked pointers */
-    uintptr_t tcache_key;        /* marks a chunk as sitting in a thread cache */
+    uintptr_t tcache_key;        /* in a cached chunk, held free (chunk.h): names the double free a cache's */
     /* tcache.c (pm_tcache_refresh_limits), at start-up and in mallopt */
     size_t tcache_request_limit; /* requests below this may use the cache; 0: off */
     size_t tcache_chunk_limit;   /* chunks up to this size may be cached; 0: off */

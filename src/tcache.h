@@ -167,6 +167,7 @@ static inline void pm_tcache_push(struct pm_tcache *t, size_t idx, struct pm_tca
 {
     e->next = tcache_link(&e->next, t->entries[idx]);
     e->key = pm_global.tcache_key;
+    chunk_set_held_free(mem_chunk(e));
     t->entries[idx] = e;
     t->room[idx]--;
 }
@@ -179,7 +180,7 @@ static inline struct pm_tcache_entry *pm_tcache_pop(struct pm_tcache *t, size_t 
         pm_corruption("malloc(): unaligned tcache chunk detected", e);
     t->entries[idx] = tcache_link(&e->next, e->next);
     t->room[idx]++;
-    e->key = 0;
+    chunk_clear_held_free(mem_chunk(e));
     return e;
 }
 
@@ -189,7 +190,7 @@ static inline void *pm_tcache_class_take(struct pm_tcache *t, unsigned k, struct
 {
     t->class_entries[k] = tcache_link(&e->next, e->next);
     t->class_count[k]--;
-    e->key = 0;
+    chunk_clear_held_free(mem_chunk(e));
     return e;
 }
 
@@ -206,6 +207,7 @@ static inline void pm_tcache_class_push(struct pm_tcache *t, size_t k, struct pm
 {
     e->next = tcache_link(&e->next, t->class_entries[k]);
     e->key = pm_global.tcache_key;
+    chunk_set_held_free(mem_chunk(e));
     t->class_entries[k] = e;
     t->class_count[k]++;
 }

@@ -62,10 +62,10 @@ static void fast_double_free_cache_on(void)
 }
 
 static const struct death_case cases[] = {
-    DEATH_CASE(fast_double_free_deep, "free(): double free detected (fast bin)"),
-    DEATH_CASE(fast_double_free_deep_key_cleared, "free(): double free detected (fast bin)"),
+    DEATH_CASE(fast_double_free_deep, "free(): double free detected (chunk held free)"),
+    DEATH_CASE(fast_double_free_deep_key_cleared, "free(): double free detected (chunk held free)"),
     DEATH_CASE(realloc_freed_fast_deep, "realloc(): chunk already freed"),
-    DEATH_CASE(fast_double_free_cache_on, "free(): double free detected (fast bin)"),
+    DEATH_CASE(fast_double_free_cache_on, "free(): double free detected (chunk held free)"),
 };
 
 DEATH_TEST_MAIN(cases, "test_death_fastbin_state")
