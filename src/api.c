@@ -9,7 +9,7 @@
 #include <pmalloc.h>
 #include "alloc.h"
 #include "arena.h"
-#include "check.h"
+#include "tcache_check.h"
 #include "core.h"
 #include "hardened.h"
 #include "init.h"

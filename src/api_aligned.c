@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <malloc.h>
 #include "alloc.h"
-#include "check.h"
+#include "tcache_check.h"
 #include "hardened.h"
 #include "init.h"
 #include "memcheck.h"

@@ -4,7 +4,7 @@
 
 #include <malloc.h>
 #include <pmalloc.h>
-#include "check.h"
+#include "tcache_check.h"
 #include "core.h"
 #include "hardened.h"
 #include "init.h"
@@ -77,7 +77,7 @@ PM_EXPORT size_t pmalloc_check(void)
 {
     pm_ensure_init();
     pm_vg_enter();
-    size_t problems = pm_check_all(false);
+    size_t problems = pm_check_heap_and_cache(false);
     pm_vg_leave();
     return problems;
 }

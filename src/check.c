@@ -149,6 +149,30 @@ static bool check_fast_chunk(struct walk *w, unsigned idx, mchunk *p)
     return true;
 }
 
+/* The chunks other threads freed into the arena, waiting for its lock's
+ * next holder: pushes only add at the head, and only a holder of the
+ * lock (the caller) takes them off, so the list read here stays put.
+ * Each is a whole chunk of the arena, held free, in use to its heap. */
+static void check_remote_frees(struct walk *w)
+{
+    size_t seen = 0, bound = w->a->system_mem / PM_MINSIZE;
+    for (mchunk *p = __atomic_load_n(&w->a->remote_frees, __ATOMIC_ACQUIRE); p != NULL; p = chunk_fd(p)) {
+        if (++seen > bound) {
+            problem(w, "remote-free list does not end (cycle)", p);
+            return;
+        }
+        size_t size = chunk_size(p);
+        if (!ptr_aligned(p) || size < PM_MINSIZE || !size_aligned(size) || !pm_arena_holds(w->a, p, size)) {
+            problem(w, "remote-free list holds a pointer outside the arena's heaps", p);
+            return;
+        }
+        if (!chunk_held_free(p))
+            problem(w, "remote-free chunk is not marked held free", p);
+        if (!chunk_prev_inuse(chunk_at(p, size)))
+            problem(w, "remote-free chunk is not marked in use", p);
+    }
+}
+
 static bool visit_chunk(void *ctx, bool fast, unsigned idx, mchunk *p)
 {
     return fast ? check_fast_chunk(ctx, idx, p) : check_bin_chunk(ctx, idx, p);
@@ -205,6 +229,7 @@ static size_t check_arena(struct pm_arena *a, pm_problem_fn report, void *ctx)
         problem(&w, "fast bin byte count disagrees with the fast bins", a);
     if (w.in_bins != free_count || w.bin_bytes != free_bytes)
         problem(&w, "free chunks and bin contents disagree", a);
+    check_remote_frees(&w);
     return w.problems;
 }
 
@@ -220,9 +245,11 @@ static void abort_problem(void *ctx, const char *what, const void *addr)
     pm_corruption(what, addr);
 }
 
+pm_problem_fn pm_check_sink(bool abort_on_problem) { return abort_on_problem ? abort_problem : print_problem; }
+
 size_t pm_check_all(bool abort_on_problem)
 {
-    pm_problem_fn report = abort_on_problem ? abort_problem : print_problem;
+    pm_problem_fn report = pm_check_sink(abort_on_problem);
     size_t problems = 0;
     struct pm_arena *a = &pm_main_arena;
     do {

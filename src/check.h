@@ -6,20 +6,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "corrupt.h"
-#include "options.h"
 
 struct pm_arena;
 
-/* Checks every arena and the mmapped-chunk list, taking each lock in turn.
- * With abort_on_problem the first problem aborts via pm_corruption;
- * otherwise each is written to stderr and the count is returned. */
+/* Checks every arena (its remote-free list too) and the mmapped-chunk
+ * list, taking each lock in turn.  With abort_on_problem the first
+ * problem aborts via pm_corruption; otherwise each is written to stderr
+ * and the count is returned.  (The thread cache's part of the walk is
+ * one floor up, tcache_check.h.) */
 size_t pm_check_all(bool abort_on_problem);
-
-/* The debug mode (PMALLOC_CHECK=1) walks every arena after every call. */
-static inline void debug_check(void)
-{
-    if (__builtin_expect(pm_opt.check_heap, 0))
-        pm_check_all(true);
-}
+/* Where the walkers send a problem: the abort, or a line on stderr. */
+pm_problem_fn pm_check_sink(bool abort_on_problem);
 
 #endif

@@ -21,7 +21,7 @@
 #include "mmap_chunk.h"
 #include "thread.h"
 #include "sysmalloc.h"
-#include "check.h"
+#include "tcache_check.h"
 #include "core.h"
 #include "arena.h"
 #include "tcache.h"

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pmalloc.h>
-#include "check.h"
+#include "tcache_check.h"
 
 #define NSLOTS 64
 #define EDGE 128 /* bytes checked at each end of a block */
@@ -346,13 +346,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
             on_worker(&o);
         else
             run_op(&o);
-        if (pm_check_all(false) != 0)
+        if (pm_check_heap_and_cache(false) != 0)
             fail("heap walker found problems", o.code, o.size);
     }
     for (unsigned s = 0; s < NSLOTS; s++)
         release(s);
     reset_options();
-    if (pm_check_all(false) != 0)
+    if (pm_check_heap_and_cache(false) != 0)
         fail("heap walker found problems at the end", 0, 0);
     return 0;
 }

@@ -133,7 +133,7 @@ static void *refill_from_remainder(void *arg)
         next[i] = malloc(88);
     for (int i = 0; i < 4; i++)
         CHECK(next[i] > first && next[i] <= first + 4 * 96);
-    CHECK(pm_check_all(false) == 0);
+    CHECK(pm_check_heap_and_cache(false) == 0);
     free(first);
     for (int i = 0; i < 4; i++)
         free(next[i]);
@@ -169,6 +169,39 @@ static void test_mxfast_zero(void)
     CHECK_HEAP();
 }
 
+/* The heap walker reads the calling thread's cache: a cached chunk
+ * without its held-free mark, or a bin whose count disagrees with its
+ * list, is a problem it reports (and the sound cache passes). */
+static void test_walker_sees_cache(void)
+{
+    void *hold[8];
+    size_t held = drain_bin(200, hold);
+    void *a = malloc(200), *b = malloc(200);
+    unsigned ti = tcache_index(request_to_size(200));
+    size_t refilled = pm_tcache_count(TC, ti); /* by the misses */
+    free(a);
+    free(b);
+    REQUIRE(pm_tcache_count(TC, ti) == refilled + 2);
+    CHECK(chunk_held_free(hdr(a)) && chunk_held_free(hdr(b)));
+    CHECK_EQ_SIZE(pm_tcache_check(false), 0);
+    chunk_clear_held_free(hdr(a));
+    CHECK_EQ_SIZE(pm_tcache_check(false), 1);
+    chunk_set_held_free(hdr(a));
+    TC->room[ti]++; /* one fewer than the list holds */
+    CHECK_EQ_SIZE(pm_tcache_check(false), 1);
+    TC->room[ti] -= 2; /* one more */
+    CHECK_EQ_SIZE(pm_tcache_check(false), 1);
+    TC->room[ti]++;
+    CHECK_HEAP();
+    CHECK(malloc(200) == b && !chunk_held_free(hdr(b)));
+    CHECK(malloc(200) == a && !chunk_held_free(hdr(a)));
+    free(a);
+    free(b);
+    for (size_t i = 0; i < held; i++)
+        free(hold[i]);
+    CHECK_HEAP();
+}
+
 int main(void)
 {
     /* Arena behaviour with blocks above 1032 bytes: those must reach the
@@ -183,5 +216,6 @@ int main(void)
     test_large_request_merges_at_threshold();
     test_refill_from_remainder();
     test_mxfast_zero();
+    test_walker_sees_cache();
     return test_finish("test_cache_arena");
 }
