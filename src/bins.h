@@ -80,6 +80,24 @@ static inline uintptr_t link_mix(const void *slot, uintptr_t value)
 static inline mchunk *link_protect(mchunk **slot, mchunk *ptr) { return (mchunk *)link_mix(slot, (uintptr_t)ptr); }
 static inline mchunk *link_reveal(mchunk **slot, mchunk *stored) { return (mchunk *)link_mix(slot, (uintptr_t)stored); }
 
+/* The canary a fast-bin chunk carries while it waits in its bin (the
+ * chunks the thread caches spill, half a bin at a time, among them): a
+ * write after free into the block's second word is caught when the
+ * chunk leaves the bin, by a refill, an allocation or a consolidation.
+ * Keyed by the secret and the chunk's address, so it cannot be copied
+ * from another chunk; checked only on the arenas' paths, so the caches'
+ * fast paths pay nothing. */
+static inline uintptr_t fast_canary(const mchunk *p)
+{
+    return ((uintptr_t)p ^ pm_global.secret) * (uintptr_t)0x9e3779b97f4a7c15ULL;
+}
+static inline void fast_canary_arm(mchunk *p) { chunk_set_canary(p, fast_canary(p)); }
+static inline void fast_canary_check(mchunk *p, const char *check)
+{
+    if (__builtin_expect(chunk_canary(p) != fast_canary(p), 0))
+        pm_corruption(check, chunk_mem(p));
+}
+
 /* Takes the first chunk of nb's fast bin, or NULL when it is empty. */
 static inline void *fastbin_pop(struct pm_arena *a, size_t nb)
 {
@@ -94,6 +112,7 @@ static inline void *fastbin_pop(struct pm_arena *a, size_t nb)
         pm_corruption("malloc(): unaligned fastbin chunk detected", next);
     if (__builtin_expect(fastbin_index(chunk_size(victim)) != idx, 0))
         pm_corruption("malloc(): memory corruption (fast)", victim);
+    fast_canary_check(victim, "malloc(): fast chunk modified after free");
     a->fastbins[idx] = next;
     a->fast_bytes -= nb;
     chunk_clear_held_free(victim);

@@ -144,6 +144,8 @@ static bool check_fast_chunk(struct walk *w, unsigned idx, mchunk *p)
         problem(w, "fast bin chunk is not marked in use", p);
     if (!chunk_held_free(p))
         problem(w, "fast bin chunk is not marked held free", p);
+    if (chunk_canary(p) != fast_canary(p))
+        problem(w, "fast bin chunk modified after free", p);
     w->in_fast++;
     w->fast_bytes += chunk_size(p);
     return true;

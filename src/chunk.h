@@ -162,6 +162,10 @@ static inline mchunk *chunk_fd_nextsize(mchunk *p) { return p->fd_nextsize; }
 static inline mchunk *chunk_bk_nextsize(mchunk *p) { return p->bk_nextsize; }
 static inline void chunk_set_fd_nextsize(mchunk *p, mchunk *v) { p->fd_nextsize = v; }
 static inline void chunk_set_bk_nextsize(mchunk *p, mchunk *v) { p->bk_nextsize = v; }
+/* A fast-bin chunk links through fd alone; its bk word holds a canary
+ * (bins.h, fast_canary) that a write after free is likely to change. */
+static inline uintptr_t chunk_canary(mchunk *p) { return (uintptr_t)p->bk; }
+static inline void chunk_set_canary(mchunk *p, uintptr_t v) { p->bk = (mchunk *)v; }
 /* Address of the fd word: safe-linking mixes the slot's own address in. */
 static inline mchunk **chunk_fd_slot(mchunk *p) { return &p->fd; }
 

@@ -58,6 +58,7 @@ static inline __attribute__((always_inline)) void push_fastbin(struct pm_arena *
     check_not_held_free(p);
     chunk_set_held_free(p);
     chunk_set_fd(p, link_protect(chunk_fd_slot(p), old));
+    fast_canary_arm(p);
     a->fastbins[idx] = p;
     a->have_fastchunks = 1;
     a->fast_bytes += size;

@@ -72,6 +72,7 @@ void pm_consolidate(struct pm_arena *a)
                 pm_corruption("malloc_consolidate(): unaligned fastbin chunk detected", p);
             if (PM_UNLIKELY(fastbin_index(chunk_size(p)) != i))
                 pm_corruption("malloc_consolidate(): invalid chunk size", p);
+            fast_canary_check(p, "malloc_consolidate(): fast chunk modified after free");
             mchunk *next = link_reveal(chunk_fd_slot(p), chunk_fd(p));
             pm_free_merge(a, p, chunk_size(p));
             p = next;

@@ -89,3 +89,9 @@ tests_misuse_test_death_state_CFLAGS = $(MISUSE_CFLAGS)
 tests_misuse_test_death_state_LDADD = $(TEST_LDADD)
 tests_misuse_test_death_state_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/misuse/test_death_state
+
+check_PROGRAMS += tests/misuse/test_death_uaf
+tests_misuse_test_death_uaf_CFLAGS = $(MISUSE_CFLAGS)
+tests_misuse_test_death_uaf_LDADD = $(TEST_LDADD)
+tests_misuse_test_death_uaf_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/misuse/test_death_uaf

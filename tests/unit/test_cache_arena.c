@@ -53,6 +53,12 @@ static void test_spill_to_fastbin(void)
     CHECK(chunk_inuse(hdr(p[7]))); /* fast chunks stay marked in use */
     CHECK_EQ_SIZE(csize(p[7]), 512);
     CHECK_HEAP();
+    /* the walker checks the canary of every fast chunk */
+    uintptr_t canary = *(uintptr_t *)((char *)p[7] + 8);
+    *(uintptr_t *)((char *)p[7] + 8) = 0;
+    CHECK_EQ_SIZE(pmalloc_check(), 1);
+    *(uintptr_t *)((char *)p[7] + 8) = canary;
+    CHECK_HEAP();
 
     /* A miss takes its chunk from the fast bin and refills half a bin
      * (4 of 7) from it, under the one lock. */
