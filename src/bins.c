@@ -66,12 +66,3 @@ void pm_bins_walk(struct pm_arena *a, const struct pm_bins_visitor *v)
         walk_bin(a, v, i, i == first ? v->first_chunk : NULL, bound);
 }
 
-bool pm_link_in_arena_slow(struct pm_arena *a, const mchunk *q)
-{
-    /* a bin header: the fake chunk whose fd/bk are one of a->bins' pairs */
-    const char *first = (const char *)bin_at(a, 1), *last = (const char *)bin_at(a, PM_NBINS - 1);
-    const char *c = (const char *)q;
-    if (c >= first && c <= last)
-        return ((size_t)(c - first) & (2 * PM_SIZE_SZ - 1)) == 0;
-    return pm_chunk_owned(a, (mchunk *)q, PM_MINSIZE);
-}

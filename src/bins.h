@@ -91,10 +91,18 @@ static inline uintptr_t fast_canary(const mchunk *p)
 {
     return ((uintptr_t)p ^ pm_global.secret) * (uintptr_t)0x9e3779b97f4a7c15ULL;
 }
-static inline void fast_canary_arm(mchunk *p) { chunk_set_canary(p, fast_canary(p)); }
+static inline bool fast_canary_intact(const mchunk *p)
+{
+    return !PM_CHUNK_CHECKS || chunk_canary((mchunk *)p) == fast_canary(p);
+}
+static inline void fast_canary_arm(mchunk *p)
+{
+    if (PM_CHUNK_CHECKS)
+        chunk_set_canary(p, fast_canary(p));
+}
 static inline void fast_canary_check(mchunk *p, const char *check)
 {
-    if (__builtin_expect(chunk_canary(p) != fast_canary(p), 0))
+    if (__builtin_expect(!fast_canary_intact(p), 0))
         pm_corruption(check, chunk_mem(p));
 }
 
@@ -123,10 +131,17 @@ static inline void *fastbin_pop(struct pm_arena *a, size_t nb)
  * in one of its heaps; a forged link aimed anywhere else (the target of
  * an unlink or skip-list write) is refused before it is followed.  The
  * newest heap, where almost every chunk lies, is tested inline. */
-bool pm_link_in_arena_slow(struct pm_arena *a, const mchunk *q);
+/* A bin header: the fake chunk whose fd/bk are one of a->bins' pairs
+ * (the link of a chunk alone in its bin, or first or last in it). */
+static inline bool is_bin_header(struct pm_arena *a, const mchunk *q)
+{
+    uintptr_t off = (uintptr_t)q - (uintptr_t)bin_at(a, 1);
+    return off <= (uintptr_t)bin_at(a, PM_NBINS - 1) - (uintptr_t)bin_at(a, 1) && (off & (2 * PM_SIZE_SZ - 1)) == 0;
+}
 static inline bool link_in_arena(struct pm_arena *a, mchunk *q)
 {
-    return in_newest_heap(a, q, PM_MINSIZE) || pm_link_in_arena_slow(a, q);
+    return !PM_CHUNK_CHECKS || in_newest_heap(a, q, PM_MINSIZE) || is_bin_header(a, q) ||
+           pm_chunk_owned_locked(a, q, PM_MINSIZE);
 }
 static inline void check_link(struct pm_arena *a, mchunk *q, const char *check, const void *where)
 {
@@ -140,7 +155,8 @@ static inline void check_link(struct pm_arena *a, mchunk *q, const char *check, 
  * record, through bk_nextsize, lies in one of the arena's heaps. */
 static inline bool size_link_in_arena(struct pm_arena *a, mchunk *q)
 {
-    return in_newest_heap(a, q, sizeof(struct pm_chunk)) || pm_chunk_owned(a, q, sizeof(struct pm_chunk));
+    return !PM_CHUNK_CHECKS || in_newest_heap(a, q, sizeof(struct pm_chunk)) ||
+           pm_chunk_owned_locked(a, q, sizeof(struct pm_chunk));
 }
 static inline void check_size_link(struct pm_arena *a, mchunk *q, const char *check, const void *where)
 {

@@ -118,6 +118,21 @@ bool pm_chunk_owned(struct pm_arena *a, mchunk *p, size_t size)
     return subheap_chunk_owned(a, p, size);
 }
 
+/* A list link checked against the sub-heap map cost one lookup per link
+ * followed into an older heap (+48% instructions on macro_churn); links
+ * into older heaps mostly land in the one the last did. */
+bool pm_chunk_owned_locked(struct pm_arena *a, mchunk *p, size_t size)
+{
+    struct pm_heap *hint = a->owned_hint;
+    if (hint != NULL && heap_holds(hint, p, size))
+        return true;
+    if (!pm_chunk_owned(a, p, size))
+        return false;
+    if (a != &pm_main_arena)
+        a->owned_hint = heap_of_chunk(p);
+    return true;
+}
+
 /* When a reservation happens to come out aligned, its upper half is an
  * aligned region for free: it is kept here for the next heap. */
 static char *spare_region;
@@ -208,6 +223,8 @@ void pm_heap_unmap(struct pm_heap *h)
     /* Nothing can be done if the kernel refuses; the region stays ours
      * but unused, which wastes address space and no memory. */
     h->magic = 0;
+    if (h->arena != NULL && h->arena->owned_hint == h)
+        h->arena->owned_hint = NULL;
     pm_subheap_mark(h, false);
     pm_os_unmap(h, h->reserved);
 }

@@ -55,5 +55,8 @@ static inline bool in_newest_heap(const struct pm_arena *a, mchunk *p, size_t si
  * a thread arena, inside the heap its address names), checked without
  * trusting anything the chunk says about itself. */
 bool pm_chunk_owned(struct pm_arena *a, mchunk *p, size_t size);
+/* The same for a caller holding the arena's lock (its heap list then
+ * stays put while it is walked). */
+bool pm_chunk_owned_locked(struct pm_arena *a, mchunk *p, size_t size);
 
 #endif

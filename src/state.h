@@ -111,6 +111,10 @@ struct pm_arena {
     unsigned decay_resume_bin;
     struct pm_chunk *decay_resume_chunk; /* in that bin, or NULL: its head (unlink_chunk clears it) */
     size_t decay_returned;
+    /* The older heap that last held a chunk a list link was checked
+     * against (heap.c, pm_chunk_owned_locked), under the arena lock;
+     * cleared when that heap goes. */
+    struct pm_heap *owned_hint;
 };
 
 extern struct pm_arena pm_main_arena;
