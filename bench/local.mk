@@ -53,14 +53,14 @@ endif
 # pmalloc and under glibc must run and verify its checksums.
 TESTS += bench/smoke.sh
 
-EXTRA_DIST += bench/run.py bench/rss_timeline.py bench/prof_cost.py bench/smoke.sh bench/README.md bench/ANALYSIS.md \
+EXTRA_DIST += bench/run.py bench/rss_timeline.py bench/variant_cost.py bench/smoke.sh bench/README.md bench/ANALYSIS.md \
 	bench/real_programs.py bench/real_inputs.py bench/real_work.py bench/real_work.pl
 
 PYTHON3 = python3
 BENCH_ARGS =
 
 .PHONY: bench
-bench: $(bench_programs) libpmalloc.la
+bench: $(bench_programs) libpmalloc.la libpmalloc_nochecks.la
 	$(PYTHON3) $(abs_top_srcdir)/bench/run.py \
 		--bindir '$(abs_top_builddir)/bench' \
 		--pmalloc '$(abs_top_builddir)/.libs/libpmalloc.so' \

@@ -35,7 +35,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 import rss_timeline
-import prof_cost
+import variant_cost
 import real_programs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -711,7 +711,7 @@ def write_plots(outdir, allocs, macro, micro, instr, title, notes):
 
 
 def write_report(outdir, meta, allocs, macro, micro, instr, summ, targets, plots, notes,
-                 real=(), prof=()):
+                 real=(), prof=(), checks=()):
     L = []
     L.append("# pmalloc against glibc, jemalloc, tcmalloc and mimalloc")
     L.append("")
@@ -775,7 +775,8 @@ def write_report(outdir, meta, allocs, macro, micro, instr, summ, targets, plots
                       [[w] + [fmt(sc[a].get(w), ".2f") for a in allocs] for w in wl]))
     L.append("")
     L += real_programs.report_lines(allocs, real, summ, md_table)
-    L += prof_cost.report_lines(prof, md_table, fmt)
+    L += variant_cost.report_lines("prof", prof, md_table, fmt)
+    L += variant_cost.report_lines("checks", checks, md_table, fmt, real)
     if micro:
         h, rows = micro_table(allocs, micro)
         L.append("## Micro benchmarks (google-benchmark)")
@@ -799,7 +800,7 @@ def write_report(outdir, meta, allocs, macro, micro, instr, summ, targets, plots
         json.dump({"meta": meta, "allocators": allocs, "notes": notes,
                    "summary": summ, "targets": targets, "macro": macro,
                    "micro": micro, "instructions": instr, "real": list(real),
-                   "prof_cost": list(prof),
+                   "prof_cost": list(prof), "checks_cost": list(checks),
                    "plots": plots},
                   f, indent=1, sort_keys=False)
 
@@ -822,7 +823,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "results"),
                     help="where RESULTS.md, results.json and plots go")
     ap.add_argument("--skip", default="",
-                    help="comma-separated: macro,micro,instr,real,rss,prof,plots")
+                    help="comma-separated: macro,micro,instr,real,rss,prof,checks,plots")
     ap.add_argument("--jobs", type=int, default=2, help="parallel callgrind runs")
     args = ap.parse_args()
 
@@ -867,11 +868,18 @@ def main():
         args.bindir, allocs, 20000 if quick else 200000, 600, args.jobs, notes)
     rss = {} if "rss" in skip else rss_timeline.run(args.bindir, allocs, quick, notes,
                                                     alloc_env, preload_ok, log)
-    prof = [] if "prof" in skip else prof_cost.run(
-        args.bindir, allocs, MACRO_QUICK if quick else MACRO_FULL, quick,
+    prof = [] if "prof" in skip else variant_cost.run(
+        "prof", args.bindir, allocs, MACRO_QUICK if quick else MACRO_FULL, quick,
         60 if quick else 300, run_macro_once, log)
+    checks = [] if "checks" in skip else variant_cost.run(
+        "checks", args.bindir, allocs, MACRO_QUICK if quick else MACRO_FULL, quick,
+        60 if quick else 300, run_macro_once, log)
+    # the nochecks library runs the real programs too, for the checks'
+    # cost there; the peer tables and targets read only `allocs`
+    real_allocs = dict(allocs, **(variant_cost.nochecks_allocator(allocs)
+                                  if "checks" not in skip else {}))
     real = [] if "real" in skip else real_programs.run_real(
-        allocs, "quick" if quick else "full", rounds, notes, preload_ok,
+        real_allocs, "quick" if quick else "full", rounds, notes, preload_ok,
         120 if quick else 600)
 
     if os.path.exists("/proc/loadavg"):
@@ -887,7 +895,8 @@ def main():
     for a, extra in real_programs.summarize(allocs, real).items():
         summ[a].update(extra)
     targets = evaluate_targets(allocs, macro, micro, instr, summ, real) + \
-        prof_cost.evaluate_targets(prof)
+        variant_cost.evaluate_targets("prof", prof) + \
+        variant_cost.evaluate_targets("checks", checks, real)
     targets += rss_timeline.targets(rss, macro, allocs)
     title = "pmalloc vs peers, %s, %s" % (meta["date"], meta["machine"]["description"])
     plots = [] if "plots" in skip else write_plots(args.out, allocs, macro, micro, instr,
@@ -895,7 +904,7 @@ def main():
     rss_plots = [] if "plots" in skip else rss_timeline.write_plots(args.out, allocs, rss,
                                                                     title, COLORS, notes)
     write_report(args.out, meta, allocs, macro, micro, instr, summ, targets, plots, notes,
-                 real, prof)
+                 real, prof, checks)
     rss_timeline.add_to_report(args.out, allocs, rss, macro, rss_plots)
 
     print()

@@ -1,46 +1,88 @@
-"""The cost of the allocation profile (issue #13, item 4): every macro
-workload under pmalloc with PMALLOC_PROF=1 at the default sampling rate,
-against the same library with the profile off, in the same run.
+"""What a pmalloc variant costs against pmalloc itself, in the same run:
+every macro workload under the two, back to back.
+
+Two variants are measured:
+- "prof": the allocation profile (issue #13, item 4), PMALLOC_PROF=1 at
+  the default sampling rate against the same library with it off; at
+  most 3% slower;
+- "checks": the integrity checks of issue #15 (chunk state, list-link
+  ranges, the fast-bin canary), the library against
+  libpmalloc_nochecks.so, built from the same tree with them compiled
+  out (PM_CHUNK_CHECKS=0); at most 2% slower, on the macro workloads and
+  on the real programs (run.py runs the nochecks library alongside the
+  others there, and real_ratio() reads its rows).
 
 The two runs of a workload go back to back (their order alternating each
 round), so the machine's drift between them is small; the macro workloads
 take well under a second each, so more rounds are run than for the peer
-comparison.  The cost is the geometric mean, over the workloads, of the
-ratio of median times (on / off)."""
+comparison.  A cost is the geometric mean, over the workloads, of the
+ratio of median times (variant / base)."""
 
 import os
 import statistics
 
-TARGET = 1.03  # at most 3% slower with the profile on
 ROUNDS = 7
-PROF_ENV = ("PMALLOC_PROF=1",)
+NOCHECKS = "pmalloc-nochecks"
+
+VARIANTS = {
+    "prof": {"target": 1.03, "title": "the allocation profile (PMALLOC_PROF=1)",
+             "what": "pmalloc with the profile on at the default rate against the same "
+                     "library with it off",
+             "base_label": "off", "test_label": "on"},
+    "checks": {"target": 1.02, "title": "the integrity checks (issue #15)",
+               "what": "pmalloc against the same tree with the chunk state, link and canary "
+                       "checks compiled out (libpmalloc_nochecks.so)",
+               "base_label": "compiled out", "test_label": "checks"},
+}
 
 
-def run(bindir, allocs, configs, quick, timeout, run_once, log):
+def sides(key, allocs):
+    """(base, test) as (preload, extra environment), or None when the
+    variant cannot be run."""
     if "pmalloc" not in allocs:
+        return None
+    lib = allocs["pmalloc"]["preload"]
+    if key == "prof":
+        return (lib, ()), (lib, ("PMALLOC_PROF=1",))
+    nochecks = os.path.join(os.path.dirname(lib), "libpmalloc_nochecks.so")
+    if not os.path.exists(nochecks):
+        return None
+    return (nochecks, ()), (lib, ())
+
+
+def nochecks_allocator(allocs):
+    """The nochecks library as an extra allocator for the real programs."""
+    s = sides("checks", allocs)
+    return {NOCHECKS: {"preload": s[0][0], "version": "working tree, checks compiled out"}} \
+        if s else {}
+
+
+def run(key, bindir, allocs, configs, quick, timeout, run_once, log):
+    s = sides(key, allocs)
+    if s is None:
         return []
-    preload = allocs["pmalloc"]["preload"]
     rounds = 1 if quick else ROUNDS
     rows = []
-    for (w, t, s) in configs:
+    for (w, t, sc) in configs:
         times = {False: [], True: []}
         errors = []
         for rnd in range(rounds):
-            for on in ((False, True) if rnd % 2 == 0 else (True, False)):
-                r = run_once(bindir, w, t, s, preload, timeout, PROF_ENV if on else ())
+            for test in ((False, True) if rnd % 2 == 0 else (True, False)):
+                preload, env = s[1] if test else s[0]
+                r = run_once(bindir, w, t, sc, preload, timeout, env)
                 if r["ok"]:
-                    times[on].append(r["secs"])
+                    times[test].append(r["secs"])
                 else:
                     errors.append(r["error"])
-        row = {"workload": w, "threads": t, "scale": s, "rounds": rounds}
+        row = {"workload": w, "threads": t, "scale": sc, "rounds": rounds}
         if errors or not times[False] or not times[True]:
             row["error"] = errors[0] if errors else "not run"
         else:
-            row["off_secs"] = statistics.median(times[False])
-            row["on_secs"] = statistics.median(times[True])
-            row["ratio"] = row["on_secs"] / row["off_secs"]
-        log("prof cost %-8s t=%d  %s" % (w, t, "%.3f" % row["ratio"] if "ratio" in row
-                                         else "FAILED " + row["error"]))
+            row["base_secs"] = statistics.median(times[False])
+            row["test_secs"] = statistics.median(times[True])
+            row["ratio"] = row["test_secs"] / row["base_secs"]
+        log("%s cost %-8s t=%d  %s" % (key, w, t, "%.3f" % row["ratio"] if "ratio" in row
+                                       else "FAILED " + row["error"]))
         rows.append(row)
     return rows
 
@@ -52,34 +94,63 @@ def geomean_ratio(rows):
     return statistics.geometric_mean(ratios)
 
 
-def evaluate_targets(rows):
-    if not rows:
-        return []
-    name = "PMALLOC_PROF=1 macro geomean time <= %.2f x profile off" % TARGET
-    g = geomean_ratio(rows)
-    if g is None:
-        failed = [r for r in rows if "error" in r]
-        return [{"target": name, "status": "not measured",
-                 "detail": "%d workload(s) failed: %s" % (len(failed), failed[0]["error"])}]
-    worst = max(rows, key=lambda r: r["ratio"])
-    return [{"target": name, "status": "met" if g <= TARGET else "missed",
-             "detail": "%.4f (%+.2f%%); worst %s/t%d %.3f" % (
-                 g, (g - 1) * 100, worst["workload"], worst["threads"], worst["ratio"])}]
+def real_ratio(real_rows):
+    """The checks' cost on the real programs: per program, pmalloc's median
+    time over the nochecks library's, and their geometric mean."""
+    by = {(r["program"], r["allocator"]): r for r in real_rows}
+    out = []
+    for (p, a), r in by.items():
+        n = by.get((p, NOCHECKS))
+        if a == "pmalloc" and n and "median_secs" in r and "median_secs" in n:
+            out.append({"workload": p, "threads": 0, "ratio": r["median_secs"] / n["median_secs"],
+                        "base_secs": n["median_secs"], "test_secs": r["median_secs"]})
+    return out
 
 
-def report_lines(rows, md_table, fmt):
+def evaluate_targets(key, rows, real_rows=()):
     if not rows:
         return []
-    g = geomean_ratio(rows)
-    L = ["## Cost of the allocation profile (PMALLOC_PROF=1)", "",
-         "pmalloc with the profile on at the default rate against the same library with it "
-         "off, back to back, %d rounds; medians. Geometric mean of the ratios: %s." % (
-             rows[0]["rounds"], fmt(g, ".4f")), ""]
-    L.append(md_table(["workload", "threads", "off (s)", "on (s)", "on / off"],
-                      [[r["workload"], str(r["threads"]), fmt(r.get("off_secs")),
-                        fmt(r.get("on_secs")), fmt(r.get("ratio"), ".3f")
-                        if "ratio" in r else "failed: " + r["error"]] for r in rows],
-                      left=(0,)))
+    v = VARIANTS[key]
+    out = []
+    parts = [("macro", rows)]
+    if key == "checks":
+        parts.append(("real-program", real_ratio(real_rows)))
+    for part, rs in parts:
+        name = "%s: %s geomean time <= %.2f x %s" % (v["title"], part, v["target"],
+                                                      v["base_label"])
+        g = geomean_ratio(rs)
+        if g is None:
+            failed = [r for r in rs if "error" in r]
+            out.append({"target": name, "status": "not measured",
+                        "detail": "%d workload(s) failed: %s" % (len(failed), failed[0]["error"])
+                        if failed else "no runs"})
+            continue
+        worst = max(rs, key=lambda r: r["ratio"])
+        out.append({"target": name, "status": "met" if g <= v["target"] else "missed",
+                    "detail": "%.4f (%+.2f%%); worst %s %.3f" % (
+                        g, (g - 1) * 100, worst["workload"], worst["ratio"])})
+    return out
+
+
+def report_lines(key, rows, md_table, fmt, real_rows=()):
+    if not rows:
+        return []
+    v = VARIANTS[key]
+    L = ["## Cost of %s" % v["title"], "",
+         "%s, back to back, %d rounds; medians. Geometric mean of the ratios: %s." % (
+             v["what"][0].upper() + v["what"][1:], rows[0]["rounds"],
+             fmt(geomean_ratio(rows), ".4f")), ""]
+    real = real_ratio(real_rows) if key == "checks" else []
+    table = [[r["workload"], str(r["threads"]), fmt(r.get("base_secs")), fmt(r.get("test_secs")),
+              fmt(r.get("ratio"), ".3f") if "ratio" in r else "failed: " + r["error"]]
+             for r in rows]
+    table += [["real: " + r["workload"], "-", fmt(r["base_secs"]), fmt(r["test_secs"]),
+               fmt(r["ratio"], ".3f")] for r in real]
+    L.append(md_table(["workload", "threads", v["base_label"] + " (s)", v["test_label"] + " (s)",
+                       "ratio"], table, left=(0,)))
+    if real:
+        L += ["", "Real programs (interleaved with the peers' runs): geometric mean %s." %
+              fmt(geomean_ratio(real), ".4f")]
     L.append("")
     return L
 

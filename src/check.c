@@ -112,7 +112,7 @@ static bool check_bin_chunk(struct walk *w, unsigned idx, mchunk *p)
     }
     if (chunk_prev_inuse(chunk_at(p, size)))
         problem(w, "chunk in a bin is marked in use", p);
-    if (!chunk_held_free(p))
+    if (!chunk_held_mark_ok(p))
         problem(w, "chunk in a bin is not marked held free", p);
     if (idx != PM_UNSORTED_BIN) {
         if (bin_index(size) != idx)
@@ -142,9 +142,9 @@ static bool check_fast_chunk(struct walk *w, unsigned idx, mchunk *p)
         problem(w, "chunk filed in the wrong fast bin", p);
     if (!chunk_prev_inuse(chunk_at(p, chunk_size(p))))
         problem(w, "fast bin chunk is not marked in use", p);
-    if (!chunk_held_free(p))
+    if (!chunk_held_mark_ok(p))
         problem(w, "fast bin chunk is not marked held free", p);
-    if (chunk_canary(p) != fast_canary(p))
+    if (!fast_canary_intact(p))
         problem(w, "fast bin chunk modified after free", p);
     w->in_fast++;
     w->fast_bytes += chunk_size(p);
@@ -168,7 +168,7 @@ static void check_remote_frees(struct walk *w)
             problem(w, "remote-free list holds a pointer outside the arena's heaps", p);
             return;
         }
-        if (!chunk_held_free(p))
+        if (!chunk_held_mark_ok(p))
             problem(w, "remote-free chunk is not marked held free", p);
         if (!chunk_prev_inuse(chunk_at(p, size)))
             problem(w, "remote-free chunk is not marked in use", p);

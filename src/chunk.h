@@ -13,6 +13,14 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+/* The integrity checks of issue #15 (the chunk state below, the list-link
+ * ranges and the fast-bin canary, bins.h) compile out with
+ * -DPM_CHUNK_CHECKS=0, only so that `make bench` can measure what they
+ * cost (libpmalloc_nochecks, never installed nor tested). */
+#ifndef PM_CHUNK_CHECKS
+#define PM_CHUNK_CHECKS 1
+#endif
+
 #define PM_SIZE_SZ      ((size_t)sizeof(size_t))
 #define PM_ALIGNMENT    ((size_t)16)
 #define PM_ALIGN_MASK   (PM_ALIGNMENT - 1)
@@ -104,9 +112,20 @@ static inline size_t chunk_raw_size(mchunk *p) { return p->size; }
  * (a fencepost's 16 | PREV_INUSE passes a "more than a header" test). */
 static inline size_t chunk_size_and_flags(mchunk *p) { return p->size & ~PM_OWNER_BITS; }
 static inline size_t chunk_size(mchunk *p) { return p->size & ~(PM_SIZE_BITS | PM_OWNER_BITS); }
-static inline bool chunk_held_free(mchunk *p) { return (p->size & PM_HELD_FREE) != 0; }
-static inline void chunk_set_held_free(mchunk *p) { chunk_set_owner_bit(p, PM_HELD_FREE); }
-static inline void chunk_clear_held_free(mchunk *p) { chunk_clear_owner_bit(p, PM_HELD_FREE); }
+static inline bool chunk_held_free(mchunk *p) { return PM_CHUNK_CHECKS && (p->size & PM_HELD_FREE) != 0; }
+static inline void chunk_set_held_free(mchunk *p)
+{
+    if (PM_CHUNK_CHECKS)
+        chunk_set_owner_bit(p, PM_HELD_FREE);
+}
+static inline void chunk_clear_held_free(mchunk *p)
+{
+    if (PM_CHUNK_CHECKS)
+        chunk_clear_owner_bit(p, PM_HELD_FREE);
+}
+/* What the heap walker expects of a chunk held free: the mark, unless the
+ * checks are compiled out. */
+static inline bool chunk_held_mark_ok(mchunk *p) { return !PM_CHUNK_CHECKS || chunk_held_free(p); }
 static inline bool chunk_sampled(mchunk *p) { return (p->size & PM_SAMPLED_CHUNK) != 0; }
 static inline void chunk_set_sampled(mchunk *p) { chunk_set_owner_bit(p, PM_SAMPLED_CHUNK); }
 static inline void chunk_clear_sampled(mchunk *p) { chunk_clear_owner_bit(p, PM_SAMPLED_CHUNK); }

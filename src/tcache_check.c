@@ -50,7 +50,7 @@ static void check_list(struct cache_walk *w, struct pm_tcache_entry *head, size_
             problem(w, "thread cache chunk of the wrong size", e);
         if (chunk_non_main(p) != (a != &pm_main_arena))
             problem(w, "NON_MAIN_ARENA flag does not match the arena", e);
-        if (!chunk_held_free(p))
+        if (!chunk_held_mark_ok(p))
             problem(w, "thread cache chunk is not marked held free", e);
         if (!chunk_prev_inuse(chunk_at(p, size)))
             problem(w, "thread cache chunk is not marked in use", e);
