@@ -55,8 +55,8 @@ _Static_assert((PM_MINSIZE & PM_ALIGN_MASK) == 0 && (PM_ALIGNMENT & PM_ALIGN_MAS
 _Static_assert(PM_SIZE_BITS < PM_ALIGNMENT, "the flag bits lie below the alignment");
 
 /* The size word's top byte belongs to whoever holds the chunk: the thread
- * that owns a live block, or the cache, fast bin or remote-free list that
- * holds it free.  Its low bytes belong to the arena's lock holder, who
+ * that owns a live block, or the cache, remote-free list, fast bin or bin
+ * that holds it free.  Its low byte belongs to the arena's lock holder, who
  * rewrites PREV_INUSE when the chunk's predecessor changes state, even
  * while another thread holds the chunk.  Each side changes only its own
  * byte, with one-byte read-modify-writes, so neither loses the other's
