@@ -119,13 +119,10 @@ bool pm_chunk_owned(struct pm_arena *a, mchunk *p, size_t size)
 }
 
 /* A list link checked against the sub-heap map cost one lookup per link
- * followed into an older heap (+48% instructions on macro_churn); links
- * into older heaps mostly land in the one the last did. */
-bool pm_chunk_owned_locked(struct pm_arena *a, mchunk *p, size_t size)
+ * followed into an older heap (+48% instructions on macro_churn): the
+ * heap that held the last such chunk becomes the hint. */
+bool pm_chunk_owned_locked_slow(struct pm_arena *a, mchunk *p, size_t size)
 {
-    struct pm_heap *hint = a->owned_hint;
-    if (hint != NULL && heap_holds(hint, p, size))
-        return true;
     if (!pm_chunk_owned(a, p, size))
         return false;
     if (a != &pm_main_arena)

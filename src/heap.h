@@ -56,7 +56,14 @@ static inline bool in_newest_heap(const struct pm_arena *a, mchunk *p, size_t si
  * trusting anything the chunk says about itself. */
 bool pm_chunk_owned(struct pm_arena *a, mchunk *p, size_t size);
 /* The same for a caller holding the arena's lock (its heap list then
- * stays put while it is walked). */
-bool pm_chunk_owned_locked(struct pm_arena *a, mchunk *p, size_t size);
+ * stays put while it is walked).  The older heap that last held such a
+ * chunk is tried first, inline: links into older heaps mostly land in the
+ * one the last did. */
+bool pm_chunk_owned_locked_slow(struct pm_arena *a, mchunk *p, size_t size);
+static inline bool pm_chunk_owned_locked(struct pm_arena *a, mchunk *p, size_t size)
+{
+    const struct pm_heap *hint = a->owned_hint;
+    return (hint != NULL && heap_holds(hint, p, size)) || pm_chunk_owned_locked_slow(a, p, size);
+}
 
 #endif
