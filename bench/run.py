@@ -874,6 +874,9 @@ def main():
     checks = [] if "checks" in skip else variant_cost.run(
         "checks", args.bindir, allocs, MACRO_QUICK if quick else MACRO_FULL, quick,
         60 if quick else 300, run_macro_once, log)
+    if "checks" not in skip and not checks and "pmalloc" in allocs:
+        notes.append("checks: libpmalloc_nochecks.so not found next to libpmalloc.so "
+                     "(make bench builds it); the integrity checks' cost is not measured")
     # the nochecks library runs the real programs too, for the checks'
     # cost there; the peer tables and targets read only `allocs`
     real_allocs = dict(allocs, **(variant_cost.nochecks_allocator(allocs)

@@ -175,6 +175,17 @@ static void check_remote_frees(struct walk *w)
     }
 }
 
+/* Whether h is on the arena's heap list (compared as an address only:
+ * a stale h may be unmapped). */
+static bool heap_listed(struct pm_arena *a, const struct pm_heap *h)
+{
+    size_t guard = a->nheaps + 1;
+    for (const struct pm_heap *q = a->heap; q != NULL && guard-- > 0; q = q->prev)
+        if (q == h)
+            return true;
+    return false;
+}
+
 static bool visit_chunk(void *ctx, bool fast, unsigned idx, mchunk *p)
 {
     return fast ? check_fast_chunk(ctx, idx, p) : check_bin_chunk(ctx, idx, p);
@@ -232,6 +243,10 @@ static size_t check_arena(struct pm_arena *a, pm_problem_fn report, void *ctx)
     if (w.in_bins != free_count || w.bin_bytes != free_bytes)
         problem(&w, "free chunks and bin contents disagree", a);
     check_remote_frees(&w);
+    /* the link checks' hint (heap.h) names one of the arena's heaps: a
+     * stale one would let a link into memory given back pass */
+    if (a->owned_hint != NULL && !heap_listed(a, a->owned_hint))
+        problem(&w, "link-check hint names no heap of the arena", a->owned_hint);
     return w.problems;
 }
 

@@ -23,7 +23,7 @@ static inline __attribute__((always_inline)) void check_freed_pointer(struct pm_
         pm_corruption("free(): invalid pointer", chunk_mem(p));
 }
 
-/* A chunk that a cache, a fast bin or a remote list already holds. */
+/* A chunk that a cache, a remote list, a fast bin or a bin already holds. */
 static inline void check_not_held_free(mchunk *p)
 {
     if (PM_UNLIKELY(chunk_held_free(p)))

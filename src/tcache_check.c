@@ -27,9 +27,10 @@ static struct pm_arena *owner_of(mchunk *p, size_t size)
 {
     if (pm_arena_holds(&pm_main_arena, p, size))
         return &pm_main_arena;
-    if (pm_subheap_known(p) && pm_chunk_owned(arena_of_chunk(p), p, size))
-        return arena_of_chunk(p);
-    return NULL;
+    if (!pm_subheap_known(p))
+        return NULL;
+    struct pm_arena *a = heap_of_chunk(p)->arena;
+    return pm_chunk_owned(a, p, size) ? a : NULL;
 }
 
 static void check_list(struct cache_walk *w, struct pm_tcache_entry *head, size_t count, size_t size)

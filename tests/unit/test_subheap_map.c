@@ -179,6 +179,20 @@ static void test_real_high_subheap(void)
     CHECK_HEAP();
 }
 
+/* A sub-heap that goes takes the link checks' hint (heap.h) with it: a
+ * hint left naming an unmapped heap would be read at the next check. */
+static void test_unmap_forgets_hint(void)
+{
+    static struct pm_arena owner; /* only its hint is read */
+    struct pm_heap *h = pm_heap_new(pm_page_size(), &owner);
+    REQUIRE(h != NULL);
+    CHECK(pm_subheap_known(h));
+    owner.owned_hint = h;
+    pm_heap_unmap(h);
+    CHECK(owner.owned_hint == NULL);
+    CHECK(!pm_subheap_known(h));
+}
+
 int main(void)
 {
     free(malloc(1)); /* started */
@@ -187,6 +201,7 @@ int main(void)
     test_leaf_without_memory();
     test_racing_leaf();
     test_real_high_subheap();
+    test_unmap_forgets_hint();
     CHECK_HEAP();
     return test_finish("test_subheap_map");
 }
