@@ -226,7 +226,7 @@ static __attribute__((noinline)) void free_slow(void *mem)
             pm_corruption("free(): invalid size", mem);
         struct pm_tcache_entry *e = mem;
         unsigned idx = tcache_index(size);
-        if (chunk_held_free(p) && e->key == pm_global.tcache_key && pm_tcache_holds(t, idx, e))
+        if (chunk_held_free(p) && pm_tcache_holds(t, idx, e))
             pm_tcache_double_free(mem);
         if (pm_tcache_has_room(t, idx) || pm_tcache_bin_full(t, idx)) {
             pm_check_freed(p);
@@ -239,7 +239,7 @@ static __attribute__((noinline)) void free_slow(void *mem)
         if (PM_UNLIKELY(!ptr_aligned(mem)))
             pm_corruption("free(): invalid pointer", mem);
         struct pm_tcache_entry *e = mem;
-        if (chunk_held_free(p) && e->key == pm_global.tcache_key && pm_tcache_class_has(t, k, e))
+        if (chunk_held_free(p) && pm_tcache_class_has(t, k, e))
             pm_tcache_double_free(mem);
         pm_check_freed(p);
         pm_tcache_class_free(t, k, mem);
@@ -261,17 +261,17 @@ static __attribute__((noinline)) void free_slow(void *mem)
 /* A free of a chunk in the size classes' range: its own function, so the
  * small bins' path through free needs no stack frame.  A heap chunk of
  * exactly a class's size goes to the class (free sends one held free
- * already, its size word's top bit set, to the slow path instead). */
+ * already, its owner's bits set, to the slow path instead). */
 static __attribute__((noinline)) void free_class(void *mem, struct pm_tcache *t)
 {
     struct pm_tcache_entry *e = mem;
     size_t raw = chunk_raw_size(mem_chunk(mem));
-    size_t step = raw - PM_CHUNK_HDR;
-    /* a class's size less the header is a multiple of 128 (the flag
-     * bits are below what the subtraction touches, and bit 3, never set
-     * in a sound size, must be clear), so the step shifts out the flags;
-     * free sends chunks with the owner's bits set elsewhere */
-    if (!(step & (0x78 | PM_IS_MMAPPED))) {
+    size_t size = raw & (PM_SIZE_MASK | PM_OWNER_BITS);
+    size_t step = size - PM_CHUNK_HDR;
+    /* a class's size less the header is a multiple of 128, so bit 3 (never
+     * set in a sound size) and the low bits must be clear; free sends
+     * chunks with the owner's bits set elsewhere */
+    if (!(step & 0x7f) && size_tag_matches(raw, size, chunk_key_at(mem)) && !(raw & PM_IS_MMAPPED)) {
         size_t k = pm_global.tcache_class_exact_by_step[step >> 7];
         if (pm_tcache_class_has_room(t, k)) {
             pm_tcache_class_push(t, k, e);
@@ -321,13 +321,18 @@ PM_EXPORT void free(void *mem)
         /* Rotating moves a size's bit 3 (a size that is not a multiple of
          * 16) to the top, so such sizes, like those below MINSIZE, give a
          * huge index and fail the one bound test; so does a chunk a cache
-         * or fast bin holds already (its size word's top bit), whose
-         * double free the slow path reports. */
-        size_t off = (chunk_raw_size(mem_chunk(mem)) & ~(PM_PREV_INUSE | PM_IS_MMAPPED | PM_NON_MAIN_ARENA)) -
-                     PM_MINSIZE;
+         * or fast bin holds already (its owner's bits are kept), whose
+         * double free the slow path reports.  A size whose tag does not
+         * match (an overflow rewrote it) is the slow path's to report. */
+        size_t raw = chunk_raw_size(mem_chunk(mem));
+        size_t size = raw & (PM_SIZE_MASK | PM_OWNER_BITS);
+        size_t off = size - PM_MINSIZE;
         size_t idx = off >> 4 | off << (sizeof off * 8 - 4);
         if (PM_LIKELY(idx < pm_global.tcache_bins)) {
             GOTO_UNLESS_ROOM(t, idx, slow);
+            /* the push mixes its link with the same key */
+            if (PM_UNLIKELY(!size_tag_matches(raw, size, chunk_key_at(mem))))
+                goto slow;
             pm_tcache_push(t, idx, e);
             return;
         }
@@ -563,12 +568,13 @@ counted:
 }
 
 /* realloc checks its argument as free does: a block this thread's cache
- * holds (its key word says so, and the bin's walk confirms it) was freed. */
+ * holds (its held-free mark says so, and the bin's walk confirms it) was
+ * freed. */
 static void check_realloc_not_cached(void *oldmem, mchunk *oldp, size_t oldsize)
 {
     struct pm_tcache *t = pm_tcache_get();
     struct pm_tcache_entry *e = oldmem;
-    if (t == NULL || !chunk_held_free(oldp) || e->key != pm_global.tcache_key)
+    if (t == NULL || !chunk_held_free(oldp))
         return;
     unsigned k;
     bool cached = (oldsize <= PM_TCACHE_MAX_CHUNK && oldsize >= PM_MINSIZE && size_aligned(oldsize) &&

@@ -70,13 +70,12 @@ static inline unsigned fastbin_index(size_t sz) { return (unsigned)(sz >> 4) - 2
 
 /* Safe-linking: a single-linked next pointer is stored mixed with the
  * address of the slot that holds it (so a partial overwrite cannot aim it)
- * and with a per-process secret (so a leaked heap address alone cannot
- * forge it).  Mixing is its own inverse.  Every single-linked list of
- * freed chunks (fast bins, thread caches) goes through this. */
-static inline uintptr_t link_mix(const void *slot, uintptr_t value)
-{
-    return (((uintptr_t)slot) >> 12) ^ pm_global.secret ^ value;
-}
+ * and with the per-process secret (so a leaked heap address alone cannot
+ * forge it), which together are the key of the chunk whose user area
+ * starts at the slot (chunk.h, chunk_key_at).  Mixing is its own inverse.
+ * Every single-linked list of freed chunks (fast bins, thread caches)
+ * goes through this. */
+static inline uintptr_t link_mix(const void *slot, uintptr_t value) { return chunk_key_at(slot) ^ value; }
 static inline mchunk *link_protect(mchunk **slot, mchunk *ptr) { return (mchunk *)link_mix(slot, (uintptr_t)ptr); }
 static inline mchunk *link_reveal(mchunk **slot, mchunk *stored) { return (mchunk *)link_mix(slot, (uintptr_t)stored); }
 
@@ -89,7 +88,7 @@ static inline mchunk *link_reveal(mchunk **slot, mchunk *stored) { return (mchun
  * fast paths pay nothing. */
 static inline uintptr_t fast_canary(const mchunk *p)
 {
-    return ((uintptr_t)p ^ pm_global.secret) * (uintptr_t)0x9e3779b97f4a7c15ULL;
+    return ((uintptr_t)p ^ pm_chunk_secret) * (uintptr_t)0x9e3779b97f4a7c15ULL;
 }
 static inline bool fast_canary_intact(const mchunk *p)
 {

@@ -49,6 +49,8 @@ static void walk_heap(struct walk *w, struct pm_heap *h, size_t *free_count, siz
             problem(w, "chunk walk ran past the end of its heap", p);
             return;
         }
+        if (!chunk_tag_ok(p))
+            problem(w, "chunk size tag does not match its size", p);
         if (newest && p == a->top) {
             if (chunk_at(p, chunk_size(p)) != (mchunk *)align_down((uintptr_t)end, PM_ALIGNMENT))
                 problem(w, "top does not end at the end of its heap", p);

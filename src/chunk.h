@@ -32,11 +32,13 @@
 #define PM_NON_MAIN_ARENA ((size_t)0x4)
 #define PM_SIZE_BITS      (PM_PREV_INUSE | PM_IS_MMAPPED | PM_NON_MAIN_ARENA)
 
-/* Requests above this fail with ENOMEM: the model's bound is PTRDIFF_MAX
- * (pointer arithmetic must not wrap); ours is a quarter of the address
- * space, so no chunk's size reaches the owner's bits below (no system
- * maps that much anyway). */
-#define PM_MAX_REQUEST  (((size_t)1 << (sizeof(size_t) * 8 - 2)) - PM_MINSIZE - PM_ALIGNMENT)
+/* A chunk's size lies in the size word's low 48 bits (PM_SIZE_FIELD_BITS);
+ * the 16 above hold its owner's two bits and its size tag (below).
+ * Requests above this fail with ENOMEM: the model's bound is PTRDIFF_MAX;
+ * ours keeps every chunk, a mapped one's page rounding included, within
+ * the size field (no system maps 256 TiB for one block anyway). */
+#define PM_SIZE_FIELD_BITS 48
+#define PM_MAX_REQUEST  (((size_t)1 << PM_SIZE_FIELD_BITS) - ((size_t)1 << 32))
 
 struct pm_chunk {
     size_t prev_size;
@@ -54,15 +56,15 @@ _Static_assert(PM_MINSIZE >= offsetof(struct pm_chunk, fd_nextsize), "a minimal 
 _Static_assert((PM_MINSIZE & PM_ALIGN_MASK) == 0 && (PM_ALIGNMENT & PM_ALIGN_MASK) == 0, "sizes are aligned");
 _Static_assert(PM_SIZE_BITS < PM_ALIGNMENT, "the flag bits lie below the alignment");
 
-/* The size word's top byte belongs to whoever holds the chunk: the thread
- * that owns a live block, or the cache, remote-free list, fast bin or bin
- * that holds it free.  Its low byte belongs to the arena's lock holder, who
- * rewrites PREV_INUSE when the chunk's predecessor changes state, even
- * while another thread holds the chunk.  Each side changes only its own
- * byte, with one-byte read-modify-writes, so neither loses the other's
- * update (two whole-word ones would).  Whole-word writes (chunk_set_head)
- * go only to chunks no other thread can reach: free in the arena, or
- * being cut from it, under its lock.
+/* The size word's byte 6 (bits 48..55) belongs to whoever holds the
+ * chunk: the thread that owns a live block, or the cache, remote-free
+ * list, fast bin or bin that holds it free.  Its low byte belongs to the
+ * arena's lock holder, who rewrites PREV_INUSE when the chunk's
+ * predecessor changes state, even while another thread holds the chunk.
+ * Each side changes only its own bits, with one-byte read-modify-writes,
+ * so neither loses the other's update (two whole-word ones would).
+ * Whole-word writes (chunk_set_head) go only to chunks no other thread
+ * can reach: free in the arena, or being cut from it, under its lock.
  *
  * PM_HELD_FREE: a chunk in a thread cache, a remote-free list, a fast bin
  * or a bin carries this bit, set as it enters, cleared as it is handed
@@ -73,20 +75,57 @@ _Static_assert(PM_SIZE_BITS < PM_ALIGNMENT, "the flag bits lie below the alignme
  * PM_SAMPLED_CHUNK: a live block the allocation profile follows (prof.h).
  * Free's fast path reads the size with both bits in, so it leaves such a
  * chunk, whose size is then out of every range, to the slow path. */
-#define PM_HELD_FREE ((size_t)1 << (sizeof(size_t) * 8 - 1))
-#define PM_SAMPLED_CHUNK ((size_t)1 << (sizeof(size_t) * 8 - 2))
+#define PM_HELD_FREE ((size_t)1 << PM_SIZE_FIELD_BITS)
+#define PM_SAMPLED_CHUNK ((size_t)1 << (PM_SIZE_FIELD_BITS + 1))
 #define PM_OWNER_BITS (PM_HELD_FREE | PM_SAMPLED_CHUNK)
-_Static_assert(PM_MAX_REQUEST + PM_MINSIZE + PM_ALIGNMENT <= PM_SAMPLED_CHUNK, "no chunk size reaches the owner's bits");
+/* The size word's top 14 bits: the size tag. */
+#define PM_SIZE_TAG_SHIFT (PM_SIZE_FIELD_BITS + 2)
+#define PM_SIZE_TAG_BITS (~(size_t)0 << PM_SIZE_TAG_SHIFT)
+/* The size, bit 3 (never set in a sound size) included. */
+#define PM_SIZE_MASK ((((size_t)1 << PM_SIZE_FIELD_BITS) - 1) & ~PM_SIZE_BITS)
+_Static_assert(sizeof(size_t) == 8, "the size word holds a 48-bit size, the owner's bits and a tag");
+_Static_assert(PM_MAX_REQUEST + ((size_t)1 << 31) <= PM_HELD_FREE, "no chunk size reaches the owner's bits");
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define PM_SIZE_LOW_BYTE 0
-#define PM_SIZE_TOP_BYTE (sizeof(size_t) - 1)
+#define PM_SIZE_OWNER_BYTE 6
 #else
-#define PM_SIZE_LOW_BYTE (sizeof(size_t) - 1)
-#define PM_SIZE_TOP_BYTE 0
+#define PM_SIZE_LOW_BYTE 7
+#define PM_SIZE_OWNER_BYTE 1
 #endif
-#define PM_TOP_BYTE_SHIFT ((sizeof(size_t) - 1) * 8)
+#define PM_OWNER_BYTE_SHIFT 48
 _Static_assert((PM_SIZE_BITS >> 8) == 0, "the arena's flags lie in the low byte");
-_Static_assert((PM_OWNER_BITS << 8 >> 8) == 0, "the owner's bits lie in the top byte");
+_Static_assert((PM_OWNER_BITS >> PM_OWNER_BYTE_SHIFT) <= 0xff && (PM_OWNER_BITS & ((size_t)0xff << PM_OWNER_BYTE_SHIFT)) == PM_OWNER_BITS,
+               "the owner's bits lie in its byte");
+
+/* The secret that keys a chunk's words: the safe-linked list links
+ * (bins.h) and the size tag.  init.c sets it once, before the first
+ * chunk is made. */
+extern uintptr_t pm_chunk_secret __attribute__((visibility("hidden")));
+
+/* The key of the chunk whose user area starts at mem: what safe-linking
+ * mixes into a link stored there (slot = mem) and what the size tag is
+ * computed with, so the free fast path computes it once for both. */
+static inline uintptr_t chunk_key_at(const void *mem) { return ((uintptr_t)mem >> 12) ^ pm_chunk_secret; }
+
+/* The size tag ties a chunk's size to its address, keyed by the secret
+ * (issue #15): the top 14 bits of the size times the chunk's key.  An
+ * overflow that rewrites a size word, wholly or in its low bytes, leaves
+ * a tag that does not match the new size (but for one chance in 2^14),
+ * and free and realloc refuse the chunk before its size is trusted.  The
+ * key is random in all its bits (the secret is), so the product's top
+ * bits depend on every bit of the size; one multiply by a register is
+ * what free's fast path pays for it, with the key it computes anyway for
+ * the cache's link. */
+static inline size_t size_tag(size_t size, uintptr_t key)
+{
+    return PM_CHUNK_CHECKS ? (size * key) & PM_SIZE_TAG_BITS : 0;
+}
+/* Whether raw, a size word whose size is size (raw & PM_SIZE_MASK, or
+ * that with the owner's bits in), carries the tag of size at key. */
+static inline bool size_tag_matches(size_t raw, size_t size, uintptr_t key)
+{
+    return !PM_CHUNK_CHECKS || ((raw ^ size * key) >> PM_SIZE_TAG_SHIFT) == 0;
+}
 
 static inline unsigned char *chunk_size_byte(void *p, size_t which)
 {
@@ -94,11 +133,11 @@ static inline unsigned char *chunk_size_byte(void *p, size_t which)
 }
 static inline void chunk_set_owner_bit(struct pm_chunk *p, size_t bit)
 {
-    *chunk_size_byte(p, PM_SIZE_TOP_BYTE) |= (unsigned char)(bit >> PM_TOP_BYTE_SHIFT);
+    *chunk_size_byte(p, PM_SIZE_OWNER_BYTE) |= (unsigned char)(bit >> PM_OWNER_BYTE_SHIFT);
 }
 static inline void chunk_clear_owner_bit(struct pm_chunk *p, size_t bit)
 {
-    *chunk_size_byte(p, PM_SIZE_TOP_BYTE) &= (unsigned char)~(bit >> PM_TOP_BYTE_SHIFT);
+    *chunk_size_byte(p, PM_SIZE_OWNER_BYTE) &= (unsigned char)~(bit >> PM_OWNER_BYTE_SHIFT);
 }
 
 static inline void *chunk_mem(mchunk *p) { return (char *)p + PM_CHUNK_HDR; }
@@ -110,8 +149,13 @@ static inline mchunk *chunk_before(const void *p, size_t offset) { return (mchun
 static inline size_t chunk_raw_size(mchunk *p) { return p->size; }
 /* The size and the arena's flags, as the model's size checks read them
  * (a fencepost's 16 | PREV_INUSE passes a "more than a header" test). */
-static inline size_t chunk_size_and_flags(mchunk *p) { return p->size & ~PM_OWNER_BITS; }
-static inline size_t chunk_size(mchunk *p) { return p->size & ~(PM_SIZE_BITS | PM_OWNER_BITS); }
+static inline size_t chunk_size_and_flags(mchunk *p) { return p->size & (PM_SIZE_MASK | PM_SIZE_BITS); }
+static inline size_t chunk_size(mchunk *p) { return p->size & PM_SIZE_MASK; }
+/* Whether the chunk's size word carries the tag of its size. */
+static inline bool chunk_tag_ok(mchunk *p)
+{
+    return size_tag_matches(p->size, chunk_size(p), chunk_key_at(chunk_mem(p)));
+}
 static inline bool chunk_held_free(mchunk *p) { return PM_CHUNK_CHECKS && (p->size & PM_HELD_FREE) != 0; }
 static inline void chunk_set_held_free(mchunk *p)
 {
@@ -141,12 +185,17 @@ static inline size_t chunk_flags(mchunk *p) { return p->size & PM_SIZE_BITS; }
 static inline bool chunk_prev_inuse(mchunk *p) { return (p->size & PM_PREV_INUSE) != 0; }
 static inline bool chunk_is_mmapped(mchunk *p) { return (p->size & PM_IS_MMAPPED) != 0; }
 static inline bool chunk_non_main(mchunk *p) { return (p->size & PM_NON_MAIN_ARENA) != 0; }
-static inline void chunk_set_head(mchunk *p, size_t size_and_flags) { p->size = size_and_flags; }
+/* A new head: the size, the arena's flags and the size's tag, with the
+ * owner's bits clear. */
+static inline void chunk_set_head(mchunk *p, size_t size_and_flags)
+{
+    p->size = size_and_flags | size_tag(size_and_flags & PM_SIZE_MASK, chunk_key_at(chunk_mem(p)));
+}
 /* A block resized in place by its owner, under its arena's lock: nobody
  * else writes either end of the word meanwhile. */
 static inline void chunk_set_size_keep_flags(mchunk *p, size_t size)
 {
-    p->size = (p->size & (PM_SIZE_BITS | PM_OWNER_BITS)) | size;
+    p->size = (p->size & (PM_SIZE_BITS | PM_OWNER_BITS)) | size | size_tag(size, chunk_key_at(chunk_mem(p)));
 }
 static inline void chunk_set_prev_inuse(mchunk *p) { *chunk_size_byte(p, PM_SIZE_LOW_BYTE) |= PM_PREV_INUSE; }
 static inline void chunk_clear_prev_inuse(mchunk *p)

@@ -21,6 +21,10 @@ static inline __attribute__((always_inline)) void check_freed_pointer(struct pm_
     size_t need = a == &pm_main_arena ? PM_MINSIZE : size;
     if (PM_UNLIKELY(!in_newest_heap(a, p, need) && !pm_chunk_owned(a, p, need)))
         pm_corruption("free(): invalid pointer", chunk_mem(p));
+    /* A size an overflow rewrote: it must not be trusted to find the
+     * neighbours, nor be filed by. */
+    if (PM_UNLIKELY(!chunk_tag_ok(p)))
+        pm_corruption("free(): chunk size tag mismatch", chunk_mem(p));
 }
 
 /* A chunk that a cache, a remote list, a fast bin or a bin already holds. */

@@ -44,8 +44,8 @@ static uintptr_t tag_for(mchunk *p, bool quarantined)
      * so that a neighbour's tag (address + d, size - d) never equals this
      * block's. */
     uintptr_t v = (uintptr_t)p * (uintptr_t)0x9e3779b97f4a7c15ULL;
-    v ^= (chunk_raw_size(p) & ~(PM_PREV_INUSE | PM_OWNER_BITS)) * (uintptr_t)0xc2b2ae3d27d4eb4fULL;
-    v ^= pm_global.secret;
+    v ^= (chunk_size_and_flags(p) & ~PM_PREV_INUSE) * (uintptr_t)0xc2b2ae3d27d4eb4fULL;
+    v ^= pm_chunk_secret;
     v ^= v >> 29;
     v *= (uintptr_t)0xbf58476d1ce4e5b9ULL;
     return quarantined ? v ^ QUARANTINED_MARK : v;

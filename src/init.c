@@ -61,8 +61,7 @@ void pm_init_slow(void)
      * race for it, and published for heapviz before anyone can ask. */
     pm_layout_publish();
     pm_options_from_env();
-    pm_global.secret = make_secret();
-    pm_global.tcache_key = make_secret();
+    pm_chunk_secret = make_secret();
     pm_global.on_valgrind = pm_vg_detect_memcheck();
     /* Read once, before any thread can race for it; it reads a /sys file
      * into a buffer on the stack, never through malloc. */

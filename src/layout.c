@@ -55,7 +55,6 @@ WIDTH(struct pm_heap, magic, 4);
 WIDTH(struct pm_shared_state, narenas, WORD);
 WIDTH(struct pm_shared_state, n_mmaps, WORD);
 WIDTH(struct pm_shared_state, mmapped_mem, WORD);
-WIDTH(struct pm_shared_state, secret, WORD);
 WIDTH(struct pm_shared_state, sbrk_base_mem, WORD);
 WIDTH(struct pm_options, max_fast, 8);
 WIDTH(struct pm_options, trim_threshold, 8);
@@ -82,6 +81,8 @@ WIDTH(struct pm_tcache, bin_limit[0], 4);
 _Static_assert(sizeof pm_init_state == 4, "pm_init_state is read as 4 bytes");
 _Static_assert(PM_HELD_FREE == PM_LAYOUT_HELD_FREE_BIT, "heapviz masks the held-free bit off the size");
 _Static_assert(PM_SAMPLED_CHUNK == PM_LAYOUT_SAMPLED_BIT, "heapviz masks the sampled bit off the size");
+_Static_assert(((PM_OWNER_BITS | PM_SIZE_TAG_BITS) & ~PM_LAYOUT_HIGH_BITS) == 0 && (PM_SIZE_MASK & PM_LAYOUT_HIGH_BITS) == 0,
+               "heapviz masks the owner's bits and the tag off the size");
 
 /* The chunk size of each class of the thread cache, for heapviz. */
 static const uint32_t pm_tcache_class_sizes[PM_TCACHE_CLASSES] = {
@@ -165,7 +166,6 @@ PM_EXPORT struct pm_layout_desc pmalloc_layout = {
     .global_n_mmaps_max = OFF(struct pm_shared_state, n_mmaps_max),
     .global_mmapped_mem = OFF(struct pm_shared_state, mmapped_mem),
     .global_max_mmapped_mem = OFF(struct pm_shared_state, max_mmapped_mem),
-    .global_secret = OFF(struct pm_shared_state, secret),
     .global_sbrk_base_mem = OFF(struct pm_shared_state, sbrk_base_mem),
     .global_limit_soft = OFF(struct pm_shared_state, limit_soft),
     .global_limit_hard = OFF(struct pm_shared_state, limit_hard),
@@ -205,6 +205,8 @@ PM_EXPORT struct pm_layout_desc pmalloc_layout = {
     .addr_prof = (uintptr_t)&pm_prof_header,
 
     .tcache_bin_limit = OFF(struct pm_tcache, bin_limit),
+
+    .addr_secret = (uintptr_t)&pm_chunk_secret,
 };
 
 void pm_layout_publish(void)

@@ -93,11 +93,20 @@ static struct pm_mmap_link *checked_link(mchunk *p, const char *check)
     return l;
 }
 
+/* A size an overflow rewrote (chunk.h, the size tag) must not say how
+ * much to unmap or remap. */
+static void check_tag(mchunk *p, const char *check)
+{
+    if (PM_UNLIKELY(!chunk_tag_ok(p)))
+        pm_corruption(check, chunk_mem(p));
+}
+
 void pm_mmap_free(mchunk *p)
 {
     size_t size = chunk_size(p);
     pm_lock(&mmap_lock);
     struct pm_mmap_link *l = checked_link(p, "munmap_chunk(): invalid pointer");
+    check_tag(p, "munmap_chunk(): chunk size tag mismatch");
     size_t len = mapping_len(p) + l->reserved;
     l->prev->next = l->next;
     l->next->prev = l->prev;
@@ -130,11 +139,14 @@ void *pm_mmap_realloc(mchunk *p, size_t nb)
     if (nb > PM_MAX_REQUEST - offset - page)
         return NULL;
     size_t new_len = align_up(nb + offset + PM_CHUNK_HDR, page);
-    if (new_len == old_len)
+    if (new_len == old_len) {
+        check_tag(p, "mremap_chunk(): chunk size tag mismatch");
         return chunk_mem(p);
+    }
 
     pm_lock(&mmap_lock);
     struct pm_mmap_link *l = checked_link(p, "mremap_chunk(): invalid pointer");
+    check_tag(p, "mremap_chunk(): chunk size tag mismatch");
     if (l->reserved != 0) {
         /* a guard page would not follow the block: move it instead */
         pm_unlock(&mmap_lock);
@@ -183,6 +195,10 @@ bool pm_mmap_check(pm_problem_fn report, void *ctx)
             report(ctx, "mmapped chunk header does not match its mapping", l);
             ok = false;
             continue;
+        }
+        if (!chunk_tag_ok(p)) {
+            report(ctx, "mmapped chunk size tag does not match its size", p);
+            ok = false;
         }
         bytes += mapping_len(p) + l->reserved;
     }

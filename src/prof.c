@@ -85,7 +85,7 @@ void pm_prof_enable(void)
 static double uniform01(void)
 {
     if (rng_state == 0)
-        rng_state = (pm_global.secret ^ (uint64_t)pm_os_gettid() * 0x9e3779b97f4a7c15u) | 1;
+        rng_state = (pm_chunk_secret ^ (uint64_t)pm_os_gettid() * 0x9e3779b97f4a7c15u) | 1;
     /* xorshift64* */
     rng_state ^= rng_state >> 12;
     rng_state ^= rng_state << 25;

@@ -54,6 +54,8 @@ void *pm_int_realloc(struct pm_arena *a, mchunk *oldp, size_t nb)
         pm_corruption("realloc(): invalid old size", chunk_mem(oldp));
     if (PM_UNLIKELY(!pm_chunk_owned(a, oldp, oldsize)))
         pm_corruption("realloc(): invalid pointer", chunk_mem(oldp));
+    if (PM_UNLIKELY(!chunk_tag_ok(oldp)))
+        pm_corruption("realloc(): chunk size tag mismatch", chunk_mem(oldp));
     mchunk *next = chunk_at(oldp, oldsize);
     size_t nextsize = chunk_size(next);
     if (PM_UNLIKELY(chunk_size_and_flags(next) <= PM_CHUNK_HDR || nextsize >= a->system_mem))

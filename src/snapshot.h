@@ -23,11 +23,13 @@
 /* ---- the layout descriptor (exported as pmalloc_layout) ---- */
 
 #define PM_LAYOUT_MAGIC   0x54554f59414c4d50ull /* "PMLAYOUT" little-endian */
-#define PM_LAYOUT_VERSION 5u
+#define PM_LAYOUT_VERSION 6u
 /* Version 2 had no size classes in the thread cache (no class members at
  * the end), version 3 no memory limits and no allocation profile
  * (addr_prof), version 4 one depth for every small bin of a thread
- * cache (no tcache_bin_limit); heapviz reads them all. */
+ * cache (no tcache_bin_limit), version 5 the secret in struct pm_global
+ * (at global_secret, no addr_secret) and no size tags; heapviz reads them
+ * all. */
 #define PM_LAYOUT_VERSION_MIN 2u
 /* the thread-cache list is a circular list through a sentinel record */
 #define PM_LAYOUT_F_TCACHE_SENTINEL 0x1u
@@ -110,6 +112,10 @@ struct pm_layout_desc {
     /* version 5: each small bin of a thread cache has its own depth, a
      * uint32_t at tcache_bin_limit + 4 i, that its room counts against */
     uint32_t tcache_bin_limit, tcache_bin_pad;
+
+    /* version 6: where the secret that keys chunk words lives (a word of
+     * its own; global_secret is 0 and unused) */
+    uint64_t addr_secret;
 };
 /* What a version-2 descriptor holds: everything before the classes. */
 #define PM_LAYOUT_V2_SIZE offsetof(struct pm_layout_desc, tcache_classes)
@@ -117,6 +123,8 @@ struct pm_layout_desc {
 #define PM_LAYOUT_V3_SIZE offsetof(struct pm_layout_desc, global_limit_soft)
 /* What a version-4 descriptor holds: everything before the bins' depths. */
 #define PM_LAYOUT_V4_SIZE offsetof(struct pm_layout_desc, tcache_bin_limit)
+/* What a version-5 descriptor holds: everything before addr_secret. */
+#define PM_LAYOUT_V5_SIZE offsetof(struct pm_layout_desc, addr_secret)
 
 /* ---- the allocation profile (PMALLOC_PROF) ----
  * Fixed-width records in one mapping of their own, so a reader needs no
@@ -124,18 +132,21 @@ struct pm_layout_desc {
  * once, never emptied) and a table of the sampled blocks still live.
  * In a sampled block's chunk, the size word's bit PM_LAYOUT_SAMPLED_BIT
  * is set while it is live (above any size, so a reader masks it off the
- * size); writers before it moved there set PM_LAYOUT_SAMPLED_BIT_LOW
- * instead (below the alignment, masked off with the other flags). */
+ * size); writers before version 6 set bit 62, and those before that
+ * PM_LAYOUT_SAMPLED_BIT_LOW instead (below the alignment, masked off with
+ * the other flags). */
 #define PM_PROF_MAGIC 0x464f5250414d4d50ull /* "PMMAPROF" little-endian */
 #define PM_PROF_VERSION 1u
 #define PM_PROF_FRAMES 32u
-#define PM_LAYOUT_SAMPLED_BIT ((uint64_t)1 << 62)
+#define PM_LAYOUT_SAMPLED_BIT ((uint64_t)1 << 49)
 #define PM_LAYOUT_SAMPLED_BIT_LOW 0x8u
-/* A chunk held free by a thread cache, a fast bin or a remote list has
- * the size word's top bit set (chunk.h, PM_HELD_FREE); no version sets
- * it in any other chunk, so masking it off is right for every writer. */
-#define PM_LAYOUT_HELD_FREE_BIT ((uint64_t)1 << 63)
-#define PM_LAYOUT_OWNER_BITS (PM_LAYOUT_SAMPLED_BIT | PM_LAYOUT_HELD_FREE_BIT)
+/* A chunk held free by a thread cache, a fast bin, a remote list or a
+ * bin has bit 48 set (chunk.h, PM_HELD_FREE; bit 63 before version 6). */
+#define PM_LAYOUT_HELD_FREE_BIT ((uint64_t)1 << 48)
+/* A size word's bits from 48 up are never size: the owner's bits and
+ * the size tag from version 6, the owner's bits before (no writer makes
+ * a chunk of 256 TiB), so masking them off is right for every writer. */
+#define PM_LAYOUT_HIGH_BITS (~(uint64_t)0 << 48)
 
 struct pm_prof_stack {
     uint64_t hash;           /* of the frames; 0: an empty slot */

@@ -11,8 +11,9 @@ const char *pm_snap_check_desc(const struct pm_layout_desc *d)
     if (d->magic != PM_LAYOUT_MAGIC)
         return "no pmalloc layout descriptor at the expected address (bad magic)";
     if (d->version < PM_LAYOUT_VERSION_MIN || d->version > PM_LAYOUT_VERSION)
-        return "pmalloc layout version mismatch: this heapviz reads layout versions 2 to 5";
-    if (d->desc_size < (d->version >= 5   ? sizeof *d
+        return "pmalloc layout version mismatch: this heapviz reads layout versions 2 to 6";
+    if (d->desc_size < (d->version >= 6   ? sizeof *d
+                        : d->version >= 5 ? PM_LAYOUT_V5_SIZE
                         : d->version >= 4 ? PM_LAYOUT_V4_SIZE
                         : d->version >= 3 ? PM_LAYOUT_V3_SIZE
                                           : PM_LAYOUT_V2_SIZE))
@@ -79,7 +80,7 @@ void pm_snap_emit_global(struct pm_snap_walker *w)
         pm_snap_word(w, d->addr_global + d->global_n_mmaps_max, &n_mmaps_max) ||
         pm_snap_word(w, d->addr_global + d->global_mmapped_mem, &mmapped) ||
         pm_snap_word(w, d->addr_global + d->global_max_mmapped_mem, &max_mmapped) ||
-        pm_snap_word(w, d->addr_global + d->global_secret, &w->secret))
+        pm_snap_word(w, d->version >= 6 ? d->addr_secret : d->addr_global + d->global_secret, &w->secret))
         pm_snap_stop(w, "cannot read the allocator's global state", d->addr_global);
     pm_json_key(w->j, "global");
     pm_json_begin_obj(w->j);

@@ -219,7 +219,7 @@ static uint64_t chunk_size_at(struct pm_snap_walker *w, uint64_t p)
     if (pm_snap_word(w, p + w->d.chunk_size, &raw) != 0)
         return 0;
     return raw & ~((uint64_t)(w->d.flag_prev_inuse | w->d.flag_mmapped | w->d.flag_non_main | PM_LAYOUT_SAMPLED_BIT_LOW) |
-                  PM_LAYOUT_OWNER_BITS);
+                  PM_LAYOUT_HIGH_BITS);
 }
 
 static void fast_bins(struct pm_snap_walker *w, uint64_t arena, uint64_t bound)

@@ -22,12 +22,12 @@ struct totals {
 };
 
 /* The old sampled-block bit lies below the alignment, so masking it off
- * is right for writers that never set it; the owner's bits (sampled and
- * held free, above any size) are masked off the size too, and left out
- * of the flags shown. */
+ * is right for writers that never set it; the bits above any size (the
+ * owner's and the size tag) are masked off the size too, and left out of
+ * the flags shown. */
 #define FLAG_BITS(w) \
     ((uint64_t)((w)->d.flag_prev_inuse | (w)->d.flag_mmapped | (w)->d.flag_non_main | PM_LAYOUT_SAMPLED_BIT_LOW))
-#define SIZE_BITS(w) (FLAG_BITS(w) | PM_LAYOUT_OWNER_BITS)
+#define SIZE_BITS(w) (FLAG_BITS(w) | PM_LAYOUT_HIGH_BITS)
 
 static void class_add(struct totals *t, uint64_t size)
 {
@@ -560,7 +560,10 @@ int pm_snap_walk(const struct pm_snap_src *src, struct pm_json *out, const char 
         *why = "cannot read the pmalloc layout descriptor";
         return -1;
     }
-    size_t desc_len = w.d.version >= 5 ? sizeof w.d : w.d.version >= 4 ? PM_LAYOUT_V4_SIZE : PM_LAYOUT_V3_SIZE;
+    size_t desc_len = w.d.version >= 6   ? sizeof w.d
+                      : w.d.version >= 5 ? PM_LAYOUT_V5_SIZE
+                      : w.d.version >= 4 ? PM_LAYOUT_V4_SIZE
+                                         : PM_LAYOUT_V3_SIZE;
     if (w.d.version >= 3 && w.d.desc_size >= desc_len &&
         src->read(src->ctx, src->layout_addr + PM_LAYOUT_V2_SIZE, (char *)&w.d + PM_LAYOUT_V2_SIZE,
                   desc_len - PM_LAYOUT_V2_SIZE) != 0) {

@@ -132,9 +132,6 @@ struct pm_shared_state {
      * their peak: pm_account_system, from sysmalloc.c and mmap_chunk.c. */
     size_t system_total;
     size_t max_system_total;
-    /* init.c, once, before any other thread can run */
-    uintptr_t secret;            /* mixed into safe-linked pointers */
-    uintptr_t tcache_key;        /* in a cached chunk, held free (chunk.h): names the double free a cache's */
     /* tcache.c (pm_tcache_refresh_limits), at start-up and in mallopt */
     size_t tcache_request_limit; /* requests below this may use the cache; 0: off */
     size_t tcache_chunk_limit;   /* chunks up to this size may be cached; 0: off */

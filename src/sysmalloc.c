@@ -443,7 +443,7 @@ static void discard_problem(void *ctx, enum pm_bins_problem what, const void *wh
 static struct discard_walk discard_walk(struct pm_arena *a, unsigned first_bin, mchunk *first_chunk,
                                         size_t budget, size_t visits, bool lazy)
 {
-    struct discard_walk w = {0, budget, visits, 0, NULL, pm_global.secret, lazy};
+    struct discard_walk w = {0, budget, visits, 0, NULL, pm_chunk_secret, lazy};
     const struct pm_bins_visitor v = {discard_visit, discard_problem, &w, true, first_bin, first_chunk};
     pm_bins_walk(a, &v);
     return w;

@@ -65,11 +65,11 @@ static inline unsigned tcache_request_class(size_t bytes)
     return pm_global.tcache_class_by_step[(bytes + PM_SIZE_SZ - PM_CHUNK_HDR + PM_TCACHE_CLASS_STEP - 1) >> 7];
 }
 
-/* A cached chunk's user area: a safe-linked next pointer and a key that
- * marks it as cached, so a second free of it is caught. */
+/* A cached chunk's user area begins with a safe-linked next pointer; the
+ * chunk's held-free mark (chunk.h) says it is cached, so a second free
+ * of it is caught. */
 struct pm_tcache_entry {
     struct pm_tcache_entry *next;
-    uintptr_t key;
 };
 
 struct pm_tcache {
@@ -166,7 +166,6 @@ static inline struct pm_tcache_entry *tcache_link(struct pm_tcache_entry **slot,
 static inline void pm_tcache_push(struct pm_tcache *t, size_t idx, struct pm_tcache_entry *e)
 {
     e->next = tcache_link(&e->next, t->entries[idx]);
-    e->key = pm_global.tcache_key;
     chunk_set_held_free(mem_chunk(e));
     t->entries[idx] = e;
     t->room[idx]--;
@@ -206,7 +205,6 @@ static inline void *pm_tcache_class_pop(struct pm_tcache *t, unsigned k)
 static inline void pm_tcache_class_push(struct pm_tcache *t, size_t k, struct pm_tcache_entry *e)
 {
     e->next = tcache_link(&e->next, t->class_entries[k]);
-    e->key = pm_global.tcache_key;
     chunk_set_held_free(mem_chunk(e));
     t->class_entries[k] = e;
     t->class_count[k]++;

@@ -95,3 +95,9 @@ tests_misuse_test_death_uaf_CFLAGS = $(MISUSE_CFLAGS)
 tests_misuse_test_death_uaf_LDADD = $(TEST_LDADD)
 tests_misuse_test_death_uaf_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/misuse/test_death_uaf
+
+check_PROGRAMS += tests/misuse/test_death_size_tag
+tests_misuse_test_death_size_tag_CFLAGS = $(MISUSE_CFLAGS)
+tests_misuse_test_death_size_tag_LDADD = $(TEST_LDADD)
+tests_misuse_test_death_size_tag_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/misuse/test_death_size_tag

@@ -115,7 +115,7 @@ static void next_past_top(void)
     guard();
     REQUIRE(arena_contiguous(MAIN));
     char *top_end = (char *)MAIN->top + top_size(MAIN);
-    *size_word(b) = (size_t)(top_end - (char *)hdr(b) + 16) | PM_PREV_INUSE;
+    forge_tagged_size(b, (size_t)(top_end - (char *)hdr(b) + 16) | PM_PREV_INUSE);
     death_expect_addr(b);
     free(b);
 }

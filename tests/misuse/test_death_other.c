@@ -178,21 +178,20 @@ static const struct death_case cases[] = {
 
 /* ---- the safe-linking secret ---- */
 
-/* Two fresh processes must not share the secret or the cache key (a fork
- * child does, as in glibc: its heap is a copy). */
-static bool read_secret(const char *self, uintptr_t out[2])
+/* Two fresh processes must not share the secret (a fork child does, as
+ * in glibc: its heap is a copy). */
+static bool read_secret(const char *self, uintptr_t *out)
 {
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "'%s' --print-secret", self);
     FILE *p = popen(cmd, "r");
     if (p == NULL)
         return false;
-    unsigned long long s = 0, k = 0;
-    int n = fscanf(p, "%llx %llx", &s, &k);
+    unsigned long long s = 0;
+    int n = fscanf(p, "%llx", &s);
     pclose(p);
-    out[0] = (uintptr_t)s;
-    out[1] = (uintptr_t)k;
-    return n == 2;
+    *out = (uintptr_t)s;
+    return n == 1;
 }
 
 static void secret_per_process(void)
@@ -201,14 +200,12 @@ static void secret_per_process(void)
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     REQUIRE(len > 0);
     self[len] = '\0';
-    uintptr_t a[2], b[2];
-    REQUIRE(read_secret(self, a));
-    REQUIRE(read_secret(self, b));
-    CHECK(a[0] != 0 && b[0] != 0);
-    CHECK(a[0] != b[0]);
-    CHECK(a[1] != b[1]);
-    CHECK(a[0] != a[1]);
-    CHECK(pm_global.secret != a[0] && pm_global.secret != b[0]);
+    uintptr_t a, b;
+    REQUIRE(read_secret(self, &a));
+    REQUIRE(read_secret(self, &b));
+    CHECK(a != 0 && b != 0);
+    CHECK(a != b);
+    CHECK(pm_chunk_secret != a && pm_chunk_secret != b);
 
     /* A fast chunk's stored link differs from what glibc's scheme alone
      * (slot >> 12) would store: the secret is in it. */
@@ -226,8 +223,7 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--print-secret") == 0) {
         free(malloc(1)); /* initialised */
-        printf("%llx %llx\n", (unsigned long long)pm_global.secret,
-               (unsigned long long)pm_global.tcache_key);
+        printf("%llx\n", (unsigned long long)pm_chunk_secret);
         return 0;
     }
     if (argc == 1)

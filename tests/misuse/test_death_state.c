@@ -3,8 +3,9 @@
  * its size word, which no write into the user area reaches, so each
  * misuse below, which got through before, is stopped with the check named
  * and the address, whichever thread's cache or which bin holds the chunk
- * and whatever was written over the cache's key word.  (Fast bins:
- * test_death_fastbin_state.) */
+ * and whatever was written over the block's second word, where glibc's
+ * cache keeps the key it tells cached chunks by (pmalloc's keeps none: the
+ * mark says it).  (Fast bins: test_death_fastbin_state.) */
 #include "misuse.h"
 
 #include <pthread.h>
@@ -39,13 +40,13 @@ static void double_free_other_thread_cache(void)
     pthread_join(t, NULL);
 }
 
-/* ---- the key word cleared by a write after free ---- */
+/* ---- glibc's key word cleared by a write after free ---- */
 
 static void double_free_key_cleared(void)
 {
     void *a = malloc(40);
     free(a);
-    *word(a, 1) = 0; /* the cache's key word */
+    *word(a, 1) = 0; /* where glibc's cache keeps its key */
     free_again(a);
 }
 
@@ -112,9 +113,9 @@ static void realloc_freed_binned(void)
 
 static const struct death_case cases[] = {
     DEATH_CASE(double_free_other_thread_cache, "free(): double free detected (chunk held free)"),
-    DEATH_CASE(double_free_key_cleared, "free(): double free detected (chunk held free)"),
-    DEATH_CASE(double_free_class_key_cleared, "free(): double free detected (chunk held free)"),
-    DEATH_CASE(realloc_freed_key_cleared, "realloc(): chunk already freed"),
+    DEATH_CASE(double_free_key_cleared, "free(): double free detected in tcache 2"),
+    DEATH_CASE(double_free_class_key_cleared, "free(): double free detected in tcache 2"),
+    DEATH_CASE(realloc_freed_key_cleared, "realloc(): chunk already freed (tcache)"),
     DEATH_CASE(double_free_binned_cache_room, "free(): double free detected (chunk held free)"),
     DEATH_CASE(double_free_smallbin_cache_room, "free(): double free detected (chunk held free)"),
     DEATH_CASE(realloc_freed_binned, "realloc(): chunk already freed"),

@@ -168,12 +168,12 @@ static void test_depth_grows(void)
 }
 
 /* A snapshot lists the classes' chunks in the thread cache, with no
- * problem found (layout version 5). */
+ * problem found (layout version 6). */
 static void test_snapshot(void)
 {
     char *text = snapshot_text();
     REQUIRE(text != NULL);
-    CHECK(strstr(text, "\"layout_version\":5") != NULL);
+    CHECK(strstr(text, "\"layout_version\":6") != NULL);
     CHECK(strstr(text, "\"class\":true") != NULL);
     CHECK(snapshot_problem_free(text));
     free(text);
