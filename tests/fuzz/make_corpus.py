@@ -63,6 +63,19 @@ seeds = {
         + b''.join(op(REALLOC, 44 + i, 0, 40) for i in range(1, 10, 2))
         + op(MALLOPT, 5, 0, 0, 0) + b''.join(op(MALLOC, 44 + i, 0, 24) for i in range(0, 10, 2))
         + op(FREEALL, 0, 0, 0),
+    # Every writer of a size word (issue #15's size tag, which the walker
+    # checks in every chunk after every operation): aligned blocks cut
+    # with a lead and a tail, blocks shrunk and grown in place (into a
+    # freed neighbour and into top), mapped blocks resized within their
+    # pages and remapped, on both threads' arenas, and class-sized frees.
+    'size_tag_resizes': op(MEMALIGN, 50, 1, 300, 10) + op(MEMALIGN | T2, 51, 1, 100, 12)
+        + op(MALLOC, 52, 1, 1000) + op(MALLOC, 53, 1, 1000) + op(MALLOC, 54, 0, 40)
+        + op(REALLOC, 52, 0, 200) + op(FREE, 53, 0, 0) + op(REALLOC, 52, 1, 1800)
+        + op(MALLOC | T2, 55, 1, 3000) + op(REALLOC | T2, 55, 1, 600) + op(REALLOC | T2, 55, 2, 700)
+        + op(MALLOC, 56, 3, 2000) + op(REALLOC, 56, 3, 2001) + op(REALLOC, 56, 3, 6000)
+        + op(REALLOC, 56, 3, 1500) + op(MALLOC, 57, 2, 300) + op(MALLOC, 58, 2, 400)
+        + op(FREE, 57, 0, 0) + op(FREE | T2, 58, 0, 0) + op(MALLOC, 57, 2, 300)
+        + op(FREE, 50, 0, 0) + op(FREE | T2, 51, 0, 0) + op(FREEALL, 0, 0, 0),
 }
 
 here = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')
