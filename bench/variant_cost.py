@@ -6,7 +6,7 @@ Two variants are measured:
   the default sampling rate against the same library with it off; at
   most 3% slower;
 - "checks": the integrity checks of issue #15 (chunk state, list-link
-  ranges, the fast-bin canary), the library against
+  ranges, the fast-bin canary, the size tag), the library against
   libpmalloc_nochecks.so, built from the same tree with them compiled
   out (PM_CHUNK_CHECKS=0); at most 2% slower, on the macro workloads and
   on the real programs (run.py runs the nochecks library alongside the

@@ -13,10 +13,10 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-/* The integrity checks of issue #15 (the chunk state below, the list-link
- * ranges and the fast-bin canary, bins.h) compile out with
- * -DPM_CHUNK_CHECKS=0, only so that `make bench` can measure what they
- * cost (libpmalloc_nochecks, never installed nor tested). */
+/* The integrity checks of issue #15 (the chunk state and the size tag
+ * below, the list-link ranges and the fast-bin canary, bins.h) compile
+ * out with -DPM_CHUNK_CHECKS=0, only so that `make bench` can measure
+ * what they cost (libpmalloc_nochecks, never installed nor tested). */
 #ifndef PM_CHUNK_CHECKS
 #define PM_CHUNK_CHECKS 1
 #endif
