@@ -42,13 +42,15 @@ static void *malloc_core(size_t bytes)
         pm_tcache_follow_limit(t);
     } else if (nb <= pm_global.tcache_chunk_limit || in_class) {
         t = pm_tcache_create();
-        if (t != NULL && nb <= pm_global.tcache_chunk_limit && t->entries[tcache_index(nb)] != NULL)
-            return pm_tcache_pop(t, tcache_index(nb), t->entries[tcache_index(nb)]);
     }
+    /* The fast path sends a bin's unaligned, so corrupt, head here, as it
+     * does an empty bin: the pop reports it. */
+    if (t != NULL && nb <= pm_global.tcache_chunk_limit && tcache_more(t->entries[tcache_index(nb)]))
+        return pm_tcache_pop(t, tcache_index(nb), t->entries[tcache_index(nb)]);
     if (t != NULL)
         pm_tcache_tick(t);
     if (in_class && t != NULL) {
-        if (t->class_entries[k] != NULL) {
+        if (tcache_more(t->class_entries[k])) {
             void *mem = pm_tcache_class_pop(t, k);
             pm_perturb_alloc(mem, bytes);
             return mem;
@@ -101,13 +103,13 @@ static void *cache_take(size_t bytes, size_t *usable)
     if (bytes < pm_global.tcache_request_limit) {
         size_t idx = pm_global.tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
-        if (e != NULL) {
+        if (tcache_more(e)) {
             *usable = tcache_bin_size(idx) - PM_SIZE_SZ;
             return pm_tcache_pop(t, idx, e);
         }
     } else if (bytes < pm_global.tcache_big_request_limit) {
         unsigned k = tcache_request_class(bytes);
-        if (t->class_entries[k] != NULL) {
+        if (tcache_more(t->class_entries[k])) {
             *usable = pm_global.tcache_class_bytes[k] - PM_SIZE_SZ;
             return pm_tcache_class_pop(t, k);
         }
@@ -146,7 +148,7 @@ static inline __attribute__((always_inline)) void *malloc_class(size_t bytes, st
 {
     unsigned k = tcache_request_class(bytes);
     struct pm_tcache_entry *e = t->class_entries[k];
-    if (PM_LIKELY(e != NULL && ptr_aligned(e))) {
+    if (PM_LIKELY(ptr_aligned(e))) {
         PM_PROF_TAKE_OR_GOTO(t->prof_left, bytes, counted);
         return pm_tcache_class_take(t, k, e);
     }
@@ -164,7 +166,8 @@ PM_EXPORT void *malloc(size_t bytes)
     if (PM_LIKELY(bytes < pm_global.tcache_request_limit)) {
         size_t idx = pm_global.tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
-        if (PM_LIKELY(e != NULL)) {
+        /* an empty bin's head (PM_TCACHE_END) is not aligned either */
+        if (PM_LIKELY(ptr_aligned(e))) {
             PM_PROF_TAKE_OR_GOTO(t->prof_left, bytes, counted);
             return pm_tcache_pop(t, idx, e);
         }
@@ -502,14 +505,12 @@ PM_EXPORT void *calloc(size_t count, size_t size)
     if (PM_LIKELY(bytes < pm_global.tcache_request_limit)) {
         size_t idx = pm_global.tcache_class[bytes];
         struct pm_tcache_entry *e = t->entries[idx];
-        if (PM_LIKELY(e != NULL)) {
+        if (PM_LIKELY(ptr_aligned(e))) {
             static const void *const run[CLEAR_SMALL_STORES] = {
                 &&at0, &&at1, &&at2, &&at3, &&at4, &&at5, &&at6, &&at7,
                 &&at8, &&at9, &&at10, &&at11, &&at12, &&at13, &&at14, &&at15,
                 &&at16, &&at17, &&at18, &&at19, &&at20, &&at21, &&at22, &&at23,
                 &&at24, &&at25, &&at26, &&at27, &&at28, &&at29, &&at30};
-            if (PM_UNLIKELY(!ptr_aligned(e)))
-                return pop_corrupt(t, idx, e);
             PM_PROF_TAKE_OR_GOTO(t->prof_left, bytes, counted);
             char *c = (char *)pm_tcache_pop(t, idx, e);
             if (idx >= CLEAR_SMALL_STORES)
@@ -554,10 +555,12 @@ PM_EXPORT void *calloc(size_t count, size_t size)
 #undef CLEAR_AT
             return c;
         }
+        if (PM_UNLIKELY(tcache_more(e)))
+            return pop_corrupt(t, idx, e);
     } else if (bytes < pm_global.tcache_big_request_limit) {
         unsigned k = tcache_request_class(bytes);
         struct pm_tcache_entry *e = t->class_entries[k];
-        if (PM_LIKELY(e != NULL && ptr_aligned(e))) {
+        if (PM_LIKELY(ptr_aligned(e))) {
             PM_PROF_TAKE_OR_GOTO(t->prof_left, bytes, counted);
             return clear_usable(pm_tcache_class_take(t, k, e), pm_global.tcache_class_bytes[k] - PM_SIZE_SZ);
         }

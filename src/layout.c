@@ -81,6 +81,7 @@ WIDTH(struct pm_tcache, bin_limit[0], 4);
 _Static_assert(sizeof pm_init_state == 4, "pm_init_state is read as 4 bytes");
 _Static_assert(PM_HELD_FREE == PM_LAYOUT_HELD_FREE_BIT, "heapviz masks the held-free bit off the size");
 _Static_assert(PM_SAMPLED_CHUNK == PM_LAYOUT_SAMPLED_BIT, "heapviz masks the sampled bit off the size");
+_Static_assert(PM_TCACHE_END_VALUE == PM_LAYOUT_TCACHE_END, "heapviz ends cache lists where the cache does");
 _Static_assert(((PM_OWNER_BITS | PM_SIZE_TAG_BITS) & ~PM_LAYOUT_HIGH_BITS) == 0 && (PM_SIZE_MASK & PM_LAYOUT_HIGH_BITS) == 0,
                "heapviz masks the owner's bits and the tag off the size");
 

@@ -28,8 +28,8 @@
  * the end), version 3 no memory limits and no allocation profile
  * (addr_prof), version 4 one depth for every small bin of a thread
  * cache (no tcache_bin_limit), version 5 the secret in struct pm_global
- * (at global_secret, no addr_secret) and no size tags; heapviz reads them
- * all. */
+ * (at global_secret, no addr_secret), no size tags and thread-cache
+ * lists ending in NULL; heapviz reads them all. */
 #define PM_LAYOUT_VERSION_MIN 2u
 /* the thread-cache list is a circular list through a sentinel record */
 #define PM_LAYOUT_F_TCACHE_SENTINEL 0x1u
@@ -147,6 +147,9 @@ struct pm_layout_desc {
  * the size tag from version 6, the owner's bits before (no writer makes
  * a chunk of 256 TiB), so masking them off is right for every writer. */
 #define PM_LAYOUT_HIGH_BITS (~(uint64_t)0 << 48)
+/* From version 6 a thread-cache list ends in this value, not NULL (an
+ * empty list's head holds it too). */
+#define PM_LAYOUT_TCACHE_END 1u
 
 struct pm_prof_stack {
     uint64_t hash;           /* of the frames; 0: an empty slot */

@@ -340,6 +340,13 @@ void pm_snap_arena_lists(struct pm_snap_walker *w, uint64_t arena)
             pm_snap_problem(w, "chunk is on two free lists", w->lists.v[i].addr);
 }
 
+/* Whether e, read as a thread-cache link or list head, ends its list:
+ * NULL, or from layout version 6 PM_LAYOUT_TCACHE_END. */
+static bool cache_end(const struct pm_snap_walker *w, uint64_t e)
+{
+    return e == 0 || (w->d.version >= 6 && e == PM_LAYOUT_TCACHE_END);
+}
+
 /* Follows one thread-cache list from user pointer e, which should hold
  * `count` chunks of `size` bytes, writing their addresses and filing them
  * as cached; returns how many it found. */
@@ -349,7 +356,7 @@ static uint64_t cache_list(struct pm_snap_walker *w, uint64_t t, uint64_t e, int
     uint64_t n = 0;
     pm_json_key(w->j, "chunks");
     pm_json_begin_arr(w->j);
-    while (e != 0) {
+    while (!cache_end(w, e)) {
         uint64_t chunk = e - w->d.chunk_hdr, stored;
         if (++n > (uint64_t)(count < 0 ? 0 : count) + 1 || n > bound) {
             pm_snap_problem(w, "thread cache bin longer than its count", t);
@@ -391,7 +398,7 @@ static void tcache_classes(struct pm_snap_walker *w, uint64_t t, uint64_t bound,
             pm_snap_stop(w, "cannot read a thread cache", t);
             return;
         }
-        if (e == 0 && count == 0)
+        if (cache_end(w, e) && count == 0)
             continue;
         pm_json_begin_obj(w->j);
         pm_json_kv_u64(w->j, "index", w->d.tcache_bins + k);
@@ -430,7 +437,7 @@ static void one_tcache(struct pm_snap_walker *w, uint64_t t, uint64_t bound)
             break;
         }
         int64_t count = (int64_t)limit - room;
-        if (e == 0 && count == 0)
+        if (cache_end(w, e) && count == 0)
             continue;
         uint64_t size = w->d.min_size + (uint64_t)w->d.alignment * i, n = 0;
         pm_json_begin_obj(w->j);

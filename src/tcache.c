@@ -13,7 +13,10 @@
 #include "prof.h"
 #include "thread.h"
 
-struct pm_tcache pm_tcache_none;
+struct pm_tcache pm_tcache_none = {
+    .entries = {[0 ... PM_TCACHE_BINS - 1] = PM_TCACHE_END},
+    .class_entries = {[0 ... PM_TCACHE_CLASSES - 1] = PM_TCACHE_END},
+};
 __thread struct pm_tcache *pm_tc __attribute__((tls_model("initial-exec"))) = &pm_tcache_none;
 /* Set once the thread's cache is gone, so frees from later thread-exit
  * code do not build a new one. */
@@ -137,6 +140,10 @@ struct pm_tcache *pm_tcache_create(void)
     if (t == NULL)
         return NULL;
     __builtin_memset(t, 0, sizeof *t);
+    for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
+        t->entries[idx] = PM_TCACHE_END;
+    for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++)
+        t->class_entries[k] = PM_TCACHE_END;
     /* Classes start at no depth and deepen as they miss (class_missed). */
     pm_tcache_rebase(t);
     t->prof_left = pm_prof_initial_left();
@@ -207,7 +214,7 @@ void pm_tcache_spill(struct pm_tcache *t, unsigned idx, void *extra)
 static bool list_holds(struct pm_tcache_entry *head, size_t count, struct pm_tcache_entry *e)
 {
     size_t seen = 0;
-    for (struct pm_tcache_entry *p = head; p != NULL; p = tcache_link(&p->next, p->next)) {
+    for (struct pm_tcache_entry *p = head; tcache_more(p); p = tcache_link(&p->next, p->next)) {
         if (PM_UNLIKELY(++seen > count))
             pm_corruption("free(): too many chunks detected in tcache", p);
         if (PM_UNLIKELY(!ptr_aligned(p)))
@@ -239,13 +246,13 @@ static void flush(struct pm_tcache *t)
 {
     struct pm_free_batch batch = PM_FREE_BATCH_INIT;
     for (unsigned idx = 0; idx < PM_TCACHE_BINS; idx++)
-        while (t->entries[idx] != NULL)
+        while (tcache_more(t->entries[idx]))
             pm_free_batched(mem_chunk(pop(t, idx)), &batch);
     /* By the lists, not the counts: in a fork child, a cache whose thread
      * was between updating a list and its count when the process forked
      * has the two disagree. */
     for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++)
-        while (t->class_entries[k] != NULL)
+        while (tcache_more(t->class_entries[k]))
             pm_free_batched(mem_chunk(pm_tcache_class_pop(t, k)), &batch);
     pm_free_batched(mem_chunk(t), &batch);
     pm_free_batch_end(&batch);
@@ -288,7 +295,7 @@ size_t pm_tcache_own_class_resident(size_t *held)
     for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++) {
         uint32_t seen = 0;
         size_t size = tcache_class_size(k);
-        for (struct pm_tcache_entry *e = t->class_entries[k]; e != NULL && seen++ < t->class_count[k];
+        for (struct pm_tcache_entry *e = t->class_entries[k]; tcache_more(e) && seen++ < t->class_count[k];
              e = tcache_link(&e->next, e->next)) {
             *held += size;
             resident += pm_os_resident_bytes(mem_chunk(e), size);
@@ -401,7 +408,7 @@ void pm_tcache_class_free(struct pm_tcache *t, unsigned k, void *mem)
 static void make_shallower(struct pm_tcache *t, unsigned idx, uint32_t depth, struct pm_free_batch *batch)
 {
     set_depth(t, idx, depth);
-    while (t->room[idx] < 0 && t->entries[idx] != NULL)
+    while (t->room[idx] < 0 && tcache_more(t->entries[idx]))
         pm_free_batched(mem_chunk(pop(t, idx)), batch);
 }
 

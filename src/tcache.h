@@ -72,6 +72,15 @@ struct pm_tcache_entry {
     struct pm_tcache_entry *next;
 };
 
+/* The end of every cache list, and so an empty list's head: a pointer no
+ * chunk has, and not aligned, so the malloc fast path's one alignment
+ * test sends an empty list, like a corrupt head, to the slow path (which
+ * tells the two apart), with no NULL test of its own. */
+#define PM_TCACHE_END_VALUE 1u
+#define PM_TCACHE_END ((struct pm_tcache_entry *)(uintptr_t)PM_TCACHE_END_VALUE)
+_Static_assert((PM_TCACHE_END_VALUE & PM_ALIGN_MASK) != 0, "an empty list fails the alignment test");
+static inline bool tcache_more(const struct pm_tcache_entry *e) { return e != PM_TCACHE_END; }
+
 struct pm_tcache {
     struct pm_tcache_entry *entries[PM_TCACHE_BINS];
     /* Free places per bin, its depth (bin_limit) minus its length: the

@@ -36,7 +36,7 @@ static struct pm_arena *owner_of(mchunk *p, size_t size)
 static void check_list(struct cache_walk *w, struct pm_tcache_entry *head, size_t count, size_t size)
 {
     size_t seen = 0;
-    for (struct pm_tcache_entry *e = head; e != NULL; e = tcache_link(&e->next, e->next)) {
+    for (struct pm_tcache_entry *e = head; tcache_more(e); e = tcache_link(&e->next, e->next)) {
         if (++seen > count) {
             problem(w, "thread cache list longer than its count", e);
             return;

@@ -351,14 +351,14 @@ static void tcache_double_free(void)
 
 /* The bin walk that confirms a double free runs longer than the bin's
  * count: a's next was aimed at itself (the mask leaked from a's own stored
- * NULL), and b carries a copy of the cache key and claims, by its size
+ * end of list), and b carries a copy of the cache key and claims, by its size
  * word's top bit, to be held free. */
 static void tcache_too_many(void)
 {
     void *a = malloc(24);
     void *b = malloc(24);
     free(a);
-    size_t mask = *word(a, 0); /* next == NULL: the stored word is the mask */
+    size_t mask = *word(a, 0) ^ (uintptr_t)PM_TCACHE_END; /* a is the list's last */
     *word(a, 0) = mask ^ (size_t)a;
     *word(b, 1) = *word(a, 1);
     *size_word(b) |= PM_HELD_FREE;

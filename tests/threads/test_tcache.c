@@ -26,7 +26,7 @@ static size_t cached_total(void)
 static size_t walk_bin(unsigned idx)
 {
     size_t n = 0;
-    for (struct pm_tcache_entry *e = TC->entries[idx]; e != NULL && n < 100000;
+    for (struct pm_tcache_entry *e = TC->entries[idx]; tcache_more(e) && n < 100000;
          e = tcache_link(&e->next, e->next))
         n++;
     return n;
@@ -470,7 +470,7 @@ static void test_other_thread_follows_limit(void)
  * bin at (a bin longer than its depth spills at its next free). */
 static void drain_bin(unsigned idx)
 {
-    while (TC->entries[idx] != NULL)
+    while (tcache_more(TC->entries[idx]))
         (void)pm_tcache_pop(TC, idx, TC->entries[idx]);
     TCHECK(pm_tcache_count(TC, idx) == 0 && pm_tcache_has_room(TC, idx));
 }

@@ -204,7 +204,7 @@ static void make_room_in_class(size_t bytes)
 {
     struct pm_tcache *t = pm_tcache_get();
     unsigned k = class_of_request(bytes);
-    while (t->class_entries[k] != NULL)
+    while (tcache_more(t->class_entries[k]))
         (void)pm_tcache_class_pop(t, k);
     for (int i = 0; i < 8 && t->class_limit[k] < 2; i++)
         pm_tcache_class_missed(t, k);

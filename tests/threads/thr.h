@@ -188,7 +188,7 @@ static inline size_t own_cache_chunks_of_thread_arenas(void)
     if (t == NULL)
         return 0;
     for (unsigned i = 0; i < PM_TCACHE_BINS; i++)
-        for (struct pm_tcache_entry *e = t->entries[i]; e != NULL;
+        for (struct pm_tcache_entry *e = t->entries[i]; tcache_more(e);
              e = tcache_link(&e->next, e->next))
             n += arena_of_chunk(mem_chunk(e)) != &pm_main_arena;
     return n;

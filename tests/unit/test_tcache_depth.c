@@ -16,7 +16,7 @@ static size_t arena_requests(void) { return pm_thread_arena->nmalloc; }
 static size_t walk_bin(unsigned idx)
 {
     size_t n = 0;
-    for (struct pm_tcache_entry *e = TC->entries[idx]; e != NULL && n < 100000; e = tcache_link(&e->next, e->next))
+    for (struct pm_tcache_entry *e = TC->entries[idx]; tcache_more(e) && n < 100000; e = tcache_link(&e->next, e->next))
         n++;
     return n;
 }
