@@ -132,6 +132,20 @@ static inline void *block_before_top(size_t n)
     return b;
 }
 
+/* For the cases whose corrupt header only the walker PMALLOC_CHECK=1
+ * runs after every call finds: two adjacent live blocks a and b before a
+ * guard, the walker's report expected at b's chunk. */
+static inline void *walker_neighbours(void **a)
+{
+    REQUIRE(pm_opt.check_heap);
+    *a = malloc(200);
+    void *b = malloc(200);
+    guard();
+    require_adjacent(*a, b);
+    death_expect_addr(hdr(b));
+    return b;
+}
+
 /* The second free of a block already freed, which the message must name. */
 static inline void free_again(void *b)
 {
