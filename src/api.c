@@ -269,12 +269,15 @@ static __attribute__((noinline)) void free_class(void *mem, struct pm_tcache *t)
 {
     struct pm_tcache_entry *e = mem;
     size_t raw = chunk_raw_size(mem_chunk(mem));
-    size_t size = raw & (PM_SIZE_MASK | PM_OWNER_BITS);
+    /* A mapped chunk keeps its IS_MMAPPED bit in size, so the step test
+     * below (bit 1 must be clear) sends it to the slow path: one test for
+     * two, on the path every free of a class's chunk takes. */
+    size_t size = raw & (PM_SIZE_MASK | PM_OWNER_BITS | PM_IS_MMAPPED);
     size_t step = size - PM_CHUNK_HDR;
     /* a class's size less the header is a multiple of 128, so bit 3 (never
      * set in a sound size) and the low bits must be clear; free sends
      * chunks with the owner's bits set elsewhere */
-    if (!(step & 0x7f) && size_tag_matches(raw, size, chunk_key_at(mem)) && !(raw & PM_IS_MMAPPED)) {
+    if (!(step & 0x7f) && size_tag_matches(raw, size, chunk_key_at(mem))) {
         size_t k = pm_global.tcache_class_exact_by_step[step >> 7];
         if (pm_tcache_class_has_room(t, k)) {
             pm_tcache_class_push(t, k, e);
