@@ -44,6 +44,8 @@ static void walk_heap(struct walk *w, struct pm_heap *h, size_t *free_count, siz
 
     if (!chunk_prev_inuse(p))
         problem(w, "first chunk of a heap lacks PREV_INUSE", p);
+    if (newest && a->newest_lo != (uintptr_t)h->chunks_start)
+        problem(w, "the arena's newest_lo is not its newest heap's first chunk", p);
     for (;;) {
         if ((char *)p + PM_CHUNK_HDR > end) {
             problem(w, "chunk walk ran past the end of its heap", p);
@@ -213,8 +215,13 @@ static void visit_problem(void *ctx, enum pm_bins_problem what, const void *wher
 static size_t check_arena(struct pm_arena *a, pm_problem_fn report, void *ctx)
 {
     struct walk w = { .a = a, .report = report, .ctx = ctx, .problems = 0 };
-    if (a->heap == NULL)
-        return a->top == NULL ? 0 : (problem(&w, "top without a heap", a->top), w.problems);
+    if (a->heap == NULL) {
+        if (a->top != NULL)
+            problem(&w, "top without a heap", a->top);
+        if (a->newest_lo != UINTPTR_MAX)
+            problem(&w, "newest_lo set without a heap", (void *)a->newest_lo);
+        return w.problems;
+    }
 
     size_t heaps = 0, mem = 0, free_count = 0, free_bytes = 0;
     for (struct pm_heap *h = a->heap; h != NULL; h = h->prev) {

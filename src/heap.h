@@ -43,12 +43,15 @@ bool pm_arena_holds(struct pm_arena *a, const void *p, size_t len);
 size_t pm_arena_metadata_bytes(struct pm_arena *a);
 
 /* The common case of pm_chunk_owned, inline: [p, p+size) lies in the
- * arena's newest heap (for a thread arena, that is the sub-heap p's
- * address names, so the full test would pass too). */
+ * arena's newest heap below its top, where every chunk of that heap but
+ * top lies (for a thread arena, that is the sub-heap p's address names,
+ * so the full test would pass too).  Two compares against two fields of
+ * the arena: every list link and every free of the arena path takes this
+ * test.  With no heap, newest_lo is the highest address and top NULL, so
+ * nothing passes. */
 static inline bool in_newest_heap(const struct pm_arena *a, mchunk *p, size_t size)
 {
-    const struct pm_heap *h = a->heap;
-    return h != NULL && heap_holds(h, p, size);
+    return (uintptr_t)p >= a->newest_lo && (uintptr_t)p <= (uintptr_t)a->top - size;
 }
 
 /* True if the chunk [p, p+size) lies inside one of the arena's heaps (for

@@ -76,6 +76,10 @@ struct pm_arena {
     mchunk *bins[PM_NBINS * 2 - 2];
     unsigned binmap[PM_BINMAP_SIZE];
     struct pm_heap *heap;        /* newest heap: the one that holds top; sysmalloc.c */
+    /* heap->chunks_start, or UINTPTR_MAX while the arena has no heap: the
+     * low end of the inline range test (heap.h, in_newest_heap), one load
+     * where the record would take two; sysmalloc.c, with heap */
+    uintptr_t newest_lo;
     /* every arena, in creation order, circular; arena.c, under the list
      * lock, and read with acquire ordering (arena_next) */
     struct pm_arena *next;

@@ -104,6 +104,7 @@ void pm_install_heap(struct pm_arena *a, struct pm_heap *h)
     if (a->top != NULL)
         close_heap(a);
     a->heap = h;
+    a->newest_lo = (uintptr_t)h->chunks_start;
     a->nheaps++;
     a->system_mem += h->size;
     pm_account_system(h->size, 0);
@@ -370,6 +371,7 @@ bool pm_unmap_empty_heaps(struct pm_arena *a)
         pm_account_system(0, h->size);
         a->nheaps--;
         a->heap = prev;
+        a->newest_lo = (uintptr_t)prev->chunks_start;
         a->fresh_mark = end;
         pm_set_top(a, new_top, (size_t)(end - (char *)new_top));
         pm_heap_unmap(h);
