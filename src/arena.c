@@ -46,6 +46,7 @@ static struct pm_arena *arena_new(void)
         return NULL;
     struct pm_arena *a = (struct pm_arena *)align_up((uintptr_t)(h + 1), PM_ALIGNMENT);
     __builtin_memset(a, 0, sizeof *a);
+    pm_link_hint_clear(a);
     pm_lock_init(&a->lock, PM_LOCK_RANK_ARENA);
     pm_bins_init(a);
     /* Its heaps lie wherever mmap puts them, in no order. */

@@ -256,6 +256,10 @@ static size_t check_arena(struct pm_arena *a, pm_problem_fn report, void *ctx)
      * stale one would let a link into memory given back pass */
     if (a->owned_hint != NULL && !heap_listed(a, a->owned_hint))
         problem(&w, "link-check hint names no heap of the arena", a->owned_hint);
+    else if (a->owned_hint == NULL ? a->owned_hint_lo != UINTPTR_MAX || a->owned_hint_last != 0
+                                   : a->owned_hint_lo != (uintptr_t)a->owned_hint->chunks_start ||
+                                         a->owned_hint_last != (uintptr_t)heap_end(a->owned_hint) - sizeof(struct pm_chunk))
+        problem(&w, "link-check hint's range is not its heap's", a->owned_hint);
     return w.problems;
 }
 

@@ -120,14 +120,26 @@ bool pm_chunk_owned(struct pm_arena *a, mchunk *p, size_t size)
 
 /* A list link checked against the sub-heap map cost one lookup per link
  * followed into an older heap (+48% instructions on macro_churn): the
- * heap that held the last such chunk becomes the hint. */
+ * older heap that held the last such chunk becomes the hint. */
 bool pm_chunk_owned_locked_slow(struct pm_arena *a, mchunk *p, size_t size)
 {
     if (!pm_chunk_owned(a, p, size))
         return false;
-    if (a != &pm_main_arena)
-        a->owned_hint = heap_of_chunk(p);
+    struct pm_heap *h = heap_of_chunk(p);
+    /* only an older heap: its end stays put (the newest one's moves) */
+    if (a != &pm_main_arena && h != a->heap) {
+        a->owned_hint = h;
+        a->owned_hint_lo = (uintptr_t)h->chunks_start;
+        a->owned_hint_last = (uintptr_t)heap_end(h) - sizeof(struct pm_chunk);
+    }
     return true;
+}
+
+void pm_link_hint_clear(struct pm_arena *a)
+{
+    a->owned_hint = NULL;
+    a->owned_hint_lo = UINTPTR_MAX;
+    a->owned_hint_last = 0;
 }
 
 /* When a reservation happens to come out aligned, its upper half is an
@@ -221,7 +233,7 @@ void pm_heap_unmap(struct pm_heap *h)
      * but unused, which wastes address space and no memory. */
     h->magic = 0;
     if (h->arena != NULL && h->arena->owned_hint == h)
-        h->arena->owned_hint = NULL;
+        pm_link_hint_clear(h->arena);
     pm_subheap_mark(h, false);
     pm_os_unmap(h, h->reserved);
 }

@@ -65,8 +65,13 @@ bool pm_chunk_owned(struct pm_arena *a, mchunk *p, size_t size);
 bool pm_chunk_owned_locked_slow(struct pm_arena *a, mchunk *p, size_t size);
 static inline bool pm_chunk_owned_locked(struct pm_arena *a, mchunk *p, size_t size)
 {
-    const struct pm_heap *hint = a->owned_hint;
-    return (hint != NULL && heap_holds(hint, p, size)) || pm_chunk_owned_locked_slow(a, p, size);
+    /* the hint's range ends a whole chunk record before the heap does, so
+     * it holds [p, p+size) for any size up to that */
+    return (size <= sizeof(struct pm_chunk) && (uintptr_t)p >= a->owned_hint_lo &&
+            (uintptr_t)p <= a->owned_hint_last) ||
+           pm_chunk_owned_locked_slow(a, p, size);
 }
+/* Forgets the hint (a new arena, or its heap going). */
+void pm_link_hint_clear(struct pm_arena *a);
 
 #endif

@@ -9,6 +9,7 @@ struct pm_arena pm_main_arena = {
     .lock = PM_LOCK_INITIALIZER(PM_LOCK_RANK_ARENA),
     .next = &pm_main_arena,
     .newest_lo = UINTPTR_MAX,
+    .owned_hint_lo = UINTPTR_MAX,
     .attached_threads = 1,
 };
 

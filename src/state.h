@@ -117,8 +117,11 @@ struct pm_arena {
     size_t decay_returned;
     /* The older heap that last held a chunk a list link was checked
      * against (heap.c, pm_chunk_owned_locked), under the arena lock;
-     * cleared when that heap goes. */
+     * cleared when that heap goes.  Its first chunk and its end less a
+     * whole chunk record, kept with it so the inline test reads no heap
+     * record (UINTPTR_MAX and 0 without a hint, so nothing passes). */
     struct pm_heap *owned_hint;
+    uintptr_t owned_hint_lo, owned_hint_last;
 };
 
 extern struct pm_arena pm_main_arena;

@@ -372,6 +372,9 @@ bool pm_unmap_empty_heaps(struct pm_arena *a)
         a->nheaps--;
         a->heap = prev;
         a->newest_lo = (uintptr_t)prev->chunks_start;
+        /* the hint's range is for an older heap, whose end stays put */
+        if (a->owned_hint == prev)
+            pm_link_hint_clear(a);
         a->fresh_mark = end;
         pm_set_top(a, new_top, (size_t)(end - (char *)new_top));
         pm_heap_unmap(h);
