@@ -85,7 +85,7 @@ static __attribute__((noinline)) void free_merging(struct pm_arena *a, mchunk *p
             pm_consolidate(a);
         if (a != &pm_main_arena)
             pm_unmap_empty_heaps(a);
-        if (top_size(a) >= pm_opt.trim_threshold && pm_systrim_worth(a, pm_opt.top_pad))
+        if (top_size(a) >= pm_opt_trim_threshold() && pm_systrim_worth(a, pm_opt.top_pad))
             pm_systrim(a, pm_opt.top_pad);
     }
     if (size >= PM_DECAY_MIN_CHUNK)

@@ -113,10 +113,8 @@ void pm_mmap_free(mchunk *p)
     account(-1, -(long)len);
     /* A program that frees blocks this large will likely ask for them
      * again: serve those from the heap rather than mapping each one. */
-    if (!pm_opt.no_dyn_threshold && size > pm_opt.mmap_threshold && size <= PM_MMAP_THRESHOLD_MAX) {
-        pm_opt.mmap_threshold = size;
-        pm_opt.trim_threshold = 2 * size;
-    }
+    if (!pm_opt.no_dyn_threshold && size > pm_opt.mmap_threshold && size <= PM_MMAP_THRESHOLD_MAX)
+        pm_opt_raise_thresholds(size);
     pm_unlock(&mmap_lock);
     if (!pm_os_unmap(l, len)) {
         /* The kernel refused: keep the mapping on our books rather than

@@ -19,7 +19,7 @@ extern struct pm_mmap_link pm_mmap_list;
 
 static inline bool mmap_allowed(size_t nb)
 {
-    return nb >= pm_opt.mmap_threshold && pm_global.n_mmaps < pm_opt.mmap_max;
+    return nb >= pm_opt_mmap_threshold() && pm_global.n_mmaps < pm_opt.mmap_max;
 }
 
 void *pm_mmap_alloc(size_t nb, size_t alignment);

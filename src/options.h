@@ -53,6 +53,27 @@ struct pm_options {
 
 extern struct pm_options pm_opt;
 
+/* The dynamic mmap threshold (facts §5): pm_mmap_free raises the two
+ * thresholds under the mmap lock while arenas read them under their own
+ * locks, or none.  Relaxed atomics make those reads defined; a stale value
+ * only decides one request or one trim the old way, as in glibc.  Every
+ * unlocked read goes through these, so helgrind.supp names them alone. */
+static inline size_t pm_opt_mmap_threshold(void)
+{
+    return __atomic_load_n(&pm_opt.mmap_threshold, __ATOMIC_RELAXED);
+}
+
+static inline size_t pm_opt_trim_threshold(void)
+{
+    return __atomic_load_n(&pm_opt.trim_threshold, __ATOMIC_RELAXED);
+}
+
+static inline void pm_opt_raise_thresholds(size_t mmap_threshold)
+{
+    __atomic_store_n(&pm_opt.mmap_threshold, mmap_threshold, __ATOMIC_RELAXED);
+    __atomic_store_n(&pm_opt.trim_threshold, 2 * mmap_threshold, __ATOMIC_RELAXED);
+}
+
 #define PM_DEFAULT_MXFAST            ((size_t)64 * sizeof(size_t) / 4)
 #define PM_MAX_MXFAST                ((size_t)80 * sizeof(size_t) / 4)
 #define PM_DEFAULT_TRIM_THRESHOLD    ((size_t)128 * 1024)
