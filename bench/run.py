@@ -825,6 +825,9 @@ def main():
     ap.add_argument("--skip", default="",
                     help="comma-separated: macro,micro,instr,real,rss,prof,checks,plots")
     ap.add_argument("--jobs", type=int, default=2, help="parallel callgrind runs")
+    ap.add_argument("--variant-rounds", type=int, default=variant_cost.ROUNDS,
+                    help="rounds of each variant's back-to-back runs (default %(default)s; "
+                    "1 with --quick): more when the machine is noisy")
     args = ap.parse_args()
 
     quick = args.quick
@@ -869,11 +872,11 @@ def main():
     rss = {} if "rss" in skip else rss_timeline.run(args.bindir, allocs, quick, notes,
                                                     alloc_env, preload_ok, log)
     prof = [] if "prof" in skip else variant_cost.run(
-        "prof", args.bindir, allocs, MACRO_QUICK if quick else MACRO_FULL, quick,
-        60 if quick else 300, run_macro_once, log)
+        "prof", args.bindir, allocs, MACRO_QUICK if quick else MACRO_FULL,
+        1 if quick else args.variant_rounds, 60 if quick else 300, run_macro_once, log)
     checks = [] if "checks" in skip else variant_cost.run(
-        "checks", args.bindir, allocs, MACRO_QUICK if quick else MACRO_FULL, quick,
-        60 if quick else 300, run_macro_once, log)
+        "checks", args.bindir, allocs, MACRO_QUICK if quick else MACRO_FULL,
+        1 if quick else args.variant_rounds, 60 if quick else 300, run_macro_once, log)
     if "checks" not in skip and not checks and "pmalloc" in allocs:
         notes.append("checks: libpmalloc_nochecks.so not found next to libpmalloc.so "
                      "(make bench builds it); the integrity checks' cost is not measured")

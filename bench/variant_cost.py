@@ -15,13 +15,14 @@ Two variants are measured:
 The two runs of a workload go back to back (their order alternating each
 round), so the machine's drift between them is small; the macro workloads
 take well under a second each, so more rounds are run than for the peer
-comparison.  A cost is the geometric mean, over the workloads, of the
+comparison: a ratio is resolved to about 2-3% only past a dozen rounds on
+a shared 2-core machine.  A cost is the geometric mean, over the workloads, of the
 ratio of median times (variant / base)."""
 
 import os
 import statistics
 
-ROUNDS = 7
+ROUNDS = 15
 NOCHECKS = "pmalloc-nochecks"
 
 VARIANTS = {
@@ -57,11 +58,10 @@ def nochecks_allocator(allocs):
         if s else {}
 
 
-def run(key, bindir, allocs, configs, quick, timeout, run_once, log):
+def run(key, bindir, allocs, configs, rounds, timeout, run_once, log):
     s = sides(key, allocs)
     if s is None:
         return []
-    rounds = 1 if quick else ROUNDS
     rows = []
     for (w, t, sc) in configs:
         times = {False: [], True: []}
