@@ -81,7 +81,7 @@ void *pm_alloc_chunk(size_t nb)
         tried_mmap = true;
     }
     void *mem = with_arena(op_malloc, nb, 0);
-    if (mem == NULL && !tried_mmap && pm_global.n_mmaps < pm_opt.mmap_max)
+    if (mem == NULL && !tried_mmap && pm_mmap_count() < pm_opt.mmap_max)
         mem = pm_mmap_alloc(nb, 0);
     if (mem == NULL)
         errno = ENOMEM;

@@ -32,7 +32,7 @@ static void *aligned_core(size_t alignment, size_t bytes)
     }
     if (mem == NULL)
         mem = pm_with_arena(pm_op_memalign, nb, alignment);
-    if (mem == NULL && !tried_mmap && pm_global.n_mmaps < pm_opt.mmap_max)
+    if (mem == NULL && !tried_mmap && pm_mmap_count() < pm_opt.mmap_max)
         mem = pm_mmap_alloc(nb, alignment);
     if (mem == NULL)
         errno = ENOMEM;

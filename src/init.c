@@ -57,6 +57,12 @@ void pm_init_slow(void)
     }
     /* Before the first lock: helgrind must see every acquisition. */
     pm_lock_detect_checker();
+    /* The dynamic thresholds (options.h) and the mapping count are read
+     * without the mmap lock that guards their writes: a stale value only
+     * decides one request or one trim the old way. */
+    pm_lock_benign_race(&pm_opt.mmap_threshold, sizeof pm_opt.mmap_threshold);
+    pm_lock_benign_race(&pm_opt.trim_threshold, sizeof pm_opt.trim_threshold);
+    pm_lock_benign_race(&pm_global.n_mmaps, sizeof pm_global.n_mmaps);
     /* The page size, read from the system here, before any thread can
      * race for it, and published for heapviz before anyone can ask. */
     pm_layout_publish();

@@ -27,6 +27,21 @@ void pm_lock_detect_checker(void)
 #endif
 }
 
+/* Helgrind knows neither C11 atomics nor that a stale read can be
+ * harmless; told once, at start-up, it stops checking such a word, in any
+ * build (a suppression by function name fails when a compiler inlines
+ * the read without keeping the frame, as clang does). */
+void pm_lock_benign_race(const void *addr, size_t len)
+{
+#ifdef HAVE_VALGRIND_HELGRIND_H
+    if (pm_lock_announce)
+        VALGRIND_HG_DISABLE_CHECKING(addr, len);
+#else
+    (void)addr;
+    (void)len;
+#endif
+}
+
 /* Spinning pays while the holder runs on another CPU and its critical
  * section is short; beyond this the waiter sleeps. */
 #define SPINS 100

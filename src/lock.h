@@ -13,6 +13,7 @@
 #define PMALLOC_LOCK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #ifdef HAVE_SYS_SINGLE_THREADED_H
 #include <sys/single_threaded.h>
 #endif
@@ -58,6 +59,9 @@ static inline void pm_lock_order_release(pm_lock_t *l) { (void)l; }
  * helgrind (pm_lock_announce is set at start-up when it is watching). */
 extern bool pm_lock_announce;
 void pm_lock_detect_checker(void);
+/* A word read without its writer's lock on purpose: helgrind stops
+ * checking it (nothing at all outside helgrind). */
+void pm_lock_benign_race(const void *addr, size_t len);
 void pm_lock_wait(pm_lock_t *l);
 void pm_lock_wake(pm_lock_t *l);
 void pm_lock_announce_pre(pm_lock_t *l, bool try_lock);

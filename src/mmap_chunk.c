@@ -23,9 +23,10 @@ struct pm_mmap_link pm_mmap_list = { &pm_mmap_list, &pm_mmap_list, NULL, 0 };
 
 static size_t mapping_len(mchunk *p) { return chunk_prev_size(p) + chunk_size(p); }
 
+/* Under the mmap lock: the only writer of these counters. */
 static void account(long count, long bytes)
 {
-    pm_global.n_mmaps += (size_t)count;
+    __atomic_store_n(&pm_global.n_mmaps, pm_global.n_mmaps + (size_t)count, __ATOMIC_RELAXED);
     pm_global.mmapped_mem += (size_t)bytes;
     if (pm_global.n_mmaps > pm_global.n_mmaps_max)
         pm_global.n_mmaps_max = pm_global.n_mmaps;

@@ -17,9 +17,16 @@ struct pm_mmap_link {
 /* The list head; heapviz finds it through the layout descriptor. */
 extern struct pm_mmap_link pm_mmap_list;
 
+/* How many chunks are mapped now: written under the mmap lock, read
+ * without it (a stale count only decides one request the old way). */
+static inline size_t pm_mmap_count(void)
+{
+    return __atomic_load_n(&pm_global.n_mmaps, __ATOMIC_RELAXED);
+}
+
 static inline bool mmap_allowed(size_t nb)
 {
-    return nb >= pm_opt_mmap_threshold() && pm_global.n_mmaps < pm_opt.mmap_max;
+    return nb >= pm_opt_mmap_threshold() && pm_mmap_count() < pm_opt.mmap_max;
 }
 
 void *pm_mmap_alloc(size_t nb, size_t alignment);

@@ -57,7 +57,8 @@ extern struct pm_options pm_opt;
  * thresholds under the mmap lock while arenas read them under their own
  * locks, or none.  Relaxed atomics make those reads defined; a stale value
  * only decides one request or one trim the old way, as in glibc.  Every
- * unlocked read goes through these, so helgrind.supp names them alone. */
+ * unlocked read goes through these; init.c tells helgrind to leave the
+ * two words alone. */
 static inline size_t pm_opt_mmap_threshold(void)
 {
     return __atomic_load_n(&pm_opt.mmap_threshold, __ATOMIC_RELAXED);
