@@ -16,8 +16,8 @@ The two runs of a workload go back to back (their order alternating each
 round), so the machine's drift between them is small; the macro workloads
 take well under a second each, so more rounds are run than for the peer
 comparison: a ratio is resolved to about 2-3% only past a dozen rounds on
-a shared 2-core machine.  A cost is the geometric mean, over the workloads, of the
-ratio of median times (variant / base)."""
+a shared 2-core machine.  A cost is the geometric mean, over the
+workloads, of the ratio of median times (variant / base)."""
 
 import os
 import statistics
