@@ -19,6 +19,7 @@
 #include "snapshot_self.h"
 #include "report.h"
 #include "tcache.h"
+#include "trim.h"
 
 /* A static link takes from libpmalloc.a only the objects something
  * names.  Naming the at-exit reports beside malloc puts them, and with
@@ -117,9 +118,23 @@ static void *cache_take(size_t bytes, size_t *usable)
     return NULL;
 }
 
+/* The countdown of cache t ran out, `bytes` taken off it: whether the
+ * allocation is sampled.  The idle return looks at the arenas (trim.c)
+ * first, reading what is left of the countdown, and without a profile
+ * the countdown starts again where the look says. */
+static bool countdown_out(struct pm_tcache *t, size_t bytes)
+{
+    int64_t next = pm_trim_idle_look(t);
+    if (pm_prof_header.period == 0) {
+        t->prof_left = next;
+        return false;
+    }
+    return pm_prof_next(&t->prof_left, bytes);
+}
+
 /* The countdown of cache t ran out in malloc's fast path, `bytes` taken
- * off it: the allocation is sampled, or (the countdown's first draw)
- * not. */
+ * off it: the allocation is sampled, or (the countdown's first draw, or
+ * no profile) not. */
 static __attribute__((noinline)) void *malloc_counted(size_t bytes, struct pm_tcache *t)
 {
     /* a sampled block comes from the cache as any other: the arena would
@@ -128,7 +143,7 @@ static __attribute__((noinline)) void *malloc_counted(size_t bytes, struct pm_tc
     void *mem = cache_take(bytes, &usable);
     if (mem == NULL)
         mem = malloc_unprofiled(bytes);
-    if (pm_prof_next(&t->prof_left, bytes))
+    if (countdown_out(t, bytes))
         pm_prof_record(mem, bytes);
     return mem;
 }
@@ -158,8 +173,9 @@ counted:
 }
 
 /* The fast path: a hit in the thread cache takes no lock and no call.  A
- * hit is taken off the cache's profile countdown, which runs out only
- * while profiling. */
+ * hit is taken off the cache's countdown, which runs out at the
+ * profile's next sample, or without a profile at the idle return's next
+ * look (about every 50 ms of a thread's hits). */
 PM_EXPORT void *malloc(size_t bytes)
 {
     struct pm_tcache *t = pm_tc;
@@ -494,13 +510,13 @@ static __attribute__((noinline, cold)) void *pop_corrupt(struct pm_tcache *t, si
  * off it. */
 static __attribute__((noinline)) void *calloc_counted(size_t count, size_t size, size_t bytes, struct pm_tcache *t)
 {
-    return calloc_sampled(count, size, bytes, pm_prof_next(&t->prof_left, bytes));
+    return calloc_sampled(count, size, bytes, countdown_out(t, bytes));
 }
 
 /* The fast path: a hit in the thread cache, cleared whole (a cached chunk
  * may hold anything its last owner wrote, up to its usable size, which
  * malloc_usable_size reports and so must read as zero too).  A hit is
- * taken off the cache's profile countdown, as in malloc. */
+ * taken off the cache's countdown, as in malloc. */
 PM_EXPORT void *calloc(size_t count, size_t size)
 {
     size_t bytes;

@@ -210,8 +210,8 @@ static inline void unlink_chunk(struct pm_arena *a, mchunk *p)
     chunk_set_fd(bk, fd);
     /* the decay's next pass would start at p (sysmalloc.c): from the
      * bin's head instead */
-    if (__builtin_expect(p == a->decay_resume_chunk, 0))
-        a->decay_resume_chunk = NULL;
+    if (__builtin_expect(p == a->decay_resume.chunk, 0))
+        a->decay_resume.chunk = NULL;
     if (!in_smallbin_range(chunk_size(p)) && chunk_fd_nextsize(p) != NULL) {
         mchunk *nfd = chunk_fd_nextsize(p), *nbk = chunk_bk_nextsize(p);
         check_size_link(a, nfd, "unlink(): size link outside the heap", p);

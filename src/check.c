@@ -21,6 +21,9 @@ struct walk {
     size_t in_bins, bin_bytes;
     size_t in_fast, fast_bytes;
     size_t prev_size; /* of the chunk before, in the bin being walked */
+    /* the decay's and the idle return's resume chunks, found in the bins
+     * they name */
+    bool decay_resume_found, idle_resume_found;
 };
 
 static void problem(struct walk *w, const char *what, const void *addr)
@@ -116,6 +119,10 @@ static bool check_bin_chunk(struct walk *w, unsigned idx, mchunk *p)
     }
     if (chunk_prev_inuse(chunk_at(p, size)))
         problem(w, "chunk in a bin is marked in use", p);
+    if (p == a->decay_resume.chunk && idx == a->decay_resume.bin)
+        w->decay_resume_found = true;
+    if (p == a->idle_resume.chunk && idx == a->idle_resume.bin)
+        w->idle_resume_found = true;
     if (!chunk_held_mark_ok(p))
         problem(w, "chunk in a bin is not marked held free", p);
     if (idx != PM_UNSORTED_BIN) {
@@ -252,6 +259,15 @@ static size_t check_arena(struct pm_arena *a, pm_problem_fn report, void *ctx)
     if (w.in_bins != free_count || w.bin_bytes != free_bytes)
         problem(&w, "free chunks and bin contents disagree", a);
     check_remote_frees(&w);
+    /* a pass of the decay goes on from its resume chunk: one no longer in
+     * its bin would send it into a list it is not on.  The idle return's
+     * is kept only while no call has used the arena since its last look
+     * (trim.c): a call may empty the unsorted bin under it, and the next
+     * look starts again. */
+    if (a->decay_resume.chunk != NULL && !w.decay_resume_found)
+        problem(&w, "the decay's resume chunk is not in the bin it names", a->decay_resume.chunk);
+    if (a->idle_resume.chunk != NULL && a->activity == a->idle_activity && !w.idle_resume_found)
+        problem(&w, "the idle return's resume chunk is not in the bin it names", a->idle_resume.chunk);
     /* the link checks' hint (heap.h) names one of the arena's heaps: a
      * stale one would let a link into memory given back pass */
     if (a->owned_hint != NULL && !heap_listed(a, a->owned_hint))

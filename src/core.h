@@ -33,6 +33,9 @@ static inline void *pm_int_take_fast(struct pm_arena *a, size_t nb) { return fas
 size_t pm_free_merge(struct pm_arena *a, mchunk *p, size_t size);
 /* Merges every fast-bin chunk with its neighbours. */
 void pm_consolidate(struct pm_arena *a);
+/* Merges at most `max` fast-bin chunks, the smallest sizes first; true
+ * when the fast bins are empty now. */
+bool pm_consolidate_some(struct pm_arena *a, size_t max);
 
 /* core_free.c */
 void pm_int_free(struct pm_arena *a, mchunk *p);
@@ -59,11 +62,12 @@ struct pm_arena *pm_arena_of_freed(mchunk *p);
 void pm_check_freed(mchunk *p);
 /* Frees the chunks other threads left on the arena's remote list. */
 void pm_drain_remote(struct pm_arena *a);
-/* Locks an arena, first freeing what other threads left on its remote
- * list. */
+/* Locks an arena to serve a call, first freeing what other threads left
+ * on its remote list, and counts the call (the idle return's activity). */
 static inline void pm_lock_arena(struct pm_arena *a)
 {
     pm_lock(&a->lock);
+    a->activity++;
     if (PM_UNLIKELY(__atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED) != NULL))
         pm_drain_remote(a);
 }

@@ -60,22 +60,31 @@ size_t pm_free_merge(struct pm_arena *a, mchunk *p, size_t size)
     return size;
 }
 
-void pm_consolidate(struct pm_arena *a)
+bool pm_consolidate_some(struct pm_arena *a, size_t max)
 {
-    a->have_fastchunks = 0;
-    a->fast_bytes = 0;
     for (unsigned i = 0; i < PM_NFASTBINS; i++) {
         mchunk *p = a->fastbins[i];
         a->fastbins[i] = NULL;
         while (p != NULL) {
+            if (max == 0) {
+                a->fastbins[i] = p; /* the rest of the list stays filed */
+                return false;
+            }
+            max--;
             if (PM_UNLIKELY(!ptr_aligned(p)))
                 pm_corruption("malloc_consolidate(): unaligned fastbin chunk detected", p);
             if (PM_UNLIKELY(fastbin_index(chunk_size(p)) != i))
                 pm_corruption("malloc_consolidate(): invalid chunk size", p);
             fast_canary_check(p, "malloc_consolidate(): fast chunk modified after free");
             mchunk *next = link_reveal(chunk_fd_slot(p), chunk_fd(p));
+            a->fast_bytes -= chunk_size(p);
             pm_free_merge(a, p, chunk_size(p));
             p = next;
         }
     }
+    a->have_fastchunks = 0;
+    a->fast_bytes = 0;
+    return true;
 }
+
+void pm_consolidate(struct pm_arena *a) { pm_consolidate_some(a, SIZE_MAX); }

@@ -41,9 +41,16 @@ void pm_prof_start(void);
 /* Readies the unwinder and starts sampling (start-up, once the allocator
  * serves calls). */
 void pm_prof_enable(void);
-/* Where a new countdown starts: undrawn while profiling, never reaching
- * zero otherwise. */
-static inline int64_t pm_prof_initial_left(void) { return pm_prof_header.period != 0 ? PM_PROF_UNDRAWN : INT64_MAX; }
+/* Without a profile, a cache's countdown paces the idle return's looks
+ * instead (trim.c, pm_trim_idle_look, which starts it again): the first
+ * comes this many bytes into the cache's hits. */
+#define PM_LOOK_FIRST_BYTES ((int64_t)4096)
+/* Where a new countdown starts: undrawn while profiling, at the first
+ * look otherwise. */
+static inline int64_t pm_prof_initial_left(void)
+{
+    return pm_prof_header.period != 0 ? PM_PROF_UNDRAWN : PM_LOOK_FIRST_BYTES;
+}
 /* The countdown *left ran out in an allocation of `bytes` already taken
  * off it: whether this allocation is to be sampled; sets the distance to
  * the next. */

@@ -60,6 +60,16 @@ struct pm_heap {
 
 #define PM_ARENA_NONCONTIGUOUS 0x1u
 
+/* Where a pass of the decay (sysmalloc.c) goes on: at `chunk` of bin
+ * `bin` (bin 0: a new round from the first bin; chunk NULL: the bin's
+ * head), of which the last `offset` bytes have gone back already (a
+ * chunk larger than a pass may give back goes over several). */
+struct pm_decay_resume {
+    unsigned bin;
+    struct pm_chunk *chunk;
+    size_t offset;
+};
+
 /* Written under the arena's lock by the core (core_*.c, merge.c,
  * sysmalloc.c, realloc.c, memalign.c) unless a field says otherwise. */
 struct pm_arena {
@@ -112,9 +122,24 @@ struct pm_arena {
      * count once while it stays as it is; a page of a chunk that was
      * split or merged since can count again). */
     unsigned long long decay_since_ns;
-    unsigned decay_resume_bin;
-    struct pm_chunk *decay_resume_chunk; /* in that bin, or NULL: its head (unlink_chunk clears it) */
+    struct pm_decay_resume decay_resume; /* its chunk: unlink_chunk clears it */
     size_t decay_returned;
+    /* The idle return (trim.c, pm_trim_idle_look), under the arena lock:
+     * `activity` counts the times the lock was taken to serve a call
+     * (pm_lock_arena); the idle return's look takes the lock by trylock
+     * and does not count.  When a look last saw the count change it
+     * noted it in idle_activity and the time in idle_since_ns; once the
+     * count has stood still for the decay's delay, looks merge the fast
+     * bins and give back free pages a bounded step at a time, from where
+     * the last step stopped (idle_resume, which may name a chunk of the
+     * unsorted bin: nothing else moves the bins while the count stands
+     * still), until idle_done.  A change of the count starts it all
+     * again. */
+    unsigned long activity;
+    unsigned long idle_activity;
+    unsigned long long idle_since_ns;
+    struct pm_decay_resume idle_resume;
+    bool idle_done;
     /* The older heap that last held a chunk a list link was checked
      * against (heap.c, pm_chunk_owned_locked), under the arena lock;
      * cleared when that heap goes.  Its first chunk and its end less a

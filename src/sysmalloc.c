@@ -383,15 +383,25 @@ bool pm_unmap_empty_heaps(struct pm_arena *a)
     return released;
 }
 
-static size_t discard_chunk_pages(mchunk *p, bool lazy)
+/* Gives back whole pages of free chunk p from its end down: those below
+ * its last `done` bytes (gone back already), and no more than `room`
+ * bytes of them.  *all: whether that reached its first whole page.  The
+ * chunk's header, list links and returned mark stay. */
+static size_t discard_chunk_pages(mchunk *p, bool lazy, size_t done, size_t room, bool *all)
 {
-    /* The chunk's header, list links and returned mark stay; whole pages
-     * after them go. */
     size_t page = pm_page_size();
     uintptr_t start = align_up((uintptr_t)p + PM_RETURNED_KEEP, page);
     uintptr_t end = align_down((uintptr_t)p + chunk_size(p), page);
-    if (end <= start)
+    *all = true;
+    if (end <= start || end - start <= done)
         return 0;
+    end -= done;
+    if (end - start > room) {
+        start = end - align_down(room, page);
+        *all = false;
+        if (start == end)
+            return 0;
+    }
     bool ok = lazy ? pm_os_discard_lazy((void *)start, end - start)
                    : pm_os_discard((void *)start, end - start);
     return ok ? end - start : 0;
@@ -401,12 +411,13 @@ static size_t discard_chunk_pages(mchunk *p, bool lazy)
  * a bounded share from a resume point (the decay). */
 struct discard_walk {
     size_t released;
-    size_t budget;   /* bytes of pages this walk may still give back */
+    size_t budget;   /* bytes of pages this walk may give back */
     size_t visits;   /* chunks this walk may still look at */
-    unsigned stopped_at; /* the bin where a budget ran out; 0: it did not */
-    mchunk *stopped_chunk; /* the first chunk of it not looked at, for a large bin */
+    const struct pm_decay_resume *from;
+    struct pm_decay_resume stop; /* bin 0: the walk did not stop */
     uintptr_t key;   /* for the returned marks */
     bool lazy;
+    bool resume_unsorted; /* a stop in the unsorted bin may name its chunk */
 };
 
 static bool discard_visit(void *ctx, bool fast, unsigned idx, mchunk *p)
@@ -416,23 +427,29 @@ static bool discard_visit(void *ctx, bool fast, unsigned idx, mchunk *p)
     /* a small bin's chunks hold no whole page: not worth a visit */
     if (idx != PM_UNSORTED_BIN && in_smallbin_range(chunk_size(p)))
         return false;
+    /* the unsorted bin is emptied without unlink_chunk, which keeps a
+     * resume chunk true: a stop there starts again from its head, unless
+     * the caller knows the bin stays as it is */
+    bool resumable = idx != PM_UNSORTED_BIN || w->resume_unsorted;
     if (w->released >= w->budget || w->visits == 0) {
-        if (w->stopped_at == 0) {
-            w->stopped_at = idx;
-            /* the unsorted bin is emptied without unlink_chunk, which
-             * keeps the resume chunk true: it starts from its head */
-            w->stopped_chunk = idx == PM_UNSORTED_BIN ? NULL : p;
-        }
+        if (w->stop.bin == 0)
+            w->stop = (struct pm_decay_resume){idx, resumable ? p : NULL, 0};
         return false;
     }
     w->visits--;
     if (chunk_size(p) < pm_page_size() + PM_RETURNED_KEEP || chunk_pages_returned(p, w->key))
         return true;
-    size_t n = discard_chunk_pages(p, w->lazy);
-    if (n != 0) {
-        chunk_mark_pages_returned(p, w->key);
-        w->released += n;
+    size_t done = p == w->from->chunk ? w->from->offset : 0;
+    bool all;
+    /* a chunk the walk cannot stop in goes back whole */
+    size_t n = discard_chunk_pages(p, w->lazy, done, resumable ? w->budget - w->released : SIZE_MAX, &all);
+    w->released += n;
+    if (!all) {
+        w->stop = (struct pm_decay_resume){idx, p, done + n};
+        return false;
     }
+    if (n != 0 || done != 0)
+        chunk_mark_pages_returned(p, w->key);
     return true;
 }
 
@@ -445,41 +462,53 @@ static void discard_problem(void *ctx, enum pm_bins_problem what, const void *wh
     (void)where;
 }
 
-static struct discard_walk discard_walk(struct pm_arena *a, unsigned first_bin, mchunk *first_chunk,
-                                        size_t budget, size_t visits, bool lazy)
+static struct discard_walk discard_walk(struct pm_arena *a, const struct pm_decay_resume *from, size_t budget,
+                                        size_t visits, bool lazy, bool resume_unsorted)
 {
-    struct discard_walk w = {0, budget, visits, 0, NULL, pm_chunk_secret, lazy};
-    const struct pm_bins_visitor v = {discard_visit, discard_problem, &w, true, first_bin, first_chunk};
+    struct discard_walk w = {0, budget, visits, from, {0, NULL, 0}, pm_chunk_secret, lazy, resume_unsorted};
+    const struct pm_bins_visitor v = {discard_visit, discard_problem, &w, true, from->bin, from->chunk};
     pm_bins_walk(a, &v);
     return w;
 }
 
 bool pm_discard_free_pages(struct pm_arena *a)
 {
-    struct discard_walk w = discard_walk(a, 0, NULL, SIZE_MAX, SIZE_MAX, false);
+    static const struct pm_decay_resume everything = {0, NULL, 0};
+    struct discard_walk w = discard_walk(a, &everything, SIZE_MAX, SIZE_MAX, false, false);
     a->decay_returned += w.released;
     return w.released != 0;
 }
 
-/* Automatic return of free pages (issue #11): called from the free path's
- * merging branch only (never the thread-cache or fast-bin path), under
- * the arena lock.  The first such free starts the clock; a later one that
- * finds the delay passed runs a pass.  A pass looks at no more than
- * PM_DECAY_VISITS chunks and gives back no more than PM_DECAY_BUDGET
- * bytes, so no free stalls on a big heap; where it stopped, the next one
- * goes on (without waiting for the delay again), and only a pass that
- * reached the last bin starts the clock again.  Chunks already given back
- * carry a mark and cost one read. */
-#define PM_DECAY_BUDGET ((size_t)8 * 1024 * 1024)
+/* Automatic return of free pages (issue #11), from two places: the free
+ * path's merging branch (pm_decay_after_free, never the thread-cache or
+ * fast-bin path) and the idle return (trim.c), both under the arena
+ * lock.  A pass looks at no more than PM_DECAY_VISITS chunks and gives
+ * back no more than PM_DECAY_BUDGET bytes, so no call stalls on a big
+ * heap; where it stopped, the next one goes on, inside a chunk larger
+ * than that if it has to (but a chunk of the unsorted bin, which a pass
+ * cannot name, unless the caller knows the bin stays put, goes whole).  Chunks already given
+ * back carry a mark and cost one read. */
 #define PM_DECAY_VISITS ((size_t)1024)
 
+bool pm_decay_pass(struct pm_arena *a, struct pm_decay_resume *resume, bool resume_unsorted)
+{
+    struct discard_walk w = discard_walk(a, resume, PM_DECAY_BUDGET, PM_DECAY_VISITS, pm_opt.decay_madv_free,
+                                         resume_unsorted);
+    a->decay_returned += w.released;
+    *resume = w.stop;
+    return w.stop.bin == 0;
+}
+
+/* The first merging free starts the clock; a later one that finds the
+ * delay passed runs a pass, and the passes after it go on without
+ * waiting, until one reaches the last bin and starts the clock again. */
 void pm_decay_after_free(struct pm_arena *a)
 {
     int ms = pm_opt.decay_ms;
     if (ms < 0)
         return;
     unsigned long long now = pm_os_now_ns();
-    if (ms > 0 && a->decay_resume_bin == 0) {
+    if (ms > 0 && a->decay_resume.bin == 0) {
         if (a->decay_since_ns == 0) {
             a->decay_since_ns = now;
             return;
@@ -487,10 +516,6 @@ void pm_decay_after_free(struct pm_arena *a)
         if (now - a->decay_since_ns < (unsigned long long)ms * 1000000ull)
             return;
     }
-    struct discard_walk w = discard_walk(a, a->decay_resume_bin, a->decay_resume_chunk, PM_DECAY_BUDGET,
-                                         PM_DECAY_VISITS, pm_opt.decay_madv_free);
-    a->decay_returned += w.released;
-    a->decay_resume_bin = w.stopped_at;
-    a->decay_resume_chunk = w.stopped_chunk;
+    pm_decay_pass(a, &a->decay_resume, false);
     a->decay_since_ns = ms > 0 ? now : 0;
 }

@@ -39,8 +39,15 @@ bool pm_unmap_empty_heaps(struct pm_arena *a);
 /* Discards the whole pages inside free chunks (malloc_trim); returns true
  * if any were given back. */
 bool pm_discard_free_pages(struct pm_arena *a);
+/* The most a pass of the decay gives back, so that no call stalls long. */
+#define PM_DECAY_BUDGET ((size_t)8 * 1024 * 1024)
 /* The decay of free pages after a merging free (PMALLOC_DECAY_MS). */
 void pm_decay_after_free(struct pm_arena *a);
+/* One bounded pass of the decay, from *resume, which it moves to where
+ * it stopped; true when it reached the last bin.  resume_unsorted: the
+ * caller knows the unsorted bin stays as it is until the next pass, so
+ * a stop in it may name a chunk. */
+bool pm_decay_pass(struct pm_arena *a, struct pm_decay_resume *resume, bool resume_unsorted);
 /* Carves nb bytes off the front of top, which must hold nb + MINSIZE.
  * Records the chunk and the arena's untouched-memory mark for calloc. */
 void *pm_split_top(struct pm_arena *a, size_t nb);

@@ -146,7 +146,8 @@ struct pm_tcache *pm_tcache_create(void)
         t->class_entries[k] = PM_TCACHE_END;
     /* Classes start at no depth and deepen as they miss (class_missed). */
     pm_tcache_rebase(t);
-    t->prof_left = pm_prof_initial_left();
+    t->prof_left = t->look_set = pm_prof_initial_left();
+    t->look_ns = pm_os_now_ns();
     t->tid = pm_os_gettid();
     pm_lock(&pm_tcache_list_lock);
     t->next = pm_tcache_list.next;
@@ -197,6 +198,53 @@ static struct pm_tcache_entry *pop(struct pm_tcache *t, unsigned idx)
     return pm_tcache_pop(t, idx, t->entries[idx]);
 }
 
+/* ---- the idle return's pace ---- */
+
+/* The coarse clock's step, about: two looks closer than this seem this
+ * far apart. */
+#define PM_LOOK_CLOCK_NS (4ull * 1000 * 1000)
+#define PM_LOOK_MAX_BYTES ((int64_t)1 << 36)
+_Static_assert(PM_LOOK_FIRST_BYTES > 1 && PM_LOOK_FIRST_BYTES < PM_LOOK_MAX_BYTES, "the pace has room");
+
+int64_t pm_tcache_pace(struct pm_tcache *t, unsigned long long now, bool due)
+{
+    /* the countdown ran out (or below): what the hits took off it since
+     * it started, at least its start */
+    unsigned __int128 served = (uint64_t)(t->look_set - t->prof_left);
+    unsigned long long elapsed = now - t->look_ns;
+    if (elapsed < PM_LOOK_CLOCK_NS)
+        elapsed = PM_LOOK_CLOCK_NS;
+    unsigned __int128 want = served * PM_LOOK_EVERY_NS / elapsed;
+    int64_t next = want < PM_LOOK_FIRST_BYTES ? PM_LOOK_FIRST_BYTES
+                   : want > PM_LOOK_MAX_BYTES ? PM_LOOK_MAX_BYTES
+                                              : (int64_t)want;
+    if (due)
+        next = 1;
+    t->look_set = next;
+    t->look_ns = now;
+    t->batches_since_look = 0;
+    return next;
+}
+
+/* A cache that keeps giving batches to the arenas makes work for the
+ * idle return, and may be about to go quiet, when the pace it set at a
+ * busy time would put the next look far off.  So after PM_LOOK_BATCHES
+ * since the last look the countdown (without a profile) is cut to
+ * PM_LOOK_SOON_BYTES of hits, and the pace measured afresh from then. */
+#define PM_LOOK_BATCHES 64u
+#define PM_LOOK_SOON_BYTES ((int64_t)64 * 1024)
+static void gave_back(struct pm_tcache *t)
+{
+    if (++t->batches_since_look < PM_LOOK_BATCHES || t->prof_left <= PM_LOOK_SOON_BYTES ||
+        pm_prof_header.period != 0)
+        return;
+    t->batches_since_look = 0;
+    t->look_ns = pm_os_now_ns();
+    t->look_set = t->prof_left = PM_LOOK_SOON_BYTES;
+}
+
+/* ---- spills ---- */
+
 void pm_tcache_spill(struct pm_tcache *t, unsigned idx, void *extra)
 {
     struct pm_free_batch batch = PM_FREE_BATCH_INIT;
@@ -207,6 +255,7 @@ void pm_tcache_spill(struct pm_tcache *t, unsigned idx, void *extra)
     if (extra != NULL)
         pm_free_batched(mem_chunk(extra), &batch);
     pm_free_batch_end(&batch);
+    gave_back(t);
 }
 
 /* Whether e is on a cache list of `count` chunks from `head`: the scan a
@@ -390,6 +439,7 @@ static void class_spill(struct pm_tcache *t, unsigned k, uint32_t keep, void *ex
     if (extra != NULL)
         pm_free_batched(mem_chunk(extra), &batch);
     pm_free_batch_end(&batch);
+    gave_back(t);
 }
 
 void pm_tcache_class_free(struct pm_tcache *t, unsigned k, void *mem)
@@ -427,6 +477,7 @@ static void idle_bins(struct pm_tcache *t)
             make_shallower(t, idx, depth / 2 > t->limit ? depth / 2 : t->limit, &batch);
     }
     pm_free_batch_end(&batch);
+    gave_back(t);
 }
 
 void pm_tcache_idle_check(struct pm_tcache *t)
@@ -458,4 +509,5 @@ void pm_tcache_release_classes(struct pm_tcache *t)
         if (t->bin_limit[idx] > t->limit)
             make_shallower(t, idx, t->limit, &batch);
     pm_free_batch_end(&batch);
+    gave_back(t);
 }

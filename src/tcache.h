@@ -122,11 +122,17 @@ struct pm_tcache {
     size_t bin_depth_bytes;
     size_t class_depth_bytes;
     uint32_t generation; /* pm_global.tcache_generation last followed */
-    /* The allocation profile's countdown for the hits of malloc's and
-     * calloc's fast paths (prof.h), INT64_MAX when nothing is profiled:
-     * every hit is taken off it, one subtraction in memory, and it never
-     * reaches zero then. */
+    /* The countdown of the hits of malloc's and calloc's fast paths:
+     * every hit is taken off it, one subtraction in memory.  While
+     * allocations are profiled it runs to the next sample (prof.h);
+     * without a profile it paces the idle return's looks (trim.c). */
     int64_t prof_left;
+    /* The idle return's pace for this thread (tcache.c, pm_tcache_pace):
+     * where the countdown last started and when, so a look knows the
+     * rate of the hits since, and the batches given to arenas since. */
+    int64_t look_set;
+    unsigned long long look_ns;
+    uint32_t batches_since_look;
 };
 
 /* Deepest a small bin grows (unless PMALLOC_TCACHE_COUNT starts it
@@ -295,6 +301,13 @@ static inline void pm_tcache_follow_limit(struct pm_tcache *t)
     if (__builtin_expect(t->generation != pm_global.tcache_generation, 0))
         pm_tcache_rebase(t);
 }
+/* The idle return's pace (without a profile, the hit countdown runs to
+ * its next look, trim.c): given the time of a look and whether it left
+ * work due, where the countdown starts again.  Looks come about every
+ * PM_LOOK_EVERY_NS at the rate the hits came since the last (the
+ * countdown counts bytes), and, while work is due, at the next hit. */
+#define PM_LOOK_EVERY_NS (50ull * 1000 * 1000)
+int64_t pm_tcache_pace(struct pm_tcache *t, unsigned long long now, bool due);
 /* The list lock, for fork and for a consistent snapshot. */
 void pm_tcache_lock_all(void);
 void pm_tcache_unlock_all(bool in_fork_child);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* In every arena: merges the fast bins, unmaps empty sub-heaps, gives
  * back top beyond pad and the whole pages inside free chunks.  True if
@@ -13,5 +14,11 @@ bool pm_trim_all(size_t pad);
 /* Near a memory limit, before growing: the calling thread's cache gives
  * back its size classes, then every arena is trimmed. */
 void pm_trim_for_limit(void);
+/* The idle return's look, when the hit countdown of the calling thread's
+ * cache t ran out: a bounded step of work in an arena no call has used
+ * for the decay's delay.  Returns where the countdown starts again when
+ * nothing is profiled. */
+struct pm_tcache;
+int64_t pm_trim_idle_look(struct pm_tcache *t);
 
 #endif

@@ -120,6 +120,12 @@ tests_unit_test_decay_LDADD = $(TEST_LDADD)
 tests_unit_test_decay_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_decay
 
+check_PROGRAMS += tests/unit/test_idle_return
+tests_unit_test_idle_return_CFLAGS = $(AM_CFLAGS) -fno-builtin
+tests_unit_test_idle_return_LDADD = $(TEST_LDADD)
+tests_unit_test_idle_return_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_idle_return
+
 check_PROGRAMS += tests/unit/test_prof_table
 tests_unit_test_prof_table_LDADD = $(TEST_LDADD)
 tests_unit_test_prof_table_LDFLAGS = $(TEST_LDFLAGS)
