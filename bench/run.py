@@ -711,7 +711,7 @@ def write_plots(outdir, allocs, macro, micro, instr, title, notes):
 
 
 def write_report(outdir, meta, allocs, macro, micro, instr, summ, targets, plots, notes,
-                 real=(), prof=(), checks=()):
+                 real=(), prof=(), checks=(), decay=()):
     L = []
     L.append("# pmalloc against glibc, jemalloc, tcmalloc and mimalloc")
     L.append("")
@@ -777,6 +777,7 @@ def write_report(outdir, meta, allocs, macro, micro, instr, summ, targets, plots
     L += real_programs.report_lines(allocs, real, summ, md_table)
     L += variant_cost.report_lines("prof", prof, md_table, fmt)
     L += variant_cost.report_lines("checks", checks, md_table, fmt, real)
+    L += variant_cost.report_lines("decay", decay, md_table, fmt)
     if micro:
         h, rows = micro_table(allocs, micro)
         L.append("## Micro benchmarks (google-benchmark)")
@@ -801,6 +802,7 @@ def write_report(outdir, meta, allocs, macro, micro, instr, summ, targets, plots
                    "summary": summ, "targets": targets, "macro": macro,
                    "micro": micro, "instructions": instr, "real": list(real),
                    "prof_cost": list(prof), "checks_cost": list(checks),
+                   "decay_cost": list(decay),
                    "plots": plots},
                   f, indent=1, sort_keys=False)
 
@@ -823,7 +825,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "results"),
                     help="where RESULTS.md, results.json and plots go")
     ap.add_argument("--skip", default="",
-                    help="comma-separated: macro,micro,instr,real,rss,prof,checks,plots")
+                    help="comma-separated: macro,micro,instr,real,rss,prof,checks,decay,plots")
     ap.add_argument("--jobs", type=int, default=2, help="parallel callgrind runs")
     ap.add_argument("--variant-rounds", type=int, default=variant_cost.ROUNDS,
                     help="rounds of each variant's back-to-back runs (default %(default)s; "
@@ -877,6 +879,9 @@ def main():
     checks = [] if "checks" in skip else variant_cost.run(
         "checks", args.bindir, allocs, MACRO_QUICK if quick else MACRO_FULL,
         1 if quick else args.variant_rounds, 60 if quick else 300, run_macro_once, log)
+    decay = [] if "decay" in skip else variant_cost.run(
+        "decay", args.bindir, allocs, MACRO_QUICK if quick else MACRO_FULL,
+        1 if quick else args.variant_rounds, 60 if quick else 300, run_macro_once, log)
     if "checks" not in skip and not checks and "pmalloc" in allocs:
         notes.append("checks: libpmalloc_nochecks.so not found next to libpmalloc.so "
                      "(make bench builds it); the integrity checks' cost is not measured")
@@ -902,7 +907,8 @@ def main():
         summ[a].update(extra)
     targets = evaluate_targets(allocs, macro, micro, instr, summ, real) + \
         variant_cost.evaluate_targets("prof", prof) + \
-        variant_cost.evaluate_targets("checks", checks, real)
+        variant_cost.evaluate_targets("checks", checks, real) + \
+        variant_cost.evaluate_targets("decay", decay)
     targets += rss_timeline.targets(rss, macro, allocs)
     title = "pmalloc vs peers, %s, %s" % (meta["date"], meta["machine"]["description"])
     plots = [] if "plots" in skip else write_plots(args.out, allocs, macro, micro, instr,
@@ -910,7 +916,7 @@ def main():
     rss_plots = [] if "plots" in skip else rss_timeline.write_plots(args.out, allocs, rss,
                                                                     title, COLORS, notes)
     write_report(args.out, meta, allocs, macro, micro, instr, summ, targets, plots, notes,
-                 real, prof, checks)
+                 real, prof, checks, decay)
     rss_timeline.add_to_report(args.out, allocs, rss, macro, rss_plots)
 
     print()

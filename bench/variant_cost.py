@@ -1,7 +1,7 @@
 """What a pmalloc variant costs against pmalloc itself, in the same run:
 every macro workload under the two, back to back.
 
-Two variants are measured:
+Three variants are measured:
 - "prof": the allocation profile (issue #13, item 4), PMALLOC_PROF=1 at
   the default sampling rate against the same library with it off; at
   most 3% slower;
@@ -10,7 +10,11 @@ Two variants are measured:
   libpmalloc_nochecks.so, built from the same tree with them compiled
   out (PM_CHUNK_CHECKS=0); at most 2% slower, on the macro workloads and
   on the real programs (run.py runs the nochecks library alongside the
-  others there, and real_ratio() reads its rows).
+  others there, and real_ratio() reads its rows);
+- "decay": free memory going back by itself (issue #11: the decay of free
+  pages and the idle return), PMALLOC_DECAY_MS at its default against the
+  same library with PMALLOC_DECAY_MS=-1; at most 2% slower on the macro
+  workloads, and at most 10% more page faults on the large-block one.
 
 The two runs of a workload go back to back (their order alternating each
 round), so the machine's drift between them is small; the macro workloads
@@ -34,6 +38,11 @@ VARIANTS = {
                "what": "pmalloc against the same tree with the chunk state, link and canary "
                        "checks compiled out (libpmalloc_nochecks.so)",
                "base_label": "compiled out", "test_label": "checks"},
+    "decay": {"target": 1.02, "title": "the return of free memory (issue #11)",
+              "what": "pmalloc with free memory going back by itself (PMALLOC_DECAY_MS at its "
+                      "default) against the same library with it off (PMALLOC_DECAY_MS=-1)",
+              "base_label": "return off", "test_label": "return on",
+              "faults": ("large", 1.10)},
 }
 
 
@@ -45,6 +54,8 @@ def sides(key, allocs):
     lib = allocs["pmalloc"]["preload"]
     if key == "prof":
         return (lib, ()), (lib, ("PMALLOC_PROF=1",))
+    if key == "decay":
+        return (lib, ("PMALLOC_DECAY_MS=-1",)), (lib, ())
     nochecks = os.path.join(os.path.dirname(lib), "libpmalloc_nochecks.so")
     if not os.path.exists(nochecks):
         return None
@@ -65,6 +76,7 @@ def run(key, bindir, allocs, configs, rounds, timeout, run_once, log):
     rows = []
     for (w, t, sc) in configs:
         times = {False: [], True: []}
+        faults = {False: [], True: []}
         errors = []
         for rnd in range(rounds):
             for test in ((False, True) if rnd % 2 == 0 else (True, False)):
@@ -72,6 +84,8 @@ def run(key, bindir, allocs, configs, rounds, timeout, run_once, log):
                 r = run_once(bindir, w, t, sc, preload, timeout, env)
                 if r["ok"]:
                     times[test].append(r["secs"])
+                    if "minflt" in r:
+                        faults[test].append(r["minflt"])
                 else:
                     errors.append(r["error"])
         row = {"workload": w, "threads": t, "scale": sc, "rounds": rounds}
@@ -81,6 +95,9 @@ def run(key, bindir, allocs, configs, rounds, timeout, run_once, log):
             row["base_secs"] = statistics.median(times[False])
             row["test_secs"] = statistics.median(times[True])
             row["ratio"] = row["test_secs"] / row["base_secs"]
+            if faults[False] and faults[True]:
+                row["base_minflt"] = statistics.median(faults[False])
+                row["test_minflt"] = statistics.median(faults[True])
         log("%s cost %-8s t=%d  %s" % (key, w, t, "%.3f" % row["ratio"] if "ratio" in row
                                        else "FAILED " + row["error"]))
         rows.append(row)
@@ -129,7 +146,24 @@ def evaluate_targets(key, rows, real_rows=()):
         out.append({"target": name, "status": "met" if g <= v["target"] else "missed",
                     "detail": "%.4f (%+.2f%%); worst %s %.3f" % (
                         g, (g - 1) * 100, worst["workload"], worst["ratio"])})
+    if "faults" in v:
+        out.append(fault_target(v, rows))
     return out
+
+
+def fault_target(v, rows):
+    """Page faults of one workload (every thread count): the worst ratio of
+    the medians, variant over base."""
+    workload, bound = v["faults"]
+    name = "%s: page faults of %s <= %.2f x %s" % (v["title"], workload, bound, v["base_label"])
+    rs = [r for r in rows if r["workload"] == workload and r.get("base_minflt")]
+    if not rs:
+        return {"target": name, "status": "not measured", "detail": "no fault counts"}
+    worst = max(rs, key=lambda r: r["test_minflt"] / r["base_minflt"])
+    ratio = worst["test_minflt"] / worst["base_minflt"]
+    return {"target": name, "status": "met" if ratio <= bound else "missed",
+            "detail": "%.3f at %d thread(s): %d against %d" % (
+                ratio, worst["threads"], worst["test_minflt"], worst["base_minflt"])}
 
 
 def report_lines(key, rows, md_table, fmt, real_rows=()):
@@ -151,6 +185,13 @@ def report_lines(key, rows, md_table, fmt, real_rows=()):
     if real:
         L += ["", "Real programs (interleaved with the peers' runs): geometric mean %s." %
               fmt(geomean_ratio(real), ".4f")]
+    if "faults" in v:
+        L += ["", "Minor page faults (medians), %s against %s: %s." % (
+            v["test_label"], v["base_label"], "; ".join(
+                "%s t=%d %d against %d" % (r["workload"], r["threads"], r["test_minflt"],
+                                           r["base_minflt"])
+                for r in rows if r["workload"] == v["faults"][0] and r.get("base_minflt")) or
+            "not counted")]
     L.append("")
     return L
 
