@@ -8,6 +8,7 @@
 #include <string.h>
 #include <pmalloc.h>
 #include "alloc.h"
+#include "background.h"
 #include "arena.h"
 #include "tcache_check.h"
 #include "core.h"
@@ -30,6 +31,8 @@ __attribute__((used)) static void (*const at_exit_reports[])(void) = {pm_report_
 
 static void *malloc_core(size_t bytes)
 {
+    /* a fork child's background thread (none survives the fork) */
+    pm_background_start_if_wanted();
     size_t nb;
     if (!request_size(bytes, &nb)) {
         errno = ENOMEM;

@@ -13,6 +13,7 @@
 #include "prof.h"
 #include "state.h"
 #include "tcache.h"
+#include "background.h"
 
 static void lock_arenas(void)
 {
@@ -71,4 +72,5 @@ void pm_fork_child(void)
     release_all(true);
     pm_arena_fork_child();
     pm_tcache_adopt_orphans();
+    pm_background_fork_child();
 }

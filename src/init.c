@@ -22,6 +22,7 @@
 #include "os.h"
 #include "prof.h"
 #include "tcache.h"
+#include "background.h"
 #include "thread.h"
 
 static uintptr_t make_secret(void)
@@ -93,4 +94,10 @@ void pm_init_slow(void)
 __attribute__((constructor)) static void init_at_load(void)
 {
     pm_ensure_init();
+    /* Only now, not at the first allocation, which may come while libc
+     * itself is still starting and cannot make threads yet. */
+    if (pm_opt.background_thread) {
+        __atomic_store_n(&pm_background_wanted, 1, __ATOMIC_RELAXED);
+        pm_background_start();
+    }
 }

@@ -23,12 +23,14 @@ size_t pm_free_merge(struct pm_arena *a, mchunk *p, size_t size)
     if (PM_UNLIKELY(chunk_size_and_flags(next) <= PM_CHUNK_HDR || nextsize >= a->system_mem))
         pm_corruption("free(): invalid next size (normal)", chunk_mem(p));
 
-    /* A block freed where a chunk of its size once gave its pages back
-     * may still hold that chunk's mark (sysmalloc.c), though its pages are
-     * in use now; merged with a neighbour, its address or size changes and
-     * the mark fails anyway.  Before the perturb fill, which covers it;
-     * a chunk too small to hold a whole page keeps its bytes. */
-    if (size >= PM_MIN_PAGE_SIZE + PM_RETURNED_KEEP)
+    /* A block freed where a chunk once gave its pages back may still hold
+     * that chunk's mark (sysmalloc.c), though its pages are in use now: a
+     * small block's user bytes need not reach so far.  Merged with its
+     * neighbours it may become a chunk of that chunk's very address and
+     * size again (a run of blocks cut and freed the same way twice), so
+     * even a block too small to hold a page loses it.  Before the perturb
+     * fill, which covers it. */
+    if (size >= PM_RETURNED_KEEP)
         chunk_clear_pages_returned(p);
     pm_perturb_free(chunk_mem(p), size - PM_CHUNK_HDR);
 

@@ -47,6 +47,7 @@ struct pm_options pm_opt = {
     .prof_leaks = false,
     .decay_ms = PM_DEFAULT_DECAY_MS,
     .decay_madv_free = false,
+    .background_thread = false,
 };
 
 /* A request of v bytes fits a chunk of (v + SIZE_SZ) rounded down to the
@@ -134,6 +135,7 @@ static void apply_snapshot_path(uint64_t v)
 }
 static void apply_decay_ms(uint64_t v) { pm_opt.decay_ms = (int)(int64_t)v; }
 static void apply_decay_madv_free(uint64_t v) { pm_opt.decay_madv_free = v != 0; }
+static void apply_background_thread(uint64_t v) { pm_opt.background_thread = v != 0; }
 static void apply_cgroup_dir(uint64_t v)
 {
     const char *text = (const char *)(uintptr_t)v;
@@ -209,6 +211,8 @@ const struct pm_option_desc pm_option_table[] = {
      false, FIELD(decay_ms), apply_decay_ms},
     {"PMALLOC_DECAY_MADV_FREE", NULL, NULL, PM_M_DECAY_MADV_FREE, PM_VALUE_BOOL, false, 0, 1, false,
      FIELD(decay_madv_free), apply_decay_madv_free},
+    {"PMALLOC_BACKGROUND_THREAD", NULL, NULL, NO_PARAM, PM_VALUE_BOOL, false, 0, 1, false,
+     FIELD(background_thread), apply_background_thread},
 };
 
 _Static_assert(sizeof pm_option_table / sizeof pm_option_table[0] == PM_OPTION_COUNT,

@@ -49,6 +49,7 @@ struct pm_options {
      * 0 at once, -1 never. */
     int decay_ms;
     bool decay_madv_free;     /* PMALLOC_DECAY_MADV_FREE: MADV_FREE, not MADV_DONTNEED */
+    bool background_thread;   /* PMALLOC_BACKGROUND_THREAD: the idle return's own thread (background.c) */
 };
 
 extern struct pm_options pm_opt;
@@ -170,7 +171,7 @@ struct pm_option_desc {
     void (*apply)(uint64_t value);
 };
 
-#define PM_OPTION_COUNT 25
+#define PM_OPTION_COUNT 26
 extern const struct pm_option_desc pm_option_table[PM_OPTION_COUNT];
 
 /* The PMALLOC_ names that are no option of the allocator (read by

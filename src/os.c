@@ -7,6 +7,8 @@
 #include <string.h>
 #include <stdint.h>
 #include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -246,6 +248,30 @@ unsigned long long pm_os_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+void pm_os_sleep_ns(unsigned long long ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+    int saved_errno = errno;
+    nanosleep(&ts, NULL);
+    errno = saved_errno;
+}
+
+bool pm_os_thread_start(void *(*fn)(void *))
+{
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0)
+        return false;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t thread;
+    bool ok = pthread_create(&thread, &attr, fn, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return ok;
 }
 
 void pm_os_futex_wait(int *word, int expected)

@@ -54,6 +54,11 @@ bool pm_os_discard(void *addr, size_t len);
 bool pm_os_discard_lazy(void *addr, size_t len);
 /* A cheap monotonic clock (coarse), for the decay of free pages. */
 unsigned long long pm_os_now_ns(void);
+/* Sleeps about ns nanoseconds (an interrupted sleep just ends early). */
+void pm_os_sleep_ns(unsigned long long ns);
+/* Starts fn on a detached thread with every signal blocked, so no
+ * handler of the program ever runs on it; false if none could be made. */
+bool pm_os_thread_start(void *(*fn)(void *));
 
 /* Whether the process runs with privileges its caller lacks (AT_SECURE:
  * set-user-ID, set-group-ID, file capabilities): it then reads no

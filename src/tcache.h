@@ -133,6 +133,9 @@ struct pm_tcache {
     int64_t look_set;
     unsigned long long look_ns;
     uint32_t batches_since_look;
+    /* The cache gave back what its depths had grown to because an arena
+     * was found idle (trim.c); a slow call clears it. */
+    bool idle_trimmed;
 };
 
 /* Deepest a small bin grows (unless PMALLOC_TCACHE_COUNT starts it
@@ -275,6 +278,7 @@ void pm_tcache_idle_check(struct pm_tcache *t);
 void pm_tcache_release_classes(struct pm_tcache *t);
 static inline void pm_tcache_tick(struct pm_tcache *t)
 {
+    t->idle_trimmed = false;
     if (__builtin_expect(++t->slow_calls >= PM_TCACHE_IDLE_CHECK_CALLS, 0))
         pm_tcache_idle_check(t);
 }

@@ -105,21 +105,37 @@ static bool idle_step(struct pm_arena *a, unsigned long long now, unsigned long 
     return false;
 }
 
+static bool idle_look(unsigned long long now)
+{
+    int ms = pm_opt.decay_ms;
+    if (ms < 0)
+        return false;
+    unsigned long long delay = (unsigned long long)ms * 1000000ull;
+    bool due = false, worked = false;
+    struct pm_arena *a = &pm_main_arena;
+    do {
+        if (pm_trylock(&a->lock) == 0) {
+            due |= idle_step(a, now, delay, &worked);
+            pm_unlock(&a->lock);
+        }
+        a = arena_next(a);
+    } while (a != &pm_main_arena);
+    return due;
+}
+
 int64_t pm_trim_idle_look(struct pm_tcache *t)
 {
     unsigned long long now = pm_os_now_ns();
-    int ms = pm_opt.decay_ms;
-    bool due = false, worked = false;
-    if (ms >= 0) {
-        unsigned long long delay = (unsigned long long)ms * 1000000ull;
-        struct pm_arena *a = &pm_main_arena;
-        do {
-            if (pm_trylock(&a->lock) == 0) {
-                due |= idle_step(a, now, delay, &worked);
-                pm_unlock(&a->lock);
-            }
-            a = arena_next(a);
-        } while (a != &pm_main_arena);
+    bool due = idle_look(now);
+    /* Memory is going back while this thread makes only hits: what its
+     * cache took on in busier times, chunks all over the heap that keep
+     * their pages and cut the free runs around them, goes back too, once
+     * until its next slow call (its arena then waits the delay again). */
+    if (due && !t->idle_trimmed) {
+        t->idle_trimmed = true;
+        pm_tcache_release_classes(t);
     }
     return pm_tcache_pace(t, now, due);
 }
+
+bool pm_trim_idle_step(void) { return idle_look(pm_os_now_ns()); }

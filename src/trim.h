@@ -20,5 +20,8 @@ void pm_trim_for_limit(void);
  * nothing is profiled. */
 struct pm_tcache;
 int64_t pm_trim_idle_look(struct pm_tcache *t);
+/* The same look for a thread with no cache (background.c): true while
+ * work is due. */
+bool pm_trim_idle_step(void);
 
 #endif

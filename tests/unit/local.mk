@@ -13,7 +13,7 @@ tests_unit_test_options_env_CFLAGS = $(AM_CFLAGS) -fno-builtin
 tests_unit_test_options_env_LDADD = $(TEST_LDADD)
 tests_unit_test_options_env_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_options_env
-EXTRA_DIST += tests/unit/options_env.h
+EXTRA_DIST += tests/unit/options_env.h tests/unit/idle_heap.h
 
 check_PROGRAMS += tests/unit/test_stats
 tests_unit_test_stats_CFLAGS = $(AM_CFLAGS) -fno-builtin
@@ -125,6 +125,12 @@ tests_unit_test_idle_return_CFLAGS = $(AM_CFLAGS) -fno-builtin
 tests_unit_test_idle_return_LDADD = $(TEST_LDADD)
 tests_unit_test_idle_return_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_idle_return
+
+check_PROGRAMS += tests/unit/test_background
+tests_unit_test_background_CFLAGS = $(AM_CFLAGS) -fno-builtin
+tests_unit_test_background_LDADD = $(TEST_LDADD)
+tests_unit_test_background_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_background
 
 check_PROGRAMS += tests/unit/test_prof_table
 tests_unit_test_prof_table_LDADD = $(TEST_LDADD)

@@ -19,82 +19,15 @@
 #include "pmalloc.h"
 
 #define HEAP_BYTES ((size_t)128 * 1024 * 1024)
-#define MAX_BLOCKS (HEAP_BYTES / 16)
-#define RUN 1000 /* of each run of blocks allocated one after the other, */
-#define KEPT 100 /* the last ones stay allocated */
 #define DELAY_MS 300
 #define PAIR_MS 5
-
-static void *blocks[MAX_BLOCKS];
-static size_t nblocks;
-
-/* Read without stdio, which would allocate: the idle pairs are to be
- * the only calls between two readings. */
-static size_t rss_bytes(void)
-{
-    char text[128];
-    int fd = open("/proc/self/statm", O_RDONLY);
-    REQUIRE(fd >= 0);
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    REQUIRE(n > 0);
-    text[n] = '\0';
-    char *field = strchr(text, ' ');
-    REQUIRE(field != NULL);
-    return (size_t)strtoul(field + 1, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
-}
+#include "idle_heap.h"
 
 static unsigned long long now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (unsigned long long)ts.tv_sec * 1000ull + (unsigned long long)ts.tv_nsec / 1000000ull;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static size_t block_size(size_t i) { return 16 + (i * 2654435761u) % 1009; }
-
-/* Allocates and writes HEAP_BYTES of blocks of 16 B to 1 KiB. */
-static void *allocate_heap(void *unused)
-{
-    (void)unused;
-    size_t bytes = 0;
-    for (nblocks = 0; bytes < HEAP_BYTES; nblocks++) {
-        size_t n = block_size(nblocks);
-        blocks[nblocks] = malloc(n);
-        REQUIRE(blocks[nblocks] != NULL);
-        memset(blocks[nblocks], 0x5a, n);
-        bytes += n;
-    }
-    return NULL;
-}
-
-/* Frees all but the last KEPT of every RUN blocks, so whole pages come
- * free; returns the bytes still allocated. */
-static size_t free_most(void)
-{
-    size_t live = 0;
-    for (size_t i = 0; i < nblocks; i++) {
-        if (i % RUN < RUN - KEPT) {
-            free(blocks[i]);
-            blocks[i] = NULL;
-        } else {
-            live += block_size(i);
-        }
-    }
-    return live;
-}
-
-static void free_rest(void)
-{
-    for (size_t i = 0; i < nblocks; i++)
-        free(blocks[i]);
-    nblocks = 0;
 }
 
 /* One malloc/free pair of a size the cache holds many of: a hit. */
@@ -143,13 +76,7 @@ static void returned_when_idle(bool by_exited_thread)
 {
     REQUIRE(mallopt(PMALLOC_M_DECAY_MS, DELAY_MS) == 1);
     size_t base = rss_bytes();
-    if (by_exited_thread) {
-        pthread_t th;
-        REQUIRE(pthread_create(&th, NULL, allocate_heap, NULL) == 0);
-        REQUIRE(pthread_join(th, NULL) == 0);
-    } else {
-        allocate_heap(NULL);
-    }
+    make_heap(by_exited_thread);
     CHECK_HEAP();
     size_t live = free_most();
     CHECK_HEAP();

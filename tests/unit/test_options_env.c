@@ -212,6 +212,7 @@ static void test_verbose(void)
         "pmalloc: PMALLOC_PROF_LEAKS=0 (default)",
         "pmalloc: PMALLOC_DECAY_MS=1000 (default)",
         "pmalloc: PMALLOC_DECAY_MADV_FREE=0 (default)",
+        "pmalloc: PMALLOC_BACKGROUND_THREAD=0 (default)",
         "pmalloc: GLIBC_TUNABLES: glibc.malloc.hugetlb is not a pmalloc option, ignored",
     };
     char expected[4096];
