@@ -3,8 +3,9 @@
  * system while the program makes nothing but cache hits, once the decay's
  * delay has passed, and not before; PMALLOC_DECAY_MS=-1 keeps it; each
  * call gives back a bounded amount; the arena of a thread that has exited
- * is returned too; the heap walker passes at every step (it checks where
- * the idle return will go on). */
+ * is returned too, and so is what the calling thread's cache took on;
+ * the heap walker passes at every step (it checks where the idle return
+ * will go on). */
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 
 #include "../harness.h"
 #include "pmalloc.h"
+#include "internal.h"
 
 #define HEAP_BYTES ((size_t)128 * 1024 * 1024)
 #define DELAY_MS 300
@@ -100,6 +102,13 @@ static void returned_when_idle(bool by_exited_thread)
         malloc_stats();
     }
     CHECK(later.reached_ms != 0);
+    /* the calling thread's cache gave back what its depths grew to while
+     * it freed: its small bins hold no more than their starting depths
+     * (the exited thread's cache went back when it exited) */
+    size_t cache_bound = (size_t)PM_TCACHE_BINS * 7 * PM_TCACHE_MAX_CHUNK;
+    if (pm_tcache_bytes() > cache_bound)
+        fprintf(stderr, "the caches hold %zu KiB after the idle return\n", pm_tcache_bytes() / 1024);
+    CHECK(pm_tcache_bytes() <= cache_bound);
     CHECK(later.largest_drop <= (size_t)10 * 1024 * 1024);
 
     /* The returned memory serves the program again. */
