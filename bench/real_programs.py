@@ -185,11 +185,15 @@ def run_step(argv, stdin_path, cwd, env, out, err, timeout):
     return p.returncode, wall, ru.ru_utime + ru.ru_stime, rss
 
 
-def run_once(prog, preload, timeout, preload_ok, debug_dir=None):
+def run_once(prog, alloc, timeout, preload_ok, debug_dir=None):
+    """One run of every step of prog under alloc (an allocator entry: its
+    "preload", and an "env" of extra variables for a variant of one)."""
     rundir = tempfile.mkdtemp(prefix="run-", dir=prog.dir)
     try:
         prog.prepare_run(rundir)
         env = dict(prog.env)
+        env.update(alloc.get("env", {}))
+        preload = alloc["preload"]
         if preload:
             env["LD_PRELOAD"] = preload
         if debug_dir:
@@ -252,14 +256,14 @@ def bindings_ok(debug_dir, preload):
     return None
 
 
-def check_preload(prog, preload, preload_ok):
+def check_preload(prog, alloc, preload_ok):
     """A tiny run with LD_DEBUG=bindings: (digest, error)."""
     debug_dir = tempfile.mkdtemp(prefix="lddebug-", dir=prog.dir)
     try:
-        r = run_once(prog, preload, 120, preload_ok, debug_dir)
+        r = run_once(prog, alloc, 120, preload_ok, debug_dir)
         if not r["ok"]:
             return None, r["error"]
-        return r["digest"], bindings_ok(debug_dir, preload)
+        return r["digest"], bindings_ok(debug_dir, alloc["preload"])
     finally:
         shutil.rmtree(debug_dir, ignore_errors=True)
 
@@ -300,13 +304,13 @@ def run_real(allocs, size_name, rounds, notes, preload_ok=default_preload_ok,
         checks = {}
         for p in progs:
             for a in names:
-                checks[(p, a)] = check_preload(tiny[p], allocs[a]["preload"], preload_ok)
+                checks[(p, a)] = check_preload(tiny[p], allocs[a], preload_ok)
         runs = {}
         for rnd in range(rounds):
             order = names[rnd % len(names):] + names[:rnd % len(names)]
             for p in progs:
                 for a in order:
-                    r = run_once(progs[p], allocs[a]["preload"], timeout, preload_ok)
+                    r = run_once(progs[p], allocs[a], timeout, preload_ok)
                     runs.setdefault((p, a), []).append(r)
                     log("round %d/%d  real %-7s %-9s %s" % (
                         rnd + 1, rounds, p, a, "%.3fs %d KiB" % (r["secs"], r["rss_kb"])

@@ -777,7 +777,7 @@ def write_report(outdir, meta, allocs, macro, micro, instr, summ, targets, plots
     L += real_programs.report_lines(allocs, real, summ, md_table)
     L += variant_cost.report_lines("prof", prof, md_table, fmt)
     L += variant_cost.report_lines("checks", checks, md_table, fmt, real)
-    L += variant_cost.report_lines("decay", decay, md_table, fmt)
+    L += variant_cost.report_lines("decay", decay, md_table, fmt, real)
     if micro:
         h, rows = micro_table(allocs, micro)
         L.append("## Micro benchmarks (google-benchmark)")
@@ -885,10 +885,11 @@ def main():
     if "checks" not in skip and not checks and "pmalloc" in allocs:
         notes.append("checks: libpmalloc_nochecks.so not found next to libpmalloc.so "
                      "(make bench builds it); the integrity checks' cost is not measured")
-    # the nochecks library runs the real programs too, for the checks'
-    # cost there; the peer tables and targets read only `allocs`
-    real_allocs = dict(allocs, **(variant_cost.nochecks_allocator(allocs)
-                                  if "checks" not in skip else {}))
+    # the base sides of the checks and the decay run the real programs
+    # too, for their cost there; the peer tables and targets read only
+    # `allocs`
+    real_allocs = dict(allocs, **variant_cost.real_allocators(
+        [k for k in ("checks", "decay") if k not in skip], allocs))
     real = [] if "real" in skip else real_programs.run_real(
         real_allocs, "quick" if quick else "full", rounds, notes, preload_ok,
         120 if quick else 600)
@@ -908,7 +909,7 @@ def main():
     targets = evaluate_targets(allocs, macro, micro, instr, summ, real) + \
         variant_cost.evaluate_targets("prof", prof) + \
         variant_cost.evaluate_targets("checks", checks, real) + \
-        variant_cost.evaluate_targets("decay", decay)
+        variant_cost.evaluate_targets("decay", decay, real)
     targets += rss_timeline.targets(rss, macro, allocs)
     title = "pmalloc vs peers, %s, %s" % (meta["date"], meta["machine"]["description"])
     plots = [] if "plots" in skip else write_plots(args.out, allocs, macro, micro, instr,

@@ -9,12 +9,16 @@ Three variants are measured:
   ranges, the fast-bin canary, the size tag), the library against
   libpmalloc_nochecks.so, built from the same tree with them compiled
   out (PM_CHUNK_CHECKS=0); at most 2% slower, on the macro workloads and
-  on the real programs (run.py runs the nochecks library alongside the
-  others there, and real_ratio() reads its rows);
+  on the real programs;
 - "decay": free memory going back by itself (issue #11: the decay of free
   pages and the idle return), PMALLOC_DECAY_MS at its default against the
   same library with PMALLOC_DECAY_MS=-1; at most 2% slower on the macro
-  workloads, and at most 10% more page faults on the large-block one.
+  workloads and on the real programs, and at most 10% more page faults on
+  the large-block one.
+
+For the real programs the base side of "checks" and "decay" runs as one
+more allocator among the peers (real_allocators()), interleaved with
+them; real_ratio() reads its rows against pmalloc's.
 
 The two runs of a workload go back to back (their order alternating each
 round), so the machine's drift between them is small; the macro workloads
@@ -27,7 +31,9 @@ import os
 import statistics
 
 ROUNDS = 15
-NOCHECKS = "pmalloc-nochecks"
+# The base sides of the variants measured on the real programs too, as
+# they are named among the allocators there.
+REAL_BASE = {"checks": "pmalloc-nochecks", "decay": "pmalloc-nodecay"}
 
 VARIANTS = {
     "prof": {"target": 1.03, "title": "the allocation profile (PMALLOC_PROF=1)",
@@ -42,7 +48,7 @@ VARIANTS = {
               "what": "pmalloc with free memory going back by itself (PMALLOC_DECAY_MS at its "
                       "default) against the same library with it off (PMALLOC_DECAY_MS=-1)",
               "base_label": "return off", "test_label": "return on",
-              "faults": ("large", 1.10)},
+              "faults": ("large", 1.10), "env": {"PMALLOC_DECAY_MS": "-1"}},
 }
 
 
@@ -55,18 +61,25 @@ def sides(key, allocs):
     if key == "prof":
         return (lib, ()), (lib, ("PMALLOC_PROF=1",))
     if key == "decay":
-        return (lib, ("PMALLOC_DECAY_MS=-1",)), (lib, ())
+        return (lib, tuple("%s=%s" % kv for kv in VARIANTS[key]["env"].items())), (lib, ())
     nochecks = os.path.join(os.path.dirname(lib), "libpmalloc_nochecks.so")
     if not os.path.exists(nochecks):
         return None
     return (nochecks, ()), (lib, ())
 
 
-def nochecks_allocator(allocs):
-    """The nochecks library as an extra allocator for the real programs."""
-    s = sides("checks", allocs)
-    return {NOCHECKS: {"preload": s[0][0], "version": "working tree, checks compiled out"}} \
-        if s else {}
+def real_allocators(keys, allocs):
+    """The base sides of the variants in keys, as extra allocators for the
+    real programs: {name: {"preload", "env", "version"}}."""
+    out = {}
+    for key in keys:
+        s = sides(key, allocs) if key in REAL_BASE else None
+        if s:
+            preload, env = s[0]
+            out[REAL_BASE[key]] = {"preload": preload,
+                                   "env": dict(e.split("=", 1) for e in env),
+                                   "version": "working tree, " + VARIANTS[key]["base_label"]}
+    return out
 
 
 def run(key, bindir, allocs, configs, rounds, timeout, run_once, log):
@@ -111,13 +124,15 @@ def geomean_ratio(rows):
     return statistics.geometric_mean(ratios)
 
 
-def real_ratio(real_rows):
-    """The checks' cost on the real programs: per program, pmalloc's median
-    time over the nochecks library's, and their geometric mean."""
+def real_ratio(key, real_rows):
+    """A variant's cost on the real programs: per program, pmalloc's median
+    time over that of the variant's base side."""
+    if key not in REAL_BASE:
+        return []
     by = {(r["program"], r["allocator"]): r for r in real_rows}
     out = []
     for (p, a), r in by.items():
-        n = by.get((p, NOCHECKS))
+        n = by.get((p, REAL_BASE[key]))
         if a == "pmalloc" and n and "median_secs" in r and "median_secs" in n:
             out.append({"workload": p, "threads": 0, "ratio": r["median_secs"] / n["median_secs"],
                         "base_secs": n["median_secs"], "test_secs": r["median_secs"]})
@@ -130,8 +145,8 @@ def evaluate_targets(key, rows, real_rows=()):
     v = VARIANTS[key]
     out = []
     parts = [("macro", rows)]
-    if key == "checks":
-        parts.append(("real-program", real_ratio(real_rows)))
+    if key in REAL_BASE:
+        parts.append(("real-program", real_ratio(key, real_rows)))
     for part, rs in parts:
         name = "%s: %s geomean time <= %.2f x %s" % (v["title"], part, v["target"],
                                                       v["base_label"])
@@ -174,7 +189,7 @@ def report_lines(key, rows, md_table, fmt, real_rows=()):
          "%s, back to back, %d rounds; medians. Geometric mean of the ratios: %s." % (
              v["what"][0].upper() + v["what"][1:], rows[0]["rounds"],
              fmt(geomean_ratio(rows), ".4f")), ""]
-    real = real_ratio(real_rows) if key == "checks" else []
+    real = real_ratio(key, real_rows)
     table = [[r["workload"], str(r["threads"]), fmt(r.get("base_secs")), fmt(r.get("test_secs")),
               fmt(r.get("ratio"), ".3f") if "ratio" in r else "failed: " + r["error"]]
              for r in rows]
