@@ -1,8 +1,8 @@
 /* The decay of free pages (PMALLOC_DECAY_MS, issue #11): whole pages
  * inside free chunks away from top go back after the delay, not before;
  * -1 keeps them, 0 returns them at once; a pass is bounded (8 MiB, 1024
- * chunks) and the next one goes on where it stopped; the heap walker
- * passes. */
+ * chunks) and the next one goes on where it stopped, on a 1 GiB heap as
+ * on a small one; the heap walker passes. */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +106,50 @@ static void bounded_passes(void)
     CHECK_HEAP();
 }
 
+/* The same on a 1 GiB heap of separate free chunks: the work of a call
+ * stays bounded however big the heap (no call gives back more than a
+ * pass's budget), and the passes still reach every chunk. */
+#define GIB ((size_t)1 << 30)
+#define GIB_BLOCKS (GIB / (MANY_BLOCK + 64 + 32))
+static void bounded_on_a_gib_heap(void)
+{
+    REQUIRE(mallopt(PMALLOC_M_DECAY_MS, -1) == 1);
+    static char *b[GIB_BLOCKS], *sep[GIB_BLOCKS];
+    for (size_t i = 0; i < GIB_BLOCKS; i++) {
+        b[i] = malloc(MANY_BLOCK);
+        sep[i] = malloc(64);
+        REQUIRE(b[i] != NULL && sep[i] != NULL);
+        memset(b[i], 7, MANY_BLOCK);
+    }
+    for (size_t i = 0; i < GIB_BLOCKS; i++)
+        free(b[i]);
+    CHECK_HEAP();
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t expect = GIB_BLOCKS * (MANY_BLOCK / page - 1) * page;
+    size_t start = rss_bytes(), last = start, largest = 0;
+    unsigned calls = 0;
+    REQUIRE(mallopt(PMALLOC_M_DECAY_MS, 0) == 1);
+    /* at most a pass's 8 MiB a call: 1 GiB takes more than a hundred */
+    while (calls < 1000 && (start <= last || start - last < expect * 9 / 10)) {
+        light_call();
+        calls++;
+        size_t now = rss_bytes();
+        if (last > now && last - now > largest)
+            largest = last - now;
+        last = now;
+    }
+    CHECK_HEAP();
+    if (largest > (size_t)9 * 1024 * 1024 || start <= last || start - last < expect * 9 / 10)
+        fprintf(stderr, "1 GiB heap: %u calls gave back %zu KiB of %zu KiB, at most %zu KiB in one\n", calls,
+                start > last ? (start - last) / 1024 : 0, expect / 1024, largest / 1024);
+    CHECK(largest <= (size_t)9 * 1024 * 1024);
+    CHECK(start > last && start - last >= expect * 9 / 10);
+    CHECK(calls >= expect * 9 / 10 / ((size_t)9 * 1024 * 1024));
+    for (size_t i = 0; i < GIB_BLOCKS; i++)
+        free(sep[i]);
+    CHECK_HEAP();
+}
+
 int main(void)
 {
     /* The light call's free must reach the arena, not the thread cache:
@@ -125,5 +169,6 @@ int main(void)
     sleep_ms(100);
     CHECK(drop_after(50, 100) >= total / 4);
     bounded_passes();
+    bounded_on_a_gib_heap();
     return test_finish("test_decay");
 }
