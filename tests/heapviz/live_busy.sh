@@ -106,7 +106,7 @@ killed_mid_read() {
     how=$1 sig=$2
     shift 2
     # shellcheck disable=SC2086
-    HEAPVIZ_TEST_HOLD_MS=10000 env --default-signal=INT "$HEAPVIZ" $OPTS "$@" --pid "$BUSY_PID" --json \
+    HEAPVIZ_TEST_HOLD_MS=10000 env --default-signal=INT,HUP "$HEAPVIZ" $OPTS "$@" --pid "$BUSY_PID" --json \
         -o "$WORK/held.json" 2>"$WORK/held.err" &
     hv=$!
     held=no
