@@ -13,6 +13,9 @@
 #include "../harness.h"
 #include "pmalloc.h"
 
+/* What one call may give back: a pass's 8 MiB, and some slack for the
+ * light call's own pages. */
+#define CALL_MOST ((size_t)9 * 1024 * 1024)
 #define BLOCKS 256
 #define BLOCK ((size_t)64 * 1024) /* under the mmap threshold: from the heap */
 
@@ -92,7 +95,7 @@ static void bounded_passes(void)
     size_t mid = rss_bytes();
     size_t first = before > mid ? before - mid : 0;
     CHECK(first > 0);
-    CHECK(first <= (size_t)9 * 1024 * 1024);
+    CHECK(first <= CALL_MOST);
     for (int i = 0; i < 12; i++)
         light_call();
     CHECK_HEAP();
@@ -108,7 +111,7 @@ static void bounded_passes(void)
 
 /* The same on a 1 GiB heap of separate free chunks: the work of a call
  * stays bounded however big the heap (no call gives back more than a
- * pass's budget), and the passes still reach every chunk. */
+ * pass's budget), and the passes still reach 90% of the pages. */
 #define GIB ((size_t)1 << 30)
 #define GIB_BLOCKS (GIB / (MANY_BLOCK + 64 + 32))
 static void bounded_on_a_gib_heap(void)
@@ -139,12 +142,11 @@ static void bounded_on_a_gib_heap(void)
         last = now;
     }
     CHECK_HEAP();
-    if (largest > (size_t)9 * 1024 * 1024 || start <= last || start - last < expect * 9 / 10)
+    if (largest > CALL_MOST || start <= last || start - last < expect * 9 / 10)
         fprintf(stderr, "1 GiB heap: %u calls gave back %zu KiB of %zu KiB, at most %zu KiB in one\n", calls,
                 start > last ? (start - last) / 1024 : 0, expect / 1024, largest / 1024);
-    CHECK(largest <= (size_t)9 * 1024 * 1024);
+    CHECK(largest <= CALL_MOST);
     CHECK(start > last && start - last >= expect * 9 / 10);
-    CHECK(calls >= expect * 9 / 10 / ((size_t)9 * 1024 * 1024));
     for (size_t i = 0; i < GIB_BLOCKS; i++)
         free(sep[i]);
     CHECK_HEAP();

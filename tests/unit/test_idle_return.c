@@ -117,13 +117,12 @@ static void returned_when_idle(bool by_exited_thread)
     allocate_heap(NULL);
     CHECK_HEAP();
     CHECK(rss_bytes() <= freed_rss + HEAP_BYTES / 8);
-    /* Pages given back come back when written.  (After the exited
-     * thread's case this thread's arena still holds the first case's
-     * heap, free and resident, which serves the allocation instead.) */
-    if (!by_exited_thread)
-        CHECK(rss_bytes() > again);
+    CHECK(rss_bytes() > again);
     free_rest();
     CHECK_HEAP();
+    /* so the next case's heap is not served by this one's, free and
+     * resident, whose pages would not come back when written */
+    malloc_trim(0);
 }
 
 /* -1: the fast bins and their pages stay as they are. */
