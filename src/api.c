@@ -29,6 +29,16 @@
 __attribute__((used)) static void (*const at_exit_reports[])(void) = {pm_report_at_exit, pm_snapshot_at_exit,
                                                                        pm_prof_leaks_at_exit};
 
+/* A call that left the fast paths of thread cache t: it counts for the
+ * cache's idle check, and lets the idle return look now and then
+ * (trim.c); no lock is held. */
+static inline void slow_call_done(struct pm_tcache *t)
+{
+    pm_tcache_tick(t);
+    if (PM_UNLIKELY(t->slow_look_due || t->slow_calls % PM_SLOW_LOOK_CALLS == 0))
+        pm_trim_slow_look(t);
+}
+
 static void *malloc_core(size_t bytes)
 {
     /* a fork child's background thread (none survives the fork) */
@@ -52,7 +62,7 @@ static void *malloc_core(size_t bytes)
     if (t != NULL && nb <= pm_global.tcache_chunk_limit && tcache_more(t->entries[tcache_index(nb)]))
         return pm_tcache_pop(t, tcache_index(nb), t->entries[tcache_index(nb)]);
     if (t != NULL)
-        pm_tcache_tick(t);
+        slow_call_done(t);
     if (in_class && t != NULL) {
         if (tcache_more(t->class_entries[k])) {
             void *mem = pm_tcache_class_pop(t, k);
@@ -275,7 +285,7 @@ static __attribute__((noinline)) void free_slow(void *mem)
      * cache marks, which must not happen between the double-free test
      * and the push. */
     if (t != NULL)
-        pm_tcache_tick(t);
+        slow_call_done(t);
     pm_vg_leave();
     errno = saved_errno;
 }

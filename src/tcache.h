@@ -133,6 +133,10 @@ struct pm_tcache {
     int64_t look_set;
     unsigned long long look_ns;
     uint32_t batches_since_look;
+    /* The looks of its slow calls (trim.c, pm_trim_slow_look): when the
+     * last was, and whether it left work due. */
+    unsigned long long slow_look_ns;
+    bool slow_look_due;
     /* The cache gave back what its depths had grown to because an arena
      * was found idle (trim.c); a slow call clears it. */
     bool idle_trimmed;

@@ -43,7 +43,9 @@ void pm_trim_for_limit(void)
  * give their pages back: a thread that freed most of its heap into its
  * cache and went on with a call now and then kept all of it resident.
  * So the caches' hit countdown (prof.h) runs out now and then, and each
- * time the idle return looks at every arena it can lock at once.  One
+ * time the idle return looks at every arena it can lock at once; a
+ * thread's slow calls look too, now and then, for the threads that make
+ * no hits (all their calls miss, or they only free).  One
  * whose lock no call has taken for the decay's delay gets a step of
  * work: merging PM_IDLE_MERGE_CHUNKS fast chunks, then, once they are
  * all merged, giving back top beyond the trim threshold and empty
@@ -136,6 +138,15 @@ int64_t pm_trim_idle_look(struct pm_tcache *t)
         pm_tcache_release_classes(t);
     }
     return pm_tcache_pace(t, now, due);
+}
+
+void pm_trim_slow_look(struct pm_tcache *t)
+{
+    unsigned long long now = pm_os_now_ns();
+    if (!t->slow_look_due && now - t->slow_look_ns < PM_LOOK_EVERY_NS)
+        return;
+    t->slow_look_ns = now;
+    t->slow_look_due = idle_look(now);
 }
 
 bool pm_trim_idle_step(void) { return idle_look(pm_os_now_ns()); }

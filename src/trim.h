@@ -20,6 +20,13 @@ void pm_trim_for_limit(void);
  * nothing is profiled. */
 struct pm_tcache;
 int64_t pm_trim_idle_look(struct pm_tcache *t);
+/* The same look from a slow call of the thread with cache t (api.c): a
+ * thread whose calls all go to an arena, or that only frees (a
+ * consumer), never runs its hit countdown out.  A slow call reads the
+ * clock once in PM_SLOW_LOOK_CALLS, and looks if PM_LOOK_EVERY_NS have
+ * passed since its last; while work is due, every slow call looks. */
+#define PM_SLOW_LOOK_CALLS 8u
+void pm_trim_slow_look(struct pm_tcache *t);
 /* The same look for a thread with no cache (background.c): true while
  * work is due. */
 bool pm_trim_idle_step(void);

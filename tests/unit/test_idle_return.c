@@ -4,6 +4,7 @@
  * delay has passed, and not before; PMALLOC_DECAY_MS=-1 keeps it; each
  * call gives back a bounded amount; the arena of a thread that has exited
  * is returned too, and so is what the calling thread's cache took on;
+ * a thread that only frees drives the return as one making hits does;
  * the heap walker passes at every step (it checks where the idle return
  * will go on). */
 #include <fcntl.h>
@@ -48,14 +49,39 @@ struct idle_result {
     unsigned long long reached_ms; /* when RSS came within the bound, or 0 */
 };
 
-/* Light pairs every PAIR_MS for up to `ms`, stopping once RSS is within
- * `bound` (when non-zero); the walker runs every 20 pairs. */
-static struct idle_result idle_for(long ms, size_t bound)
+/* The frees of a thread that makes no other call: blocks made for it
+ * beforehand, mapped (above the mmap threshold), so that freeing them is
+ * a call into no arena, and the heap's arena stays idle. */
+#define OWN_BLOCKS 2048
+#define OWN_BLOCK ((size_t)1 << 20)
+static void *own_blocks[OWN_BLOCKS];
+static unsigned own_freed;
+
+static void make_own_blocks(void)
+{
+    for (unsigned i = 0; i < OWN_BLOCKS; i++) {
+        own_blocks[i] = malloc(OWN_BLOCK);
+        REQUIRE(own_blocks[i] != NULL);
+    }
+    own_freed = 0;
+}
+
+/* One free of a block made beforehand (while there are any left). */
+static void light_free(unsigned i)
+{
+    (void)i;
+    if (own_freed < OWN_BLOCKS)
+        free(own_blocks[own_freed++]);
+}
+
+/* A light call every PAIR_MS for up to `ms`, stopping once RSS is within
+ * `bound` (when non-zero); the walker runs every 20 calls. */
+static struct idle_result idle_for(long ms, size_t bound, void (*light_call)(unsigned))
 {
     struct idle_result r = {rss_bytes(), 0, 0};
     unsigned long long start = now_ms();
     for (unsigned i = 0; now_ms() - start < (unsigned long long)ms; i++) {
-        light_pair(i);
+        light_call(i);
         size_t rss = rss_bytes();
         if (r.rss_end > rss && r.rss_end - rss > r.largest_drop)
             r.largest_drop = r.rss_end - rss;
@@ -86,13 +112,13 @@ static void returned_when_idle(bool by_exited_thread)
     CHECK(freed_rss > base + HEAP_BYTES / 2);
 
     /* Before the delay: nothing goes back. */
-    struct idle_result early = idle_for(DELAY_MS / 2, 0);
+    struct idle_result early = idle_for(DELAY_MS / 2, 0, light_pair);
     CHECK(early.rss_end + HEAP_BYTES / 16 > freed_rss);
 
     /* After it: back to within 1.5x the live bytes (above what the
      * process held before), in bounded steps. */
     size_t bound = base + live + live / 2;
-    struct idle_result later = idle_for(5000, bound);
+    struct idle_result later = idle_for(5000, bound, light_pair);
     if (later.reached_ms == 0)
         fprintf(stderr, "idle return (%s): %zu KiB resident for %zu KiB live (from %zu KiB)\n",
                 by_exited_thread ? "exited thread" : "same thread", (later.rss_end - base) / 1024, live / 1024,
@@ -125,6 +151,48 @@ static void returned_when_idle(bool by_exited_thread)
     malloc_trim(0);
 }
 
+/* A thread that only frees (a consumer) drives the idle return too: it
+ * frees most of a heap an exited thread made, then goes on freeing a
+ * block now and then, and makes no other call, while this thread makes
+ * none at all.  It frees the rest too before it exits, so no cache keeps
+ * chunks of that heap, whose arena the next thread to start reuses. */
+static size_t consumer_base; /* RSS before the heap was made */
+static void *consumer(void *unused)
+{
+    (void)unused;
+    size_t live = free_most();
+    CHECK_HEAP();
+    size_t freed_rss = rss_bytes();
+    struct idle_result early = idle_for(DELAY_MS / 2, 0, light_free);
+    CHECK(early.rss_end + HEAP_BYTES / 16 > freed_rss);
+    size_t bound = consumer_base + live + live / 2;
+    struct idle_result later = idle_for(5000, bound, light_free);
+    if (later.reached_ms == 0 || later.largest_drop > (size_t)10 * 1024 * 1024)
+        fprintf(stderr, "idle return (a thread that only frees): %zu KiB resident, bound %zu KiB, largest drop %zu KiB\n",
+                later.rss_end / 1024, bound / 1024, later.largest_drop / 1024);
+    CHECK(later.reached_ms != 0);
+    CHECK(later.largest_drop <= (size_t)10 * 1024 * 1024);
+    free_rest();
+    while (own_freed < OWN_BLOCKS)
+        light_free(0);
+    CHECK_HEAP();
+    return NULL;
+}
+
+static void returned_by_a_thread_that_only_frees(void)
+{
+    REQUIRE(mallopt(PMALLOC_M_DECAY_MS, DELAY_MS) == 1);
+    make_own_blocks();
+    consumer_base = rss_bytes();
+    make_heap(true);
+    CHECK(rss_bytes() > consumer_base + HEAP_BYTES / 2);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, consumer, NULL) == 0);
+    REQUIRE(pthread_join(th, NULL) == 0);
+    CHECK_HEAP();
+    malloc_trim(0);
+}
+
 /* -1: the fast bins and their pages stay as they are. */
 static void kept_when_never(void)
 {
@@ -133,7 +201,7 @@ static void kept_when_never(void)
     size_t in_use = rss_bytes();
     free_most();
     CHECK_HEAP();
-    struct idle_result r = idle_for(DELAY_MS * 3, 0);
+    struct idle_result r = idle_for(DELAY_MS * 3, 0, light_pair);
     CHECK(r.rss_end + HEAP_BYTES / 8 > in_use);
     free_rest();
     CHECK_HEAP();
@@ -141,6 +209,7 @@ static void kept_when_never(void)
 
 int main(void)
 {
+    returned_by_a_thread_that_only_frees();
     returned_when_idle(false);
     returned_when_idle(true);
     kept_when_never();
