@@ -61,8 +61,10 @@ static void *malloc_core(size_t bytes)
      * does an empty bin: the pop reports it. */
     if (t != NULL && nb <= pm_global.tcache_chunk_limit && tcache_more(t->entries[tcache_index(nb)]))
         return pm_tcache_pop(t, tcache_index(nb), t->entries[tcache_index(nb)]);
-    if (t != NULL)
+    if (t != NULL) {
+        t->idle_trimmed = false;
         slow_call_done(t);
+    }
     if (in_class && t != NULL) {
         if (tcache_more(t->class_entries[k])) {
             void *mem = pm_tcache_class_pop(t, k);

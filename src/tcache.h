@@ -138,7 +138,7 @@ struct pm_tcache {
     unsigned long long slow_look_ns;
     bool slow_look_due;
     /* The cache gave back what its depths had grown to because an arena
-     * was found idle (trim.c); a slow call clears it. */
+     * was found idle (trim.c); a slow allocation clears it. */
     bool idle_trimmed;
 };
 
@@ -282,7 +282,6 @@ void pm_tcache_idle_check(struct pm_tcache *t);
 void pm_tcache_release_classes(struct pm_tcache *t);
 static inline void pm_tcache_tick(struct pm_tcache *t)
 {
-    t->idle_trimmed = false;
     if (__builtin_expect(++t->slow_calls >= PM_TCACHE_IDLE_CHECK_CALLS, 0))
         pm_tcache_idle_check(t);
 }

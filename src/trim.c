@@ -125,18 +125,24 @@ static bool idle_look(unsigned long long now)
     return due;
 }
 
-int64_t pm_trim_idle_look(struct pm_tcache *t)
+/* Memory is going back while thread cache t's owner makes only hits, or
+ * only frees: what its cache took on in busier times, chunks all over
+ * the heap that keep their pages and cut the free runs around them, goes
+ * back too, once until its next slow allocation (their arena then waits
+ * the delay again). */
+static void release_cache_if_due(struct pm_tcache *t, bool due)
 {
-    unsigned long long now = pm_os_now_ns();
-    bool due = idle_look(now);
-    /* Memory is going back while this thread makes only hits: what its
-     * cache took on in busier times, chunks all over the heap that keep
-     * their pages and cut the free runs around them, goes back too, once
-     * until its next slow call (its arena then waits the delay again). */
     if (due && !t->idle_trimmed) {
         t->idle_trimmed = true;
         pm_tcache_release_classes(t);
     }
+}
+
+int64_t pm_trim_idle_look(struct pm_tcache *t)
+{
+    unsigned long long now = pm_os_now_ns();
+    bool due = idle_look(now);
+    release_cache_if_due(t, due);
     return pm_tcache_pace(t, now, due);
 }
 
@@ -147,6 +153,7 @@ void pm_trim_slow_look(struct pm_tcache *t)
         return;
     t->slow_look_ns = now;
     t->slow_look_due = idle_look(now);
+    release_cache_if_due(t, t->slow_look_due);
 }
 
 bool pm_trim_idle_step(void) { return idle_look(pm_os_now_ns()); }
