@@ -55,7 +55,10 @@ struct idle_result {
 
 /* The frees of a thread that makes no other call: blocks made for it
  * beforehand, mapped (above the mmap threshold), so that freeing them is
- * a call into no arena, and the heap's arena stays idle. */
+ * a call into no arena, and the heap's arena stays idle, and the freeing
+ * thread's cache takes none of them.  (Freeing them raises the mmap
+ * and trim thresholds to 1 and 2 MiB, far below what the later cases'
+ * 128 MiB heaps of blocks under 1 KiB map or give back.) */
 #define OWN_BLOCKS 2048
 #define OWN_BLOCK ((size_t)1 << 20)
 static void *own_blocks[OWN_BLOCKS];
@@ -217,6 +220,9 @@ static void kept_when_never(void)
 
 int main(void)
 {
+    /* first: the heap it makes in a new arena is laid out in order; after
+     * the exited thread's case, this thread's cache holds chunks all over
+     * that arena, which the next heap there would be cut around */
     returned_by_a_thread_that_only_frees();
     returned_when_idle(false);
     returned_when_idle(true);
