@@ -230,9 +230,12 @@ int64_t pm_tcache_pace(struct pm_tcache *t, unsigned long long now, bool due)
  * idle return, and may be about to go quiet, when the pace it set at a
  * busy time would put the next look far off.  So after PM_LOOK_BATCHES
  * since the last look the countdown (without a profile) is cut to
- * PM_LOOK_SOON_BYTES of hits, and the pace measured afresh from then. */
+ * PM_LOOK_SOON_BYTES of hits, and the pace measured afresh from then.
+ * That is as soon as a new cache's first look: the hits that come after
+ * a burst of frees may be a pair every 30 ms, and 64 KiB of them put the
+ * first look 5 s off (test_idle_return failed so on a loaded machine). */
 #define PM_LOOK_BATCHES 64u
-#define PM_LOOK_SOON_BYTES ((int64_t)64 * 1024)
+#define PM_LOOK_SOON_BYTES PM_LOOK_FIRST_BYTES
 static void gave_back(struct pm_tcache *t)
 {
     if (++t->batches_since_look < PM_LOOK_BATCHES || t->prof_left <= PM_LOOK_SOON_BYTES ||

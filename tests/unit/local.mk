@@ -85,6 +85,11 @@ tests_unit_test_tcache_depth_CFLAGS = $(TEST_WB_CFLAGS)
 tests_unit_test_tcache_depth_LDADD = $(TEST_LDADD)
 tests_unit_test_tcache_depth_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_tcache_depth
+check_PROGRAMS += tests/unit/test_look_pace
+tests_unit_test_look_pace_CFLAGS = $(TEST_WB_CFLAGS)
+tests_unit_test_look_pace_LDADD = $(TEST_LDADD)
+tests_unit_test_look_pace_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_look_pace
 
 # The page size read at run time, faked bigger than the kernel's through
 # the OS layer: one program per size.

@@ -24,6 +24,10 @@
 #define HEAP_BYTES ((size_t)128 * 1024 * 1024)
 #define DELAY_MS 300
 #define PAIR_MS 5
+/* How long a case waits for RSS to come within its bound: issue #11's
+ * target gives 12 s; here about 2 s is enough, and a loaded machine
+ * makes the pairs, and the walker between them, slower. */
+#define RETURN_WINDOW_MS 10000
 #include "idle_heap.h"
 
 static unsigned long long now_ms(void)
@@ -125,7 +129,7 @@ static void returned_when_idle(bool by_exited_thread)
     /* After it: back to within 1.5x the live bytes (above what the
      * process held before), in bounded steps. */
     size_t bound = base + live + live / 2;
-    struct idle_result later = idle_for(5000, bound, light_pair);
+    struct idle_result later = idle_for(RETURN_WINDOW_MS, bound, light_pair);
     if (later.reached_ms == 0)
         fprintf(stderr, "idle return (%s): %zu KiB resident for %zu KiB live (from %zu KiB)\n",
                 by_exited_thread ? "exited thread" : "same thread", (later.rss_end - base) / 1024, live / 1024,
@@ -172,7 +176,7 @@ static void *consumer(void *unused)
     struct idle_result early = idle_for(DELAY_MS / 2, 0, light_free);
     CHECK(early.rss_end + HEAP_BYTES / 16 > freed_rss);
     size_t bound = consumer_base + live + live / 2;
-    struct idle_result later = idle_for(5000, bound, light_free);
+    struct idle_result later = idle_for(RETURN_WINDOW_MS, bound, light_free);
     if (later.reached_ms == 0 || later.largest_drop > (size_t)10 * 1024 * 1024)
         fprintf(stderr, "idle return (a thread that only frees): %zu KiB resident, bound %zu KiB, largest drop %zu KiB\n",
                 later.rss_end / 1024, bound / 1024, later.largest_drop / 1024);
