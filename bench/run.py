@@ -132,6 +132,23 @@ def pkg_version(pkg):
     return run_quiet(["dpkg-query", "-W", "-f", "${Version}", pkg]) or None
 
 
+def apt_install(pkg, why):
+    """Installs a Debian package when running as root; False when it
+    cannot try."""
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return False
+    log("installing %s for %s" % (pkg, why))
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    r = subprocess.run(["apt-get", "install", "-y", "-q", pkg], env=env,
+                       capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], env=env,
+                       capture_output=True, check=False)
+        subprocess.run(["apt-get", "install", "-y", "-q", pkg], env=env,
+                       capture_output=True, check=False)
+    return True
+
+
 def resolve_allocators(names, pmalloc_path, notes):
     """Returns an ordered dict name -> {path, version}; missing peers are
     installed with apt-get when root, otherwise skipped with a note."""
@@ -155,16 +172,7 @@ def resolve_allocators(names, pmalloc_path, notes):
                          if run_quiet(["ldd", "--version"]) else None}
             continue
         path = find_lib(soname)
-        if not path and os.geteuid() == 0 and shutil.which("apt-get"):
-            log("installing %s for %s" % (pkg, name))
-            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-            r = subprocess.run(["apt-get", "install", "-y", "-q", pkg], env=env,
-                               capture_output=True, text=True, check=False)
-            if r.returncode != 0:
-                subprocess.run(["apt-get", "update", "-q"], env=env,
-                               capture_output=True, check=False)
-                subprocess.run(["apt-get", "install", "-y", "-q", pkg], env=env,
-                               capture_output=True, check=False)
+        if not path and apt_install(pkg, name):
             path = find_lib(soname)
         if not path:
             notes.append("%s: %s not installed (apt-get install %s as root); skipped"
@@ -849,6 +857,8 @@ def main():
         names.insert(0, "glibc")
         notes.append("glibc added: every ratio is to glibc")
     allocs = resolve_allocators(names, pm, notes)
+    if "plots" not in skip and not shutil.which("gnuplot"):
+        apt_install("gnuplot-nox", "the plots")
     if "pmalloc" in allocs:
         allocs["pmalloc"]["version"] = args.pmalloc_version or "git " + (run_quiet(
             ["git", "-C", os.path.dirname(HERE), "describe", "--always", "--dirty"])
