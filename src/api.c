@@ -15,6 +15,7 @@
 #include "hardened.h"
 #include "init.h"
 #include "memcheck.h"
+#include "os.h"
 #include "prof.h"
 #include "prof_leaks.h"
 #include "snapshot_self.h"
@@ -346,6 +347,13 @@ static inline __attribute__((always_inline)) void free_class(void *mem, struct p
 /* The fast path: a small chunk goes onto the thread cache with no lock
  * and no call.  Anything unusual (a full bin, a chunk that looks cached
  * already, an odd size or pointer) takes the slow path, which checks. */
+/* Whether mem is an aligned address inside the range every heap lies
+ * in: the fast paths read a header only then. */
+static inline bool in_heap_range(const void *mem)
+{
+    return (uintptr_t)mem >= pm_global.heap_lo && (uintptr_t)mem < pm_global.heap_hi && ptr_aligned(mem);
+}
+
 PM_EXPORT void free(void *mem)
 {
     struct pm_tcache *t = pm_tc;
@@ -354,8 +362,7 @@ PM_EXPORT void free(void *mem)
      * the range stays empty, so memcheck judges every pointer before
      * anything reads its header.  A thread without a cache has one whose
      * bins are all full. */
-    if (PM_LIKELY((uintptr_t)mem >= pm_global.heap_lo && (uintptr_t)mem < pm_global.heap_hi &&
-                  ptr_aligned(mem))) {
+    if (PM_LIKELY(in_heap_range(mem))) {
         struct pm_tcache_entry *e = mem;
         /* Rotating moves a size's bit 3 (a size that is not a multiple of
          * 16) to the top, so such sizes, like those below MINSIZE, give a
@@ -623,8 +630,56 @@ static void check_realloc_not_cached(void *oldmem, mchunk *oldp, size_t oldsize)
         pm_corruption("realloc(): chunk already freed (tcache)", oldmem);
 }
 
+/* Whether oldmem is a live heap block by the checks free's fast path
+ * makes: the heap range holds it, its size tag is intact, and it is
+ * neither held free (a cache, fast bin or remote list has it), sampled
+ * nor mapped, nor free in a bin (the next chunk says so); *size is its
+ * chunk's size.  Anything else takes realloc's full checks.  The next
+ * header is read only off a page boundary: at one, the chunk may be top
+ * (a block freed into it), whose end may be the end of what is mapped. */
+static inline bool live_heap_block(void *oldmem, size_t *size)
+{
+    if (!in_heap_range(oldmem))
+        return false;
+    mchunk *oldp = mem_chunk(oldmem);
+    size_t raw = chunk_raw_size(oldp);
+    *size = raw & PM_SIZE_MASK;
+    mchunk *next = chunk_at(oldp, *size);
+    return (raw & (PM_OWNER_BITS | PM_IS_MMAPPED)) == 0 && size_tag_matches(raw, *size, chunk_key_at(oldmem)) &&
+           ((uintptr_t)next & (PM_MIN_PAGE_SIZE - 1)) != 0 && chunk_prev_inuse(next);
+}
+
+/* A live block that holds the new size and would give back less than
+ * half of itself stays as it is, without the arena's lock, as mimalloc
+ * and tcmalloc keep it: with the slack a block growing at the end of its
+ * heap takes (pm_realloc_at_top), one grown a quarter at a time stays
+ * three times in four.  The next header's size tag is checked as well,
+ * so a forged neighbour stops a block that stays as it stops one that
+ * moves. */
+static inline bool stays_in_place(void *oldmem, size_t size, size_t nb)
+{
+    return nb <= size && nb >= size / 2 && chunk_tag_ok(chunk_at(mem_chunk(oldmem), size));
+}
+
+/* A live block growing into top: the arena's part of realloc and no
+ * more, its checks made by live_heap_block. */
+static __attribute__((noinline)) void *grow_at_top(void *oldmem, size_t size, size_t nb)
+{
+    mchunk *oldp = mem_chunk(oldmem);
+    struct pm_arena *a = pm_arena_of_freed(oldp);
+    pm_lock_arena(a);
+    void *mem = pm_realloc_at_top(a, oldp, size, nb);
+    pm_unlock(&a->lock);
+    if (mem != NULL)
+        debug_check();
+    return mem;
+}
+
 static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
 {
+    size_t size;
+    if (live_heap_block(oldmem, &size) && stays_in_place(oldmem, size, nb))
+        return oldmem;
     mchunk *oldp = mem_chunk(oldmem);
     size_t oldsize = chunk_size(oldp);
     if (PM_UNLIKELY((uintptr_t)oldp > (uintptr_t)0 - oldsize || !ptr_aligned(oldmem)))
@@ -681,7 +736,7 @@ static void *moving_realloc(void *oldmem, size_t bytes)
     return mem;
 }
 
-PM_EXPORT void *realloc(void *oldmem, size_t bytes)
+static __attribute__((noinline)) void *realloc_slow(void *oldmem, size_t bytes)
 {
     if (oldmem == NULL)
         return malloc(bytes);
@@ -709,6 +764,25 @@ PM_EXPORT void *realloc(void *oldmem, size_t bytes)
         errno = ENOMEM;
     debug_check();
     return mem;
+}
+
+/* A block that stays where it is, or grows into top, takes the checks
+ * free's fast path takes: before start-up, and under memcheck, the heap
+ * range is empty; the hardened mode and the profile take the whole way,
+ * as does every other resize. */
+PM_EXPORT void *realloc(void *oldmem, size_t bytes)
+{
+    size_t size;
+    if (PM_LIKELY(bytes - 1 < PM_MAX_REQUEST && !pm_opt.hardened && !pm_prof_on &&
+                  live_heap_block(oldmem, &size))) {
+        size_t nb = request_to_size(bytes);
+        if (stays_in_place(oldmem, size, nb))
+            return oldmem;
+        void *mem;
+        if (nb > size && (mem = grow_at_top(oldmem, size, nb)) != NULL)
+            return mem;
+    }
+    return realloc_slow(oldmem, bytes);
 }
 
 PM_EXPORT void *reallocarray(void *oldmem, size_t count, size_t size)

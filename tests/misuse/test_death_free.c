@@ -340,6 +340,35 @@ static void realloc_freed_fast(void)
     (void)!realloc(opaque(b), 400);
 }
 
+/* The same sizes take realloc's short ways (a block that stays as it is,
+ * one that grows into top): the checks they make must stop a freed block
+ * too. */
+static void realloc_freed_tcache_stays(void)
+{
+    void *a = malloc(24);
+    free(a);
+    death_expect_addr(a);
+    (void)!realloc(opaque(a), 20);
+}
+
+static void realloc_freed_arena_stays(void)
+{
+    void *b = freed_between_guards(200);
+    death_expect_addr(b);
+    (void)!realloc(opaque(b), 150);
+}
+
+static void realloc_freed_at_top(void)
+{
+    /* A block freed next to top merges into it: what realloc is handed
+     * is top's own header, held by no block. */
+    tcache_off();
+    void *a = malloc(100000);
+    free(a);
+    death_expect_addr(a);
+    (void)!realloc(opaque(a), 150000);
+}
+
 /* ---- the thread cache ---- */
 
 static void tcache_double_free(void)
@@ -410,6 +439,9 @@ static const struct death_case cases[] = {
     DEATH_CASE(realloc_freed_tcache, "realloc(): chunk already freed (tcache)"),
     DEATH_CASE(realloc_freed_arena, "realloc(): chunk already freed"),
     DEATH_CASE(realloc_freed_fast, "realloc(): chunk already freed"),
+    DEATH_CASE(realloc_freed_tcache_stays, "realloc(): chunk already freed (tcache)"),
+    DEATH_CASE(realloc_freed_arena_stays, "realloc(): chunk already freed"),
+    DEATH_CASE(realloc_freed_at_top, "realloc(): chunk already freed"),
     DEATH_CASE(free_corrupted_unsorted, "free(): corrupted unsorted chunks"),
     DEATH_CASE(tcache_double_free, "free(): double free detected in tcache 2"),
     DEATH_CASE(tcache_too_many, "free(): too many chunks detected in tcache"),
