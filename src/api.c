@@ -649,16 +649,17 @@ static inline bool live_heap_block(void *oldmem, size_t *size)
            ((uintptr_t)next & (PM_MIN_PAGE_SIZE - 1)) != 0 && chunk_prev_inuse(next);
 }
 
-/* A live block that holds the new size and would give back less than
- * half of itself stays as it is, without the arena's lock, as mimalloc
- * and tcmalloc keep it: with the slack a block growing at the end of its
- * heap takes (pm_realloc_at_top), one grown a quarter at a time stays
- * three times in four.  The next header's size tag is checked as well,
- * so a forged neighbour stops a block that stays as it stops one that
- * moves. */
+/* A live block that holds the new size, and would give back less than a
+ * minimal chunk, stays as it is without the arena's lock.  The next
+ * header's size tag is checked as well, so a forged neighbour stops a
+ * block that stays as it stops one that moves.  (Keeping a block that
+ * would give back less than half, as mimalloc and tcmalloc do, and
+ * letting a block at the end of its heap take slack, cut realloc
+ * growth's instructions by 45% but cost macro_large 20% more page faults, 12%
+ * more peak RSS and 16% more time: the kept tails serve no other block.) */
 static inline bool stays_in_place(void *oldmem, size_t size, size_t nb)
 {
-    return nb <= size && nb >= size / 2 && chunk_tag_ok(chunk_at(mem_chunk(oldmem), size));
+    return nb <= size && size - nb < PM_MINSIZE && chunk_tag_ok(chunk_at(mem_chunk(oldmem), size));
 }
 
 /* A live block growing into top: the arena's part of realloc and no

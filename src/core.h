@@ -76,10 +76,9 @@ static inline void pm_lock_arena(struct pm_arena *a)
  * within the arena.  Returns the user pointer, or NULL (old chunk
  * untouched). */
 void *pm_int_realloc(struct pm_arena *a, mchunk *oldp, size_t nb);
-/* Grows a block that ends at top into it, taking some slack too (the
- * heap grows under it if it must); NULL, the block unchanged, when it
- * does not end at top, top's size is too big to be true, or top cannot
- * grow where it is.  Lock held. */
+/* Grows a block that ends at top into it, the heap under it if it must;
+ * NULL, the block unchanged, when it does not end at top, top's size is
+ * too big to be true, or top cannot grow where it is.  Lock held. */
 void *pm_realloc_at_top(struct pm_arena *a, mchunk *oldp, size_t oldsize, size_t nb);
 /* memalign.c */
 void *pm_int_memalign(struct pm_arena *a, size_t alignment, size_t nb);

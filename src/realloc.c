@@ -32,32 +32,20 @@ static void *shrink_to(struct pm_arena *a, mchunk *p, size_t size, size_t nb)
 /* A block that grows at the end of its heap grows there, the heap under
  * it: moving it would copy it and free its old place into top, which
  * the next growth takes back from the system after a trim gave it away.
- * A block that keeps growing is likely to grow again, so it takes slack
- * (grow_slack), and the heap grows by the slack as well as the pad, and
- * in the main heap by as much again as the block holds (pages not yet
- * written cost nothing); a sub-heap asks for no more, as it cannot grow
- * past its reservation in place.  False when top could not grow where
- * it is (it may have moved to a new heap: the caller moves the block). */
-static bool grow_top_for(struct pm_arena *a, size_t oldsize, size_t nb, size_t slack)
+ * A block that keeps growing is likely to grow again, so the main heap
+ * asks for as much again as the block holds, so a block grown a quarter
+ * at a time makes a system call every third growth rather than every one (pages not yet written cost
+ * nothing); a sub-heap asks for the usual pad, as it cannot grow past
+ * its reservation in place.  False when top could not grow where it is
+ * (it may have moved to a new heap: the caller moves the block). */
+static bool grow_top_for(struct pm_arena *a, size_t oldsize, size_t nb)
 {
     mchunk *top = a->top;
     size_t pad = pm_opt.top_pad;
     if (a == &pm_main_arena && oldsize > pad)
         pad = oldsize;
-    if (slack > pad)
-        pad = slack;
     return pm_sysgrow(a, nb - oldsize, pad) && a->top == top;
 }
-
-/* How much more than nb a block growing at the end of its heap takes,
- * as far as top holds it: as much again, up to PM_GROW_SLACK_MAX.  Its
- * unwritten pages cost nothing, and realloc keeps a block in place
- * without the arena's lock while it holds the new size and would give
- * back less than half of itself (api.c), so a block grown a quarter at a
- * time comes here once in four growths.  The slack goes back to top with
- * the block, or when it shrinks below half. */
-#define PM_GROW_SLACK_MAX ((size_t)32 * 1024 * 1024)
-static size_t grow_slack(size_t nb) { return nb < PM_GROW_SLACK_MAX ? nb : PM_GROW_SLACK_MAX; }
 
 void *pm_realloc_at_top(struct pm_arena *a, mchunk *oldp, size_t oldsize, size_t nb)
 {
@@ -65,16 +53,13 @@ void *pm_realloc_at_top(struct pm_arena *a, mchunk *oldp, size_t oldsize, size_t
     /* a top too big for the arena is pm_int_realloc's to report */
     if (next != a->top || chunk_size(next) >= a->system_mem)
         return NULL;
-    size_t slack = grow_slack(nb);
     size_t total = oldsize + chunk_size(next);
-    if (total < nb + PM_MINSIZE && grow_top_for(a, oldsize, nb, slack))
+    if (total < nb + PM_MINSIZE && grow_top_for(a, oldsize, nb))
         total = oldsize + top_size(a);
     if (total < nb + PM_MINSIZE)
         return NULL;
-    size_t spare = total - nb - PM_MINSIZE;
-    size_t take = nb + (spare < slack ? spare : slack);
-    chunk_set_size_keep_flags(oldp, take);
-    pm_set_top(a, chunk_at(oldp, take), total - take);
+    chunk_set_size_keep_flags(oldp, nb);
+    pm_set_top(a, chunk_at(oldp, nb), total - nb);
     return chunk_mem(oldp);
 }
 
