@@ -1,6 +1,10 @@
 /* The exported malloc family and the pmalloc_ API: argument checks and
  * errno, the choice between the heap and a direct mapping, and the arena
- * lock around the core.  glibc's documented semantics throughout. */
+ * lock around the core.  glibc's documented semantics throughout.
+ * malloc, free, calloc and realloc stay in one object: a static link
+ * that pulled only some of them from libpmalloc.a would pull the rest
+ * from libc.a's malloc.o, which defines them all (tried: secure_prog's
+ * static link failed with realloc in a file of its own). */
 #include "config.h"
 
 #include <errno.h>
@@ -13,6 +17,7 @@
 #include "tcache_check.h"
 #include "core.h"
 #include "hardened.h"
+#include "heap.h"
 #include "init.h"
 #include "memcheck.h"
 #include "os.h"
@@ -347,13 +352,6 @@ static inline __attribute__((always_inline)) void free_class(void *mem, struct p
 /* The fast path: a small chunk goes onto the thread cache with no lock
  * and no call.  Anything unusual (a full bin, a chunk that looks cached
  * already, an odd size or pointer) takes the slow path, which checks. */
-/* Whether mem is an aligned address inside the range every heap lies
- * in: the fast paths read a header only then. */
-static inline bool in_heap_range(const void *mem)
-{
-    return (uintptr_t)mem >= pm_global.heap_lo && (uintptr_t)mem < pm_global.heap_hi && ptr_aligned(mem);
-}
-
 PM_EXPORT void free(void *mem)
 {
     struct pm_tcache *t = pm_tc;
@@ -362,7 +360,7 @@ PM_EXPORT void free(void *mem)
      * the range stays empty, so memcheck judges every pointer before
      * anything reads its header.  A thread without a cache has one whose
      * bins are all full. */
-    if (PM_LIKELY(in_heap_range(mem))) {
+    if (PM_LIKELY(pm_in_heap_range(mem))) {
         struct pm_tcache_entry *e = mem;
         /* Rotating moves a size's bit 3 (a size that is not a multiple of
          * 16) to the top, so such sizes, like those below MINSIZE, give a
@@ -639,7 +637,7 @@ static void check_realloc_not_cached(void *oldmem, mchunk *oldp, size_t oldsize)
  * (a block freed into it), whose end may be the end of what is mapped. */
 static inline bool live_heap_block(void *oldmem, size_t *size)
 {
-    if (!in_heap_range(oldmem))
+    if (!pm_in_heap_range(oldmem))
         return false;
     mchunk *oldp = mem_chunk(oldmem);
     size_t raw = chunk_raw_size(oldp);
@@ -655,8 +653,9 @@ static inline bool live_heap_block(void *oldmem, size_t *size)
  * block that stays as it stops one that moves.  (Keeping a block that
  * would give back less than half, as mimalloc and tcmalloc do, and
  * letting a block at the end of its heap take slack, cut realloc
- * growth's instructions by 45% but cost macro_large 20% more page faults, 12%
- * more peak RSS and 16% more time: the kept tails serve no other block.) */
+ * growth's instructions by 45% but cost macro_large 20% more page
+ * faults, 12% more peak RSS and 16% more time: the kept tails serve no
+ * other block.) */
 static inline bool stays_in_place(void *oldmem, size_t size, size_t nb)
 {
     return nb <= size && size - nb < PM_MINSIZE && chunk_tag_ok(chunk_at(mem_chunk(oldmem), size));
@@ -678,9 +677,6 @@ static __attribute__((noinline)) void *grow_at_top(void *oldmem, size_t size, si
 
 static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
 {
-    size_t size;
-    if (live_heap_block(oldmem, &size) && stays_in_place(oldmem, size, nb))
-        return oldmem;
     mchunk *oldp = mem_chunk(oldmem);
     size_t oldsize = chunk_size(oldp);
     if (PM_UNLIKELY((uintptr_t)oldp > (uintptr_t)0 - oldsize || !ptr_aligned(oldmem)))

@@ -37,6 +37,14 @@ static inline bool heap_holds(const struct pm_heap *h, const void *p, size_t len
  * list only ever grows at its head. */
 bool pm_arena_holds(struct pm_arena *a, const void *p, size_t len);
 
+/* Whether mem is an aligned address inside the range every heap of every
+ * arena lies in (pm_global.heap_lo and heap_hi): the fast paths of free
+ * and realloc read a header only then. */
+static inline bool pm_in_heap_range(const void *mem)
+{
+    return (uintptr_t)mem >= pm_global.heap_lo && (uintptr_t)mem < pm_global.heap_hi && ptr_aligned(mem);
+}
+
 /* Bytes of the arena's heaps that are no chunk at all: each heap's record
  * (and a thread arena's own record) before its first chunk, and the
  * fencepost pair that closes each heap but the newest.  Lock held. */

@@ -1,4 +1,4 @@
-/* Death tests for realloc() (src/api.c, src/realloc.c), mmapped chunks
+/* Death tests for realloc() (src/api_realloc.c, src/realloc.c), mmapped chunks
  * (src/mmap_chunk.c: munmap_chunk / mremap_chunk), the check action
  * (M_CHECK_ACTION, MALLOC_CHECK_, PMALLOC_CHECK_ACTION: bit 0 prints, the
  * abort always happens), the debug mode's heap walker (PMALLOC_CHECK=1)
@@ -48,6 +48,15 @@ static void realloc_next_size(void) { (void)!realloc(next_size_forged(0x8), 300)
 
 /* a shrink checks too */
 static void realloc_next_size_huge(void) { (void)!realloc(next_size_forged((size_t)1 << 40), 100); }
+
+/* a block growing into top checks top's size (the short way hands it on) */
+static void realloc_top_size_huge(void)
+{
+    void *p = block_before_top(200);
+    *next_size_word(p) = ((size_t)1 << 40) | PM_PREV_INUSE;
+    death_expect_addr(p);
+    (void)!realloc(opaque(p), 400);
+}
 
 /* ---- mmapped chunks ---- */
 
@@ -153,6 +162,7 @@ static const struct death_case cases[] = {
     DEATH_CASE(realloc_old_size_huge, "realloc(): invalid old size"),
     DEATH_CASE(realloc_next_size, "realloc(): invalid next size"),
     DEATH_CASE(realloc_next_size_huge, "realloc(): invalid next size"),
+    DEATH_CASE(realloc_top_size_huge, "realloc(): invalid next size"),
     DEATH_CASE(munmap_forged_flag, "munmap_chunk(): invalid pointer"),
     DEATH_CASE(munmap_forged_in_mapping, "munmap_chunk(): invalid pointer"),
     DEATH_CASE(munmap_size_changed, "munmap_chunk(): invalid pointer"),
