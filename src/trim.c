@@ -56,13 +56,14 @@ void pm_trim_for_limit(void)
  * PMALLOC_DECAY_MS=-1 keeps everything, as it keeps free pages. */
 #define PM_IDLE_MERGE_CHUNKS ((size_t)8192)
 
-/* What a large free gives back of top, PM_DECAY_BUDGET bytes of it at a
- * time, and then the empty newest sub-heaps of a thread arena: true if
- * it gave back anything. */
+/* Top beyond top_pad, PM_DECAY_BUDGET bytes of it at a time, and then
+ * the empty newest sub-heaps of a thread arena: true if it gave back
+ * anything.  Below the trim threshold too: what a large free left of top
+ * (pm_trim_keep) goes back here once the arena has been idle. */
 static bool give_back_top_slice(struct pm_arena *a)
 {
     size_t top = top_size(a), pad = pm_opt.top_pad;
-    if (top >= pm_opt_trim_threshold() && pm_systrim_worth(a, pad)) {
+    if (pm_systrim_worth(a, pad)) {
         if (top - PM_MINSIZE - pad > PM_DECAY_BUDGET)
             pad = top - PM_MINSIZE - PM_DECAY_BUDGET;
         if (pm_systrim(a, pad))

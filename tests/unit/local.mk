@@ -49,6 +49,12 @@ tests_unit_test_top_trim_LDADD = $(TEST_LDADD)
 tests_unit_test_top_trim_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_top_trim
 
+check_PROGRAMS += tests/unit/test_trim_keep
+tests_unit_test_trim_keep_CFLAGS = $(TEST_WB_CFLAGS)
+tests_unit_test_trim_keep_LDADD = $(TEST_LDADD)
+tests_unit_test_trim_keep_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_trim_keep
+
 check_PROGRAMS += tests/unit/test_mmap_threshold
 tests_unit_test_mmap_threshold_CFLAGS = $(TEST_WB_CFLAGS)
 tests_unit_test_mmap_threshold_LDADD = $(TEST_LDADD)

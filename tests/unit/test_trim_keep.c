@@ -1,0 +1,109 @@
+/* What a large free leaves of top (sysmalloc.h, pm_trim_keep): once the
+ * program has raised the dynamic trim threshold, a free that takes top
+ * past it keeps up to the threshold, and the idle return gives that back
+ * after the decay's delay; a threshold set by hand, or a decay of 0 (give
+ * back at once), keeps only top_pad, as glibc does. */
+#include <unistd.h>
+
+#include "../helpers.h"
+#include "../../src/trim.h"
+
+#define BLOCKS 5
+
+static size_t top_now(void) { return chunk_size(MAIN->top); }
+
+/* Top after pm_systrim(pad): more than pad and a minimal chunk, by at
+ * most a page. */
+static bool top_trimmed_to(size_t pad)
+{
+    size_t top = top_now();
+    if (top > pad + PM_MINSIZE && top <= pad + PM_MINSIZE + pm_page_size())
+        return true;
+    fprintf(stderr, "top %zu, expected just above %zu\n", top, pad + PM_MINSIZE);
+    return false;
+}
+
+/* BLOCKS blocks of 1 MiB from the heap (below the raised mmap
+ * threshold), written, then freed: the last free merges all of them into
+ * top, past a trim threshold of 4 MiB.  Returns the break before the
+ * frees. */
+static char *grow_and_free(void)
+{
+    void *b[BLOCKS];
+    for (int i = 0; i < BLOCKS; i++) {
+        b[i] = malloc(MiB);
+        REQUIRE(b[i] != NULL && !chunk_is_mmapped(hdr(b[i])));
+        memset(b[i], i + 1, MiB);
+    }
+    REQUIRE(chunk_next(hdr(b[BLOCKS - 1])) == MAIN->top);
+    char *high = sbrk(0);
+    for (int i = 0; i < BLOCKS; i++) {
+        free(b[i]);
+        CHECK_HEAP();
+    }
+    return high;
+}
+
+static void test_keep_threshold(void)
+{
+    /* a mapped block of 2 MiB freed raises the thresholds (facts §5) */
+    void *m = malloc(2 * MiB);
+    REQUIRE(m != NULL && chunk_is_mmapped(hdr(m)));
+    free(m);
+    REQUIRE(!pm_opt.no_dyn_threshold);
+    size_t threshold = pm_opt.trim_threshold;
+    CHECK(threshold >= 4 * MiB);
+    CHECK(threshold < BLOCKS * MiB);
+    CHECK_EQ_SIZE(pm_trim_keep(), threshold);
+
+    char *high = grow_and_free();
+    /* some went back, but top keeps the threshold's worth */
+    CHECK((char *)sbrk(0) < high);
+    CHECK(top_trimmed_to(threshold));
+    CHECK((char *)MAIN->top + top_now() == (char *)sbrk(0));
+
+    /* A block cut from top leaves it below the threshold, where no free
+     * trims it.  Idle for the decay's delay, the arena gives top back down
+     * to top_pad all the same.  The first look only starts the idle
+     * clock. */
+    void *hold = malloc(512 * KiB);
+    REQUIRE(hold != NULL && !chunk_is_mmapped(hdr(hold)));
+    CHECK(top_now() < threshold);
+    pm_opt.decay_ms = 20;
+    for (int i = 0; i < 200 && top_now() > pm_opt.top_pad + PM_MINSIZE + pm_page_size(); i++) {
+        pm_trim_idle_step();
+        usleep(10 * 1000);
+    }
+    CHECK(top_trimmed_to(pm_opt.top_pad));
+    CHECK((char *)MAIN->top + top_now() == (char *)sbrk(0));
+    CHECK_HEAP();
+    free(hold);
+    CHECK_HEAP();
+}
+
+static void test_glibc_rule(void)
+{
+    /* a decay of 0 gives back at once: nothing left for an idle return */
+    pm_opt.decay_ms = 0;
+    CHECK_EQ_SIZE(pm_trim_keep(), pm_opt.top_pad);
+    grow_and_free();
+    CHECK(top_trimmed_to(pm_opt.top_pad));
+
+    /* a threshold set by hand is glibc's: trim to top_pad */
+    pm_opt.decay_ms = PM_DEFAULT_DECAY_MS;
+    REQUIRE(mallopt(M_TRIM_THRESHOLD, 4 << 20) == 1);
+    REQUIRE(pm_opt.no_dyn_threshold);
+    CHECK_EQ_SIZE(pm_trim_keep(), pm_opt.top_pad);
+    grow_and_free();
+    CHECK(top_trimmed_to(pm_opt.top_pad));
+    CHECK_HEAP();
+}
+
+int main(void)
+{
+    no_tcache();
+    CHECK_HEAP();
+    test_keep_threshold();
+    test_glibc_rule();
+    return test_finish("test_trim_keep");
+}
