@@ -9,23 +9,36 @@
 
 #include "prof_stack.h"
 
+#include <dlfcn.h>
 #include <link.h>
 #include <stdbool.h>
 #include <string.h>
 
-/* Only the shared library is linked with libunwind (libtool builds its
- * objects with PIC defined): in libpmalloc.a the reference may stay
- * unresolved, so a static link goes without libunwind and the libraries
- * libunwind.a needs, with frame pointers then. */
+/* The unwinder, once a profile has started: libunwind's unw_backtrace,
+ * or NULL (frame pointers then).  The shared library opens libunwind by
+ * its soname only then, so a process without a profile maps neither it
+ * nor what it needs (configure.ac says why).  In libpmalloc.a (libtool
+ * builds the shared objects with PIC defined) the reference is weak: a
+ * static link goes without libunwind unless the program links it. */
+typedef int (*pm_unwind_fn)(void **frames, int max);
+static pm_unwind_fn unwinder;
+
 #if HAVE_LIBUNWIND
 #ifdef PIC
-extern int unw_backtrace(void **frames, int max);
-#define HAVE_UNWINDER() true
+static pm_unwind_fn find_unwinder(void)
+{
+    void *lib = dlopen(PM_UNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
+    return lib != NULL ? (pm_unwind_fn)dlsym(lib, "unw_backtrace") : NULL;
+}
 #else
 extern int unw_backtrace(void **frames, int max) __attribute__((weak));
-#define HAVE_UNWINDER() (unw_backtrace != NULL)
+static pm_unwind_fn find_unwinder(void) { return unw_backtrace; }
 #endif
+#else
+static pm_unwind_fn find_unwinder(void) { return NULL; }
 #endif
+
+static pm_unwind_fn current_unwinder(void) { return __atomic_load_n(&unwinder, __ATOMIC_ACQUIRE); }
 
 /* The executable segment of the object this file is linked into; in a
  * static link that is the program itself, whose frames must stay. */
@@ -49,26 +62,21 @@ static int find_own(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
+/* Called once, as the profile starts (prof.c), with sampling held off:
+ * dlopen and libunwind's first walk may allocate. */
 void pm_prof_stack_init(void)
 {
     dl_iterate_phdr(find_own, (void *)(uintptr_t)pm_prof_stack_init);
-#if HAVE_LIBUNWIND
+    pm_unwind_fn fn = find_unwinder();
     /* the first call reads the unwind tables' locations: do it now, not
      * in the first sampled malloc */
     void *warm[4];
-    if (HAVE_UNWINDER())
-        unw_backtrace(warm, 4);
-#endif
+    if (fn != NULL)
+        fn(warm, 4);
+    __atomic_store_n(&unwinder, fn, __ATOMIC_RELEASE);
 }
 
-const char *pm_prof_unwinder(void)
-{
-#if HAVE_LIBUNWIND
-    if (HAVE_UNWINDER())
-        return "libunwind";
-#endif
-    return "frame pointers";
-}
+const char *pm_prof_unwinder(void) { return current_unwinder() != NULL ? "libunwind" : "frame pointers"; }
 
 /* Copies the frames after the allocator's own into frames. */
 static size_t keep_callers(const uintptr_t *raw, size_t n, uint64_t *frames, size_t max)
@@ -117,12 +125,11 @@ __attribute__((noinline)) static size_t frame_pointer_walk(uint64_t *frames, siz
 
 size_t pm_prof_backtrace(uint64_t *frames, size_t max)
 {
-#if HAVE_LIBUNWIND
-    if (HAVE_UNWINDER()) {
+    pm_unwind_fn fn = current_unwinder();
+    if (fn != NULL) {
         void *raw[RAW_FRAMES];
-        int n = unw_backtrace(raw, (int)raw_limit(max));
+        int n = fn(raw, (int)raw_limit(max));
         return keep_callers((const uintptr_t *)raw, n > 0 ? (size_t)n : 0, frames, max);
     }
-#endif
     return frame_pointer_walk(frames, max);
 }

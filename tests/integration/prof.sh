@@ -115,4 +115,12 @@ out=$("$heapviz" sites --live --bins "$WORK/a.json" 2>&1) && rc=0 || rc=$?
 check "sites with a view option of another command: one line, status 2" test "$rc" = 2 -a "$(wc -l <<<"$out")" = 1
 out=$("$heapviz" frag --collapsed "$WORK/a.json" 2>&1) && rc=0 || rc=$?
 check "frag refuses --collapsed: one line, status 2" test "$rc" = 2 -a "$(wc -l <<<"$out")" = 1
+# libunwind is opened when a profile starts, never before (configure.ac):
+# a process without a profile maps neither it nor liblzma
+if grep -q '^#define HAVE_LIBUNWIND 1' "$top_builddir/config.h" 2>/dev/null; then
+    maps=$(LD_PRELOAD="$PMALLOC_LIB" cat /proc/self/maps)
+    check "no profile: libunwind is not mapped" test "$(grep -c libunwind <<<"$maps")" = 0
+    maps=$(PMALLOC_PROF=1 LD_PRELOAD="$PMALLOC_LIB" cat /proc/self/maps)
+    check "a profile: libunwind is mapped" test "$(grep -c libunwind <<<"$maps")" -gt 0
+fi
 finish
