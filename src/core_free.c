@@ -85,9 +85,9 @@ static __attribute__((noinline)) void free_merging(struct pm_arena *a, mchunk *p
             pm_consolidate(a);
         if (a != &pm_main_arena)
             pm_unmap_empty_heaps(a);
-        size_t keep = pm_trim_keep();
-        if (top_size(a) >= pm_opt_trim_threshold() && pm_systrim_worth(a, keep))
-            pm_systrim(a, keep);
+        size_t pad;
+        if (pm_free_trim_due(a, &pad))
+            pm_systrim(a, pad);
     }
     if (size >= PM_DECAY_MIN_CHUNK)
         pm_decay_after_free(a);

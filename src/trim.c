@@ -59,7 +59,7 @@ void pm_trim_for_limit(void)
 /* Top beyond top_pad, PM_DECAY_BUDGET bytes of it at a time, and then
  * the empty newest sub-heaps of a thread arena: true if it gave back
  * anything.  Below the trim threshold too: what a large free left of top
- * (pm_trim_keep) goes back here once the arena has been idle. */
+ * (pm_free_trim_due) goes back here once the arena has been idle. */
 static bool give_back_top_slice(struct pm_arena *a)
 {
     size_t top = top_size(a), pad = pm_opt.top_pad;

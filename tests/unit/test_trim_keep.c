@@ -1,14 +1,15 @@
-/* What a large free leaves of top (sysmalloc.h, pm_trim_keep): once the
- * program has raised the dynamic trim threshold, a free that takes top
- * past it keeps up to the threshold, and the idle return gives that back
- * after the decay's delay; a threshold set by hand, or a decay of 0 (give
- * back at once), keeps only top_pad, as glibc does. */
+/* When a large free trims top (sysmalloc.h, pm_free_trim_due): once the
+ * program has raised the dynamic trim threshold, only a top past twice
+ * the threshold, and down to the threshold, and the idle return gives
+ * the rest back after the decay's delay; a threshold set by hand, or a
+ * decay of 0 (give back at once), trim down to top_pad whenever top
+ * passes the threshold, as glibc does. */
 #include <unistd.h>
 
 #include "../helpers.h"
 #include "../../src/trim.h"
 
-#define BLOCKS 5
+#define MAX_BLOCKS 16
 
 static size_t top_now(void) { return chunk_size(MAIN->top); }
 
@@ -23,28 +24,28 @@ static bool top_trimmed_to(size_t pad)
     return false;
 }
 
-/* BLOCKS blocks of 1 MiB from the heap (below the raised mmap
- * threshold), written, then freed: the last free merges all of them into
- * top, past a trim threshold of 4 MiB.  Returns the break before the
- * frees. */
-static char *grow_and_free(void)
+/* n blocks of 1 MiB from the heap (below the raised mmap threshold),
+ * written, then freed: the last free merges all of them into top.
+ * Returns the break before the frees. */
+static char *grow_and_free(int n)
 {
-    void *b[BLOCKS];
-    for (int i = 0; i < BLOCKS; i++) {
+    void *b[MAX_BLOCKS];
+    REQUIRE(n <= MAX_BLOCKS);
+    for (int i = 0; i < n; i++) {
         b[i] = malloc(MiB);
         REQUIRE(b[i] != NULL && !chunk_is_mmapped(hdr(b[i])));
         memset(b[i], i + 1, MiB);
     }
-    REQUIRE(chunk_next(hdr(b[BLOCKS - 1])) == MAIN->top);
+    REQUIRE(chunk_next(hdr(b[n - 1])) == MAIN->top);
     char *high = sbrk(0);
-    for (int i = 0; i < BLOCKS; i++) {
+    for (int i = 0; i < n; i++) {
         free(b[i]);
         CHECK_HEAP();
     }
     return high;
 }
 
-static void test_keep_threshold(void)
+static void test_dynamic_threshold_keeps(void)
 {
     /* a mapped block of 2 MiB freed raises the thresholds (facts §5) */
     void *m = malloc(2 * MiB);
@@ -52,12 +53,15 @@ static void test_keep_threshold(void)
     free(m);
     REQUIRE(!pm_opt.no_dyn_threshold);
     size_t threshold = pm_opt.trim_threshold;
-    CHECK(threshold >= 4 * MiB);
-    CHECK(threshold < BLOCKS * MiB);
-    CHECK_EQ_SIZE(pm_trim_keep(), threshold);
+    CHECK(threshold >= 4 * MiB && threshold < 5 * MiB);
 
-    char *high = grow_and_free();
-    /* some went back, but top keeps the threshold's worth */
+    /* past the threshold, short of twice it: nothing goes back */
+    char *high = grow_and_free(6);
+    CHECK((char *)sbrk(0) == high);
+    CHECK(top_now() > threshold && top_now() < 2 * threshold);
+
+    /* past twice the threshold: top goes back down to the threshold */
+    high = grow_and_free(10);
     CHECK((char *)sbrk(0) < high);
     CHECK(top_trimmed_to(threshold));
     CHECK((char *)MAIN->top + top_now() == (char *)sbrk(0));
@@ -85,16 +89,18 @@ static void test_glibc_rule(void)
 {
     /* a decay of 0 gives back at once: nothing left for an idle return */
     pm_opt.decay_ms = 0;
-    CHECK_EQ_SIZE(pm_trim_keep(), pm_opt.top_pad);
-    grow_and_free();
+    size_t threshold = pm_opt.trim_threshold;
+    char *high = grow_and_free(6);
+    CHECK(top_now() < threshold);
+    CHECK((char *)sbrk(0) < high);
     CHECK(top_trimmed_to(pm_opt.top_pad));
 
     /* a threshold set by hand is glibc's: trim to top_pad */
     pm_opt.decay_ms = PM_DEFAULT_DECAY_MS;
     REQUIRE(mallopt(M_TRIM_THRESHOLD, 4 << 20) == 1);
     REQUIRE(pm_opt.no_dyn_threshold);
-    CHECK_EQ_SIZE(pm_trim_keep(), pm_opt.top_pad);
-    grow_and_free();
+    high = grow_and_free(6);
+    CHECK((char *)sbrk(0) < high);
     CHECK(top_trimmed_to(pm_opt.top_pad));
     CHECK_HEAP();
 }
@@ -103,7 +109,7 @@ int main(void)
 {
     no_tcache();
     CHECK_HEAP();
-    test_keep_threshold();
+    test_dynamic_threshold_keeps();
     test_glibc_rule();
     return test_finish("test_trim_keep");
 }
