@@ -41,15 +41,17 @@ static inline bool pm_systrim_worth(const struct pm_arena *a, size_t pad)
  * the decay's delay anyway (trim.c), a free trims only a top past twice
  * the threshold, and down to the threshold: macro_large's page faults
  * 213,000 -> 66,000 (glibc 142,000), its time 0.37 -> 0.16 s (glibc
- * 0.26), peak RSS the same.  A threshold or pad set by hand, no decay
- * delay (give back at once) or no return at all keep glibc's rule. */
+ * 0.26), peak RSS the same.  So does PMALLOC_DECAY_MS=-1, which keeps
+ * free memory anyway (and so measures the return's cost against the
+ * same trims).  A threshold or pad set by hand, or a decay of 0 (give
+ * back at once), keep glibc's rule. */
 static inline bool pm_free_trim_due(const struct pm_arena *a, size_t *pad)
 {
     size_t threshold = pm_opt_trim_threshold();
     if (top_size(a) < threshold)
         return false;
     *pad = pm_opt.top_pad;
-    if (pm_opt.no_dyn_threshold || pm_opt.decay_ms <= 0 || threshold <= *pad)
+    if (pm_opt.no_dyn_threshold || pm_opt.decay_ms == 0 || threshold <= *pad)
         return pm_systrim_worth(a, *pad);
     *pad = threshold;
     return pm_systrim_worth(a, 2 * threshold);

@@ -1,9 +1,9 @@
 /* When a large free trims top (sysmalloc.h, pm_free_trim_due): once the
  * program has raised the dynamic trim threshold, only a top past twice
  * the threshold, and down to the threshold, and the idle return gives
- * the rest back after the decay's delay; a threshold set by hand, or a
- * decay of 0 (give back at once), trim down to top_pad whenever top
- * passes the threshold, as glibc does. */
+ * the rest back after the decay's delay (a decay of -1 keeps it); a
+ * threshold set by hand, or a decay of 0 (give back at once), trim down
+ * to top_pad whenever top passes the threshold, as glibc does. */
 #include <unistd.h>
 
 #include "../helpers.h"
@@ -94,6 +94,14 @@ static void test_glibc_rule(void)
     CHECK(top_now() < threshold);
     CHECK((char *)sbrk(0) < high);
     CHECK(top_trimmed_to(pm_opt.top_pad));
+
+    /* a decay of -1 keeps free memory: it keeps what a delay would */
+    pm_opt.decay_ms = -1;
+    high = grow_and_free(6);
+    CHECK((char *)sbrk(0) == high);
+    CHECK(top_now() > threshold);
+    malloc_trim(0);
+    CHECK(top_trimmed_to(0));
 
     /* a threshold set by hand is glibc's: trim to top_pad */
     pm_opt.decay_ms = PM_DEFAULT_DECAY_MS;
