@@ -18,7 +18,9 @@
 static inline __attribute__((always_inline)) void *with_arena(pm_arena_op op, size_t arg1, size_t arg2)
 {
     struct pm_arena *a = pm_arena_for_thread();
-    pm_lock_arena(a);
+    pm_lock_arena_only(a);
+    if (PM_UNLIKELY(pm_has_remote(a)))
+        pm_tcache_drain_remote(a);
     void *mem = op(a, arg1, arg2);
     pm_unlock(&a->lock);
     if (mem == NULL) {
@@ -47,11 +49,18 @@ static __attribute__((noinline)) void class_refill(struct pm_arena *a, struct pm
 static inline __attribute__((always_inline)) void *op_malloc(struct pm_arena *a, size_t nb, size_t unused)
 {
     (void)unused;
+    /* what the remote list left in the cache (with_arena) may hold the
+     * size asked for */
+    struct pm_tcache *t = pm_tcache_get();
+    if (t != NULL && nb <= pm_global.tcache_chunk_limit) {
+        unsigned idx = tcache_index(nb);
+        if (tcache_more(t->entries[idx]))
+            return pm_tcache_pop(t, idx, t->entries[idx]);
+    }
     void *mem = pm_int_malloc(a, nb);
     /* While the lock is held, refill the thread cache with more chunks of
      * this size that sit ready in exact-fit bins (or, for a size class,
      * in the arena's free space). */
-    struct pm_tcache *t = pm_tcache_get();
     if (mem != NULL && t != NULL) {
         if (nb <= pm_global.tcache_chunk_limit)
             pm_tcache_stash(a, t, nb);

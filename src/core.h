@@ -62,13 +62,33 @@ struct pm_arena *pm_arena_of_freed(mchunk *p);
 void pm_check_freed(mchunk *p);
 /* Frees the chunks other threads left on the arena's remote list. */
 void pm_drain_remote(struct pm_arena *a);
-/* Locks an arena to serve a call, first freeing what other threads left
- * on its remote list, and counts the call (the idle return's activity). */
-static inline void pm_lock_arena(struct pm_arena *a)
+/* The same a chunk at a time, for a caller that keeps some (the owner's
+ * thread cache, tcache.c): the whole list, taken off the arena at once
+ * (linked by fd, each chunk still marked held free); a chunk of it freed
+ * into the arena; a chunk of it that passed a free's checks, counted and
+ * unmarked, for the caller to keep.  Lock held. */
+static inline mchunk *pm_take_remote(struct pm_arena *a)
+{
+    return __atomic_exchange_n(&a->remote_frees, NULL, __ATOMIC_ACQUIRE);
+}
+void pm_free_remote(struct pm_arena *a, mchunk *p);
+void pm_accept_remote(struct pm_arena *a, mchunk *p);
+static inline bool pm_has_remote(struct pm_arena *a)
+{
+    return __atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED) != NULL;
+}
+/* Locks an arena to serve a call and counts the call (the idle return's
+ * activity), leaving its remote list to the caller. */
+static inline void pm_lock_arena_only(struct pm_arena *a)
 {
     pm_lock(&a->lock);
     a->activity++;
-    if (PM_UNLIKELY(__atomic_load_n(&a->remote_frees, __ATOMIC_RELAXED) != NULL))
+}
+/* The same, first freeing what other threads left on its remote list. */
+static inline void pm_lock_arena(struct pm_arena *a)
+{
+    pm_lock_arena_only(a);
+    if (PM_UNLIKELY(pm_has_remote(a)))
         pm_drain_remote(a);
 }
 

@@ -154,14 +154,27 @@ static void remote_add(struct pm_free_batch *b, struct pm_arena *a, mchunk *p)
         b->tail = p;
 }
 
+void pm_free_remote(struct pm_arena *a, mchunk *p)
+{
+    chunk_clear_held_free(p);
+    count_idle_free(a, chunk_size(p));
+    int_free(a, p);
+}
+
+void pm_accept_remote(struct pm_arena *a, mchunk *p)
+{
+    chunk_clear_held_free(p);
+    size_t size = chunk_size(p);
+    check_freed_pointer(a, p, size);
+    count_idle_free(a, size);
+}
+
 void pm_drain_remote(struct pm_arena *a)
 {
-    mchunk *p = __atomic_exchange_n(&a->remote_frees, NULL, __ATOMIC_ACQUIRE);
+    mchunk *p = pm_take_remote(a);
     while (p != NULL) {
         mchunk *next = chunk_fd(p);
-        chunk_clear_held_free(p);
-        count_idle_free(a, chunk_size(p));
-        pm_int_free(a, p);
+        pm_free_remote(a, p);
         p = next;
     }
 }

@@ -193,6 +193,32 @@ void pm_tcache_stash(struct pm_arena *a, struct pm_tcache *t, size_t nb)
     }
 }
 
+/* What other threads freed into the calling thread's own arena (a
+ * consumer's spills): chunks of the small bins' sizes go straight to the
+ * cache while their bins have room, as the owner's own frees would, and
+ * the rest into the arena.  A chunk kept so skips a fast bin's push and
+ * the stash's pop, and the owner's next misses find it cached: xmalloc
+ * at 2 threads 0.16 -> 0.13 s (median of 9; stopping at half a bin, as a
+ * refill does, gained nothing). */
+void pm_tcache_drain_remote(struct pm_arena *a)
+{
+    struct pm_tcache *t = a == pm_thread_arena ? pm_tcache_get() : NULL;
+    mchunk *p = pm_take_remote(a);
+    while (p != NULL) {
+        mchunk *next = chunk_fd(p);
+        size_t size = chunk_size(p);
+        unsigned idx = tcache_index(size);
+        if (t != NULL && size <= pm_global.tcache_chunk_limit && size >= PM_MINSIZE &&
+            pm_tcache_has_room(t, idx)) {
+            pm_accept_remote(a, p);
+            pm_tcache_push(t, idx, chunk_mem(p));
+        } else {
+            pm_free_remote(a, p);
+        }
+        p = next;
+    }
+}
+
 static struct pm_tcache_entry *pop(struct pm_tcache *t, unsigned idx)
 {
     return pm_tcache_pop(t, idx, t->entries[idx]);

@@ -292,6 +292,10 @@ struct pm_tcache *pm_tcache_create(void);
 /* Moves more chunks of size nb from the arena's exact-fit bins into the
  * cache while it has room (arena lock held). */
 void pm_tcache_stash(struct pm_arena *a, struct pm_tcache *t, size_t nb);
+/* Frees what other threads left on arena a's remote list, a locked by
+ * its owner, into the owner's cache while it has room, the rest into the
+ * arena. */
+void pm_tcache_drain_remote(struct pm_arena *a);
 /* Frees a batch of a full bin, and `extra`, to their arenas. */
 void pm_tcache_spill(struct pm_tcache *t, unsigned idx, void *extra);
 __attribute__((noreturn, cold)) void pm_tcache_double_free(void *mem);

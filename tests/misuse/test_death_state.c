@@ -111,6 +111,37 @@ static void realloc_freed_binned(void)
     (void)!realloc(opaque(b), 100);
 }
 
+/* ---- a chunk on a remote list rewritten before its owner takes it ---- */
+
+static void *remote_blocks[3];
+
+static void *free_remote_blocks(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++)
+        free(remote_blocks[i]); /* into this thread's cache, */
+    return NULL;                /* and at its exit onto main's remote list */
+}
+
+/* The owner's miss files what other threads freed in its cache
+ * (pm_tcache_drain_remote), after the checks of a free: a size an
+ * overflow rewrote meanwhile is caught there. */
+static void remote_size_rewritten(void)
+{
+    for (int i = 0; i < 3; i++)
+        remote_blocks[i] = malloc(200);
+    guard();
+    REQUIRE(mallopt(PMALLOC_M_TCACHE_COUNT, 7) == 1);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, free_remote_blocks, NULL) == 0);
+    pthread_join(t, NULL);
+    REQUIRE(pm_main_arena.remote_frees != NULL);
+    void *victim = remote_blocks[1];
+    *size_word(victim) = (*size_word(victim) & PM_HELD_FREE) | csize(victim) | PM_PREV_INUSE;
+    death_expect_addr(victim);
+    (void)!malloc(200); /* this thread's bin is empty: a miss */
+}
+
 static const struct death_case cases[] = {
     DEATH_CASE(double_free_other_thread_cache, "free(): double free detected (chunk held free)"),
     DEATH_CASE(double_free_key_cleared, "free(): double free detected in tcache 2"),
@@ -119,6 +150,7 @@ static const struct death_case cases[] = {
     DEATH_CASE(double_free_binned_cache_room, "free(): double free detected (chunk held free)"),
     DEATH_CASE(double_free_smallbin_cache_room, "free(): double free detected (chunk held free)"),
     DEATH_CASE(realloc_freed_binned, "realloc(): chunk already freed"),
+    DEATH_CASE(remote_size_rewritten, "free(): chunk size tag mismatch"),
 };
 
 DEATH_TEST_MAIN(cases, "test_death_state")

@@ -185,6 +185,79 @@ static void test_deterministic(void)
     CHECK_HEAP();
 }
 
+/* Small blocks another thread freed come back to their owner's cache:
+ * the owner's next miss in its own arena files them in its bins while
+ * they have room (tcache.c, pm_tcache_drain_remote) instead of the fast
+ * bins, and serves the request from them.  The freer's frees reach the
+ * remote list when its exit empties its cache. */
+#define SMALL 48
+static void *small_blocks[64];
+static size_t small_count;
+
+static void *small_freer(void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < small_count; i++)
+        free(small_blocks[i]);
+    return NULL;
+}
+
+static void *small_owner(void *arg)
+{
+    (void)arg;
+    free(malloc(1));
+    /* this thread's arena may be an earlier test's: no fast chunk left */
+    malloc_trim(0);
+    struct pm_arena *a = pm_thread_arena;
+    struct pm_tcache *t = pm_tcache_get();
+    unsigned idx = tcache_index(request_to_size(SMALL));
+    TCHECK(t != NULL && pm_tcache_count(t, idx) == 0);
+    small_count = (size_t)t->room[idx];
+    TCHECK(small_count >= 4 && small_count <= 64);
+    for (size_t i = 0; i < small_count; i++)
+        small_blocks[i] = malloc(SMALL);
+    pthread_t f;
+    TCHECK(pthread_create(&f, NULL, small_freer, NULL) == 0);
+    pthread_join(f, NULL);
+    size_t listed = 0;
+    for (mchunk *p = __atomic_load_n(&a->remote_frees, __ATOMIC_ACQUIRE); p != NULL; p = chunk_fd(p))
+        listed++;
+    TCHECK(listed == small_count);
+    TCHECK(pmalloc_check() == 0);
+
+    /* the bin is empty: a miss, which takes the list; none of it went
+     * through a fast bin (the arena never had a fast chunk) */
+    TCHECK(!a->have_fastchunks);
+    void *p = malloc(SMALL);
+    TCHECK(a->remote_frees == NULL);
+    TCHECK(!a->have_fastchunks);
+    TCHECK(pm_tcache_count(t, idx) == small_count - 1);
+    void *got[64];
+    got[0] = p;
+    for (size_t i = 1; i < small_count; i++)
+        got[i] = malloc(SMALL);
+    TCHECK(pm_tcache_count(t, idx) == 0);
+    for (size_t i = 0; i < small_count; i++) {
+        bool found = false;
+        for (size_t j = 0; j < small_count; j++)
+            found |= got[i] == small_blocks[j];
+        TCHECK(found);
+    }
+    TCHECK(pmalloc_check() == 0);
+    for (size_t i = 0; i < small_count; i++)
+        free(got[i]);
+    return NULL;
+}
+
+static void test_small_back_to_owner(void)
+{
+    pthread_t o;
+    REQUIRE(pthread_create(&o, NULL, small_owner, NULL) == 0);
+    pthread_join(o, NULL);
+    THR_COLLECT();
+    CHECK_HEAP();
+}
+
 /* A freed-remotely chunk left on the list of an arena whose threads have
  * all gone is not lost: the last thread to leave drains the list, so the
  * space counts among what the idle arena can lend.  The chunks are freed
@@ -235,6 +308,7 @@ int main(int argc, char **argv)
     if (argc > 1)
         total_blocks = (size_t)atol(argv[1]);
     test_deterministic();
+    test_small_back_to_owner();
     test_orphaned_list();
 
     struct mallinfo2 mi0 = mallinfo2();
