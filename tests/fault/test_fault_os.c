@@ -127,6 +127,48 @@ static void brk_fails(void)
     CHECK_HEAP();
 }
 
+/* brk fails: list links into the main arena's older heaps (mmap'd, so
+ * no address names their heap) are checked against the last such heap
+ * first, as a thread arena's are (heap.c, pm_chunk_owned_locked_slow),
+ * not by a walk of the heap list each. */
+static void brk_fails_link_hint(void)
+{
+    pm_os_fault(PM_OS_BRK, 0, -1);
+    enum { N = 400 };
+    static void *v[N];
+    struct pm_heap *first = NULL;
+    size_t n = 0;
+    /* until a second mmap'd heap opens: the blocks of the first stay */
+    for (; n < N && (first == NULL || MAIN->heap == first); n++) {
+        v[n] = malloc(20000);
+        REQUIRE(v[n] != NULL && !chunk_is_mmapped(hdr(v[n])));
+        if (first == NULL && MAIN->heap->kind == PM_HEAP_MMAP)
+            first = MAIN->heap;
+    }
+    REQUIRE(first != NULL && MAIN->heap != first);
+    /* every other block of the older heap into the unsorted bin */
+    size_t freed = 0;
+    for (size_t i = 0; i + 1 < n; i += 2)
+        if (heap_holds(first, hdr(v[i]), csize(v[i]))) {
+            free(v[i]);
+            v[i] = NULL;
+            freed++;
+        }
+    REQUIRE(freed >= 4);
+    pm_link_hint_clear(MAIN);
+    /* a request none of them fits sorts them into their bin: links
+     * followed into the older heap */
+    void *big = malloc(100000);
+    REQUIRE(big != NULL);
+    CHECK(MAIN->owned_hint == first);
+    CHECK_HEAP();
+    free(big);
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    CHECK_HEAP();
+    pm_os_fault_clear();
+}
+
 /* brk fails while top is a header short of two minimal chunks: the heap
  * closes with its fenceposts and a sliver too small to be a chunk, and
  * the block before old top can still be freed and merged (it once read
@@ -451,6 +493,7 @@ int main(void)
     no_tcache();
     run_forked_case("brk_fails", brk_fails);
     run_forked_case("brk_fails_small_top", brk_fails_small_top);
+    run_forked_case("brk_fails_link_hint", brk_fails_link_hint);
     run_forked_case("brk_and_mmap_fail", brk_and_mmap_fail);
     run_forked_case("nth_mmap_fails", nth_mmap_fails);
     run_forked_case("mremap_fails", mremap_fails);
