@@ -48,8 +48,8 @@ void pm_trim_for_limit(void)
  * no hits (all their calls miss, or they only free).  One
  * whose lock no call has taken for the decay's delay gets a step of
  * work: merging PM_IDLE_MERGE_CHUNKS fast chunks, then, once they are
- * all merged, giving back top beyond the trim threshold and empty
- * sub-heaps, PM_DECAY_BUDGET bytes at a time, then one pass of the decay
+ * all merged, giving back top beyond the top pad and empty sub-heaps,
+ * PM_DECAY_BUDGET bytes at a time, then one pass of the decay
  * (sysmalloc.c).
  * A look does one arena's step; while work is left the next call looks
  * again, so a big heap goes back over many calls, none of which stalls.
