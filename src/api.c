@@ -1,6 +1,8 @@
-/* The exported malloc family and the pmalloc_ API: argument checks and
- * errno, the choice between the heap and a direct mapping, and the arena
- * lock around the core.  glibc's documented semantics throughout.
+/* The exported malloc, free, calloc and realloc (the pmalloc_ API is in
+ * api_control.c, the aligned family in api_aligned.c): argument checks
+ * and errno, the thread cache's fast paths, the choice between the heap
+ * and a direct mapping, and the arena lock around the core.  glibc's
+ * documented semantics throughout.
  * malloc, free, calloc and realloc stay in one object: a static link
  * that pulled only some of them from libpmalloc.a would pull the rest
  * from libc.a's malloc.o, which defines them all (tried: secure_prog's

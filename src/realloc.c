@@ -33,11 +33,12 @@ static void *shrink_to(struct pm_arena *a, mchunk *p, size_t size, size_t nb)
  * it: moving it would copy it and free its old place into top, which
  * the next growth takes back from the system after a trim gave it away.
  * A block that keeps growing is likely to grow again, so the main heap
- * asks for as much again as the block holds, so a block grown a quarter
- * at a time makes a system call every third growth rather than every one (pages not yet written cost
- * nothing); a sub-heap asks for the usual pad, as it cannot grow past
- * its reservation in place.  False when top could not grow where it is
- * (it may have moved to a new heap: the caller moves the block). */
+ * asks for as much again as the block holds (pages not yet written cost
+ * nothing): a block grown a quarter at a time makes a system call every
+ * third growth rather than every one.  A sub-heap asks for the usual
+ * pad, as it cannot grow past its reservation in place.  False when top
+ * could not grow where it is (it may have moved to a new heap: the
+ * caller moves the block). */
 static bool grow_top_for(struct pm_arena *a, size_t oldsize, size_t nb)
 {
     mchunk *top = a->top;
