@@ -85,17 +85,11 @@ _Static_assert(PM_TCACHE_END_VALUE == PM_LAYOUT_TCACHE_END, "heapviz ends cache 
 _Static_assert(((PM_OWNER_BITS | PM_SIZE_TAG_BITS) & ~PM_LAYOUT_HIGH_BITS) == 0 && (PM_SIZE_MASK & PM_LAYOUT_HIGH_BITS) == 0,
                "heapviz masks the owner's bits and the tag off the size");
 
-/* The chunk size of each class of the thread cache, for heapviz. */
-static const uint32_t pm_tcache_class_sizes[PM_TCACHE_CLASSES] = {
-#define CLASS(s, g) ((9u + (s)) << (7 + (g))) + 16
-#define CLASS_ROW(g) CLASS(0, g), CLASS(1, g), CLASS(2, g), CLASS(3, g), CLASS(4, g), CLASS(5, g), CLASS(6, g), CLASS(7, g)
-    CLASS_ROW(0), CLASS_ROW(1), CLASS_ROW(2), CLASS_ROW(3), CLASS_ROW(4),
-    CLASS_ROW(5), CLASS_ROW(6), CLASS_ROW(7), CLASS_ROW(8),
-#undef CLASS_ROW
-#undef CLASS
-};
-_Static_assert(PM_TCACHE_CLASSES == 9 * 8, "a row of the table per doubling");
-_Static_assert(PM_CHUNK_HDR == 16, "the table's sizes add a 16-byte header");
+/* heapviz reads the classes' chunk sizes from pm_global, which start-up
+ * writes (tcache.c): a table of constants would lie in read-only pages a
+ * core dump leaves out, and a snapshot of a core could then follow no
+ * class list or store. */
+WIDTH(struct pm_shared_state, tcache_class_bytes[0], 4);
 
 PM_EXPORT struct pm_layout_desc pmalloc_layout = {
     .magic = PM_LAYOUT_MAGIC,
@@ -201,7 +195,7 @@ PM_EXPORT struct pm_layout_desc pmalloc_layout = {
     .tcache_classes = PM_TCACHE_CLASSES,
     .tcache_class_entries = OFF(struct pm_tcache, class_entries),
     .tcache_class_count = OFF(struct pm_tcache, class_count),
-    .addr_tcache_class_sizes = (uintptr_t)pm_tcache_class_sizes,
+    .addr_tcache_class_sizes = (uintptr_t)pm_global.tcache_class_bytes,
 
     .addr_prof = (uintptr_t)&pm_prof_header,
 
