@@ -81,6 +81,26 @@ static void batch(const struct pm_micro_ctx *ctx, size_t order, uint64_t iters)
     }
 }
 
+/* A batch of DEEP_BATCH blocks of one size class, beyond what a thread's
+ * cache keeps of it (a class may take half the 2 MiB budget, 255 chunks
+ * of 4 KiB): every round spills most of the batch to the arena and misses
+ * it back, the path the class stores serve (issue #10, item 3). */
+#define DEEP_BATCH 700
+
+static void deep_batch(const struct pm_micro_ctx *ctx, size_t size, uint64_t iters)
+{
+    (void)ctx;
+    static void *ptr[DEEP_BATCH];
+    for (uint64_t done = 0; done < iters; done += DEEP_BATCH) {
+        for (unsigned i = 0; i < DEEP_BATCH; i++) {
+            ptr[i] = malloc(size);
+            PM_ESCAPE(ptr[i]);
+        }
+        for (unsigned i = 0; i < DEEP_BATCH; i++)
+            free(ptr[i]);
+    }
+}
+
 /* ---- random mixed working set of 8..1024-byte blocks ------------------ */
 
 #define MIXED_SLOTS 4096          /* live blocks */
@@ -311,6 +331,7 @@ const struct pm_micro_case pm_micro_cases[] = {
     { "batch/lifo",       "batch_lifo", batch,    ORDER_LIFO, BATCH, 2, 0, batch_setup, NULL },
     { "batch/fifo",       "batch",   batch,       ORDER_FIFO, BATCH, 2, 0, batch_setup, NULL },
     { "batch/random",     "batch_random", batch,  ORDER_RANDOM, BATCH, 2, 0, batch_setup, NULL },
+    { "batch/4096x700",   "batch4k", deep_batch,  4000,       DEEP_BATCH, 2, 0, NULL, NULL },
     { "mixed/8-1024",     "mixed",   mixed,       0,          256, 2, 0, mixed_setup, mixed_teardown },
     { "realloc/16-1M",    "realloc", realloc_grow, 1 * MIB,   1,   0, 0, NULL, NULL },
     { "calloc/64",        "calloc64", calloc_pair, 64,        256, 2, 0, NULL, NULL },

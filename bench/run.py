@@ -69,7 +69,7 @@ MACRO_QUICK = [
     ("churn", 1, 1),
     ("large", 1, 1), ("large", 2, 1),
 ]
-INSTR_CASES = ["pair16", "pair64", "pair512", "pair4k", "pair256k", "batch", "mixed",
+INSTR_CASES = ["pair16", "pair64", "pair512", "pair4k", "pair256k", "batch", "batch4k", "mixed",
                "realloc", "calloc64"]
 # Cases whose iterations cost far more under callgrind run N / divisor of
 # them: a realloc iteration is about 50 calls, with copies of up to 1 MiB

@@ -31,14 +31,14 @@ PM_EXPORT int mallopt(int param, int value)
 {
     pm_ensure_init();
     pm_vg_enter();
-    /* Fast bins are emptied, and the option changed, with every arena
-     * locked, so no thread can file a chunk under the old M_MXFAST that
-     * the new one would strand. */
+    /* Fast bins and class stores are emptied, and the option changed,
+     * with every arena locked, so no thread can file a chunk under the
+     * old M_MXFAST or size classes that the new ones would strand. */
     pm_lock(&pm_global.list_lock);
     struct pm_arena *a = &pm_main_arena;
     do {
         pm_lock(&a->lock);
-        pm_consolidate(a);
+        pm_merge_held(a);
         a = arena_next(a);
     } while (a != &pm_main_arena);
     int ok = pm_options_set(param, value);

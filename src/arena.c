@@ -21,8 +21,8 @@
 #include "thread.h"
 
 /* An estimate of an arena's free space need not see every free chunk:
- * the bins' walk stops after this many (fast bins are counted by
- * fast_bytes, top by its size). */
+ * the bins' walk stops after this many (fast bins and stores are
+ * counted by fast_bytes and store_bytes, top by its size). */
 #define ESTIMATE_MAX_CHUNKS 512
 
 /* The model's rule: no limit while few arenas exist, then 8 per CPU,
@@ -108,9 +108,9 @@ struct estimate_walk {
     size_t bytes, chunks;
 };
 
-static bool estimate_visit(void *ctx, bool fast, unsigned idx, mchunk *p)
+static bool estimate_visit(void *ctx, enum pm_bins_list list, unsigned idx, mchunk *p)
 {
-    (void)fast;
+    (void)list;
     (void)idx;
     struct estimate_walk *w = ctx;
     if (w->chunks >= ESTIMATE_MAX_CHUNKS)
@@ -137,7 +137,7 @@ static void estimate_free_space(struct pm_arena *a)
     struct estimate_walk w = {0, 0};
     const struct pm_bins_visitor v = {estimate_visit, estimate_problem, &w, true, 0, NULL};
     pm_bins_walk(a, &v);
-    __atomic_store_n(&a->pool_free, w.bytes + a->fast_bytes + top_size(a), __ATOMIC_RELAXED);
+    __atomic_store_n(&a->pool_free, w.bytes + a->fast_bytes + a->store_bytes + top_size(a), __ATOMIC_RELAXED);
     pm_unlock(&a->lock);
 }
 

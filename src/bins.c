@@ -5,13 +5,15 @@
 
 #include "heap.h"
 
-static void walk_fastbins(struct pm_arena *a, const struct pm_bins_visitor *v, size_t bound)
+/* The fast bins or the stores: `n` safe-linked lists from `heads`. */
+static void walk_single(struct pm_arena *a, const struct pm_bins_visitor *v, enum pm_bins_list list,
+                        mchunk **heads, unsigned nlists, size_t bound)
 {
-    for (unsigned i = 0; i < PM_NFASTBINS; i++) {
+    for (unsigned i = 0; i < nlists; i++) {
         size_t n = 0;
-        for (mchunk *p = a->fastbins[i]; p != NULL; p = link_reveal(chunk_fd_slot(p), chunk_fd(p))) {
+        for (mchunk *p = heads[i]; p != NULL; p = link_reveal(chunk_fd_slot(p), chunk_fd(p))) {
             if (++n > bound) {
-                v->problem(v->ctx, PM_BINS_FAST_CYCLE, &a->fastbins[i]);
+                v->problem(v->ctx, PM_BINS_FAST_CYCLE, &heads[i]);
                 break;
             }
             if (!ptr_aligned(p)) {
@@ -22,7 +24,7 @@ static void walk_fastbins(struct pm_arena *a, const struct pm_bins_visitor *v, s
                 v->problem(v->ctx, PM_BINS_FAST_OUTSIDE, p);
                 break;
             }
-            if (!v->chunk(v->ctx, true, i, p))
+            if (!v->chunk(v->ctx, list, i, p))
                 break;
         }
     }
@@ -47,7 +49,7 @@ static void walk_bin(struct pm_arena *a, const struct pm_bins_visitor *v, unsign
             v->problem(v->ctx, PM_BINS_BACK_LINK, p);
             return;
         }
-        if (!v->chunk(v->ctx, false, idx, p))
+        if (!v->chunk(v->ctx, PM_LIST_BIN, idx, p))
             return;
     }
     if (chunk_bk(bin) != prev)
@@ -59,8 +61,10 @@ void pm_bins_walk(struct pm_arena *a, const struct pm_bins_visitor *v)
     /* Every chunk takes at least MINSIZE bytes of the arena, so no list
      * can be longer than this; a longer one has a cycle. */
     size_t bound = a->system_mem / PM_MINSIZE + 1;
-    if (!v->skip_fast)
-        walk_fastbins(a, v, bound);
+    if (!v->skip_fast) {
+        walk_single(a, v, PM_LIST_FAST, a->fastbins, PM_NFASTBINS, bound);
+        walk_single(a, v, PM_LIST_STORE, a->stores, PM_TCACHE_CLASSES, bound);
+    }
     unsigned first = v->first_bin > 1 ? v->first_bin : 1;
     for (unsigned i = first; i < PM_NBINS; i++)
         walk_bin(a, v, i, i == first ? v->first_chunk : NULL, bound);

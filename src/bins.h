@@ -105,24 +105,93 @@ static inline void fast_canary_check(mchunk *p, const char *check)
         pm_corruption(check, chunk_mem(p));
 }
 
-/* Takes the first chunk of nb's fast bin, or NULL when it is empty. */
-static inline void *fastbin_pop(struct pm_arena *a, size_t nb)
+/* What the single-linked lists of whole chunks (the fast bins, the class
+ * stores below) check of a chunk they hand out, named for the list. */
+struct pm_single_checks {
+    const char *unaligned_first, *unaligned_next, *wrong_size, *modified;
+};
+
+/* Takes the first chunk of the list at *head, all of whose chunks are
+ * `size` bytes, or NULL when it is empty; the caller counts the bytes. */
+static inline mchunk *single_pop(mchunk **head, size_t size, const struct pm_single_checks *c)
 {
-    unsigned idx = fastbin_index(nb);
-    mchunk *victim = a->fastbins[idx];
+    mchunk *victim = *head;
     if (victim == NULL)
         return NULL;
     if (__builtin_expect(!ptr_aligned(victim), 0))
-        pm_corruption("malloc(): unaligned fastbin chunk detected 2", victim);
+        pm_corruption(c->unaligned_first, victim);
     mchunk *next = link_reveal(chunk_fd_slot(victim), chunk_fd(victim));
     if (__builtin_expect(next != NULL && !ptr_aligned(next), 0))
-        pm_corruption("malloc(): unaligned fastbin chunk detected", next);
-    if (__builtin_expect(fastbin_index(chunk_size(victim)) != idx, 0))
-        pm_corruption("malloc(): memory corruption (fast)", victim);
-    fast_canary_check(victim, "malloc(): fast chunk modified after free");
-    a->fastbins[idx] = next;
-    a->fast_bytes -= nb;
+        pm_corruption(c->unaligned_next, next);
+    if (__builtin_expect(chunk_size(victim) != size, 0))
+        pm_corruption(c->wrong_size, victim);
+    fast_canary_check(victim, c->modified);
+    *head = next;
     chunk_clear_held_free(victim);
+    return victim;
+}
+
+/* Takes the first chunk of nb's fast bin, or NULL when it is empty. */
+static inline void *fastbin_pop(struct pm_arena *a, size_t nb)
+{
+    static const struct pm_single_checks fast = {
+        "malloc(): unaligned fastbin chunk detected 2", "malloc(): unaligned fastbin chunk detected",
+        "malloc(): memory corruption (fast)", "malloc(): fast chunk modified after free",
+    };
+    mchunk *victim = single_pop(&a->fastbins[fastbin_index(nb)], nb, &fast);
+    if (victim == NULL)
+        return NULL;
+    a->fast_bytes -= nb;
+    return chunk_mem(victim);
+}
+
+/* ---- the class stores ----
+ * A chunk of one of the thread caches' size classes that a cache gives
+ * back (a spill, a remote free, a thread's exit) waits in its arena's
+ * store for the class, whole, marked in use and held free and armed
+ * with the canary as a fast-bin chunk is: the next miss in the class, of
+ * any thread using the arena, takes it back with no merging and no
+ * cutting (pm_int_malloc, the class stash).  Only past the bound
+ * (pm_global.store_bound) does a freed chunk of a class merge with its
+ * neighbours (core_free.c); the stores are merged when the arena would
+ * otherwise grow (core_malloc.c), by the idle return, malloc_trim and
+ * mallopt. */
+#define PM_STORE_NONE ((unsigned)PM_TCACHE_CLASSES)
+
+/* The store of a chunk of `size` bytes: the class whose size it is
+ * exactly, or PM_STORE_NONE. */
+static inline unsigned store_class_of(size_t size)
+{
+    size_t grid = size - PM_CHUNK_HDR;
+    if ((grid & (PM_TCACHE_CLASS_STEP - 1)) != 0 || grid > PM_TCACHE_CLASS_STEPS * PM_TCACHE_CLASS_STEP)
+        return PM_STORE_NONE;
+    return pm_global.tcache_class_exact_by_step[grid / PM_TCACHE_CLASS_STEP];
+}
+
+static inline void store_push(struct pm_arena *a, mchunk *p, size_t size, unsigned k)
+{
+    mchunk *old = a->stores[k];
+    if (__builtin_expect(old == p, 0))
+        pm_corruption("double free or corruption (store top)", chunk_mem(p));
+    chunk_set_held_free(p);
+    chunk_set_fd(p, link_protect(chunk_fd_slot(p), old));
+    fast_canary_arm(p);
+    a->stores[k] = p;
+    a->store_bytes += size;
+}
+
+/* Takes the first chunk of store k, or NULL when it is empty. */
+static inline void *store_pop(struct pm_arena *a, unsigned k)
+{
+    static const struct pm_single_checks store = {
+        "malloc(): unaligned store chunk detected 2", "malloc(): unaligned store chunk detected",
+        "malloc(): memory corruption (store)", "malloc(): stored chunk modified after free",
+    };
+    size_t size = pm_global.tcache_class_bytes[k];
+    mchunk *victim = single_pop(&a->stores[k], size, &store);
+    if (victim == NULL)
+        return NULL;
+    a->store_bytes -= size;
     return chunk_mem(victim);
 }
 
@@ -243,23 +312,26 @@ static inline void unlink_chunk(struct pm_arena *a, mchunk *p)
  * link is followed only after the chunk it names is shown to lie in the
  * arena's heaps.  The caller holds the arena's lock. */
 enum pm_bins_problem {
-    PM_BINS_FAST_UNALIGNED,  /* a fast-bin link that is no chunk address */
-    PM_BINS_FAST_OUTSIDE,    /* a fast-bin link outside the arena's heaps */
-    PM_BINS_FAST_CYCLE,      /* a fast bin longer than the arena can hold */
+    PM_BINS_FAST_UNALIGNED,  /* a fast-bin or store link that is no chunk address */
+    PM_BINS_FAST_OUTSIDE,    /* a fast-bin or store link outside the arena's heaps */
+    PM_BINS_FAST_CYCLE,      /* a fast bin or store longer than the arena can hold */
     PM_BINS_OUTSIDE,         /* a bin link outside the arena's heaps */
     PM_BINS_BACK_LINK,       /* a chunk whose bk is not the one before it */
     PM_BINS_CYCLE,           /* a bin longer than the arena can hold */
     PM_BINS_LAST_LINK,       /* a bin header whose bk is not its last chunk */
 };
+/* The lists a chunk is found on: the single-linked ones whose chunks
+ * stay whole and in use by their tags, and the double-linked bins. */
+enum pm_bins_list { PM_LIST_FAST, PM_LIST_STORE, PM_LIST_BIN };
 struct pm_bins_visitor {
-    /* A chunk of fast bin `idx` (fast) or of bin `idx`; returning false
-     * ends the walk of that bin. */
-    bool (*chunk)(void *ctx, bool fast, unsigned idx, mchunk *p);
+    /* A chunk of fast bin, store or bin `idx`; returning false ends the
+     * walk of that list. */
+    bool (*chunk)(void *ctx, enum pm_bins_list list, unsigned idx, mchunk *p);
     /* A list that cannot be followed on; the walk goes on with the next
      * bin.  `where` is the offending chunk or bin. */
     void (*problem)(void *ctx, enum pm_bins_problem what, const void *where);
     void *ctx;
-    bool skip_fast; /* only the double-linked bins */
+    bool skip_fast; /* only the double-linked bins (no fast bins, no stores) */
     unsigned first_bin; /* the double-linked bins below this are skipped (0: none) */
     mchunk *first_chunk; /* non-NULL: a chunk of bin first_bin, the walk of that bin starts there */
 };

@@ -20,6 +20,7 @@ struct walk {
     /* what the bins hold, to hold against the heaps' free chunks */
     size_t in_bins, bin_bytes;
     size_t in_fast, fast_bytes;
+    size_t store_bytes;
     size_t prev_size; /* of the chunk before, in the bin being walked */
     /* the decay's and the idle return's resume chunks, found in the bins
      * they name */
@@ -147,18 +148,45 @@ static bool check_bin_chunk(struct walk *w, unsigned idx, mchunk *p)
     return true;
 }
 
+/* A chunk a fast bin or store holds whole: in use to its heap, held
+ * free, its canary intact.  The messages name the list. */
+struct whole_messages {
+    const char *misfiled, *not_in_use, *not_held, *modified;
+};
+
+static void check_whole_chunk(struct walk *w, mchunk *p, bool filed_right, const struct whole_messages *m)
+{
+    if (!filed_right)
+        problem(w, m->misfiled, p);
+    if (!chunk_prev_inuse(chunk_at(p, chunk_size(p))))
+        problem(w, m->not_in_use, p);
+    if (!chunk_held_mark_ok(p))
+        problem(w, m->not_held, p);
+    if (!fast_canary_intact(p))
+        problem(w, m->modified, p);
+}
+
 static bool check_fast_chunk(struct walk *w, unsigned idx, mchunk *p)
 {
-    if (fastbin_index(chunk_size(p)) != idx || chunk_size(p) > fastbin_limit())
-        problem(w, "chunk filed in the wrong fast bin", p);
-    if (!chunk_prev_inuse(chunk_at(p, chunk_size(p))))
-        problem(w, "fast bin chunk is not marked in use", p);
-    if (!chunk_held_mark_ok(p))
-        problem(w, "fast bin chunk is not marked held free", p);
-    if (!fast_canary_intact(p))
-        problem(w, "fast bin chunk modified after free", p);
+    static const struct whole_messages fast = {
+        "chunk filed in the wrong fast bin", "fast bin chunk is not marked in use",
+        "fast bin chunk is not marked held free", "fast bin chunk modified after free",
+    };
+    check_whole_chunk(w, p, fastbin_index(chunk_size(p)) == idx && chunk_size(p) <= fastbin_limit(), &fast);
     w->in_fast++;
     w->fast_bytes += chunk_size(p);
+    return true;
+}
+
+static bool check_stored_chunk(struct walk *w, unsigned k, mchunk *p)
+{
+    static const struct whole_messages store = {
+        "chunk filed in the wrong store", "stored chunk is not marked in use",
+        "stored chunk is not marked held free", "stored chunk modified after free",
+    };
+    check_whole_chunk(w, p, chunk_size(p) == pm_global.tcache_class_bytes[k] && store_class_of(chunk_size(p)) == k,
+                      &store);
+    w->store_bytes += chunk_size(p);
     return true;
 }
 
@@ -197,9 +225,11 @@ static bool heap_listed(struct pm_arena *a, const struct pm_heap *h)
     return false;
 }
 
-static bool visit_chunk(void *ctx, bool fast, unsigned idx, mchunk *p)
+static bool visit_chunk(void *ctx, enum pm_bins_list list, unsigned idx, mchunk *p)
 {
-    return fast ? check_fast_chunk(ctx, idx, p) : check_bin_chunk(ctx, idx, p);
+    return list == PM_LIST_FAST    ? check_fast_chunk(ctx, idx, p)
+           : list == PM_LIST_STORE ? check_stored_chunk(ctx, idx, p)
+                                   : check_bin_chunk(ctx, idx, p);
 }
 
 static void visit_problem(void *ctx, enum pm_bins_problem what, const void *where)
@@ -256,6 +286,8 @@ static size_t check_arena(struct pm_arena *a, pm_problem_fn report, void *ctx)
         problem(&w, "fast chunks present but the arena says none", a);
     if (w.fast_bytes != a->fast_bytes)
         problem(&w, "fast bin byte count disagrees with the fast bins", a);
+    if (w.store_bytes != a->store_bytes || a->store_bytes > pm_global.store_bound)
+        problem(&w, "store byte count disagrees with the stores or their bound", a);
     if (w.in_bins != free_count || w.bin_bytes != free_bytes)
         problem(&w, "free chunks and bin contents disagree", a);
     check_remote_frees(&w);

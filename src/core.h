@@ -17,6 +17,9 @@
 
 /* core_malloc.c */
 void *pm_int_malloc(struct pm_arena *a, size_t nb);
+/* A chunk of exactly nb from the arena's store of its size class
+ * (bins.h), or NULL. */
+void *pm_int_take_stored(struct pm_arena *a, size_t nb);
 /* An exact-size chunk from a small bin, or NULL. */
 void *pm_int_take_small(struct pm_arena *a, size_t nb);
 /* A chunk of nb cut from the last remainder when it is all the unsorted
@@ -33,6 +36,11 @@ static inline void *pm_int_take_fast(struct pm_arena *a, size_t nb) { return fas
 size_t pm_free_merge(struct pm_arena *a, mchunk *p, size_t size);
 /* Merges every fast-bin chunk with its neighbours. */
 void pm_consolidate(struct pm_arena *a);
+/* Merges at most `max` chunks of the class stores with their neighbours;
+ * true when the stores are empty now. */
+bool pm_merge_stores(struct pm_arena *a, size_t max);
+/* Every chunk the arena holds whole, fast bins and stores, merged. */
+void pm_merge_held(struct pm_arena *a);
 /* Merges at most `max` fast-bin chunks, the smallest sizes first; true
  * when the fast bins are empty now. */
 bool pm_consolidate_some(struct pm_arena *a, size_t max);

@@ -245,6 +245,12 @@ void *pm_int_take_remainder(struct pm_arena *a, size_t nb)
     return split_free_chunk(a, victim, nb, true);
 }
 
+void *pm_int_take_stored(struct pm_arena *a, size_t nb)
+{
+    unsigned k = store_class_of(nb);
+    return k != PM_STORE_NONE ? store_pop(a, k) : NULL;
+}
+
 void *pm_int_take_small(struct pm_arena *a, size_t nb)
 {
     return in_smallbin_range(nb) ? from_smallbin(a, nb) : NULL;
@@ -260,6 +266,8 @@ void *pm_int_malloc(struct pm_arena *a, size_t nb)
     if (in_smallbin_range(nb)) {
         if ((mem = from_smallbin(a, nb)) != NULL)
             return mem;
+    } else if (a->store_bytes != 0 && (mem = pm_int_take_stored(a, nb)) != NULL) {
+        return mem;
     } else if (a->have_fastchunks && nb > fast_limit &&
                (fast_limit == pm_opt.max_fast || a->fast_bytes >= PM_FASTBIN_CONSOLIDATION_THRESHOLD)) {
         /* Merging small free chunks first keeps a large request from
@@ -287,6 +295,11 @@ void *pm_int_malloc(struct pm_arena *a, size_t nb)
             return pm_split_top(a, nb);
         if (a->have_fastchunks) {
             pm_consolidate(a);
+            continue;
+        }
+        /* what the stores hold is free space too, before the heap grows */
+        if (a->store_bytes != 0) {
+            pm_merge_stores(a, SIZE_MAX);
             continue;
         }
         return pm_sysmalloc(a, nb);

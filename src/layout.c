@@ -45,6 +45,8 @@ WIDTH(struct pm_arena, nheaps, WORD);
 WIDTH(struct pm_arena, system_mem, WORD);
 WIDTH(struct pm_arena, attached_threads, WORD);
 WIDTH(struct pm_arena, remote_frees, WORD);
+WIDTH(struct pm_arena, stores[0], WORD);
+WIDTH(struct pm_arena, store_bytes, WORD);
 WIDTH(struct pm_arena, binmap[0], 4);
 WIDTH(struct pm_shared_state, limit_soft, WORD);
 WIDTH(struct pm_shared_state, limit_hard, WORD);
@@ -202,6 +204,9 @@ PM_EXPORT struct pm_layout_desc pmalloc_layout = {
     .tcache_bin_limit = OFF(struct pm_tcache, bin_limit),
 
     .addr_secret = (uintptr_t)&pm_chunk_secret,
+
+    .arena_stores = OFF(struct pm_arena, stores),
+    .arena_store_bytes = OFF(struct pm_arena, store_bytes),
 };
 
 void pm_layout_publish(void)

@@ -1,7 +1,7 @@
 /* Coalescing: merging a free chunk with its free neighbours, and folding
- * the fast bins into the rest.  Allocation needs it (a large request
- * merges the fast bins first) as much as freeing does, so it has a room
- * of its own below both.  The arena's lock is held. */
+ * the fast bins and the class stores into the rest.  Allocation needs it
+ * (a large request merges the fast bins first) as much as freeing does,
+ * so it has a room of its own below both.  The arena's lock is held. */
 #include "config.h"
 
 #include "core.h"
@@ -90,3 +90,23 @@ bool pm_consolidate_some(struct pm_arena *a, size_t max)
 }
 
 void pm_consolidate(struct pm_arena *a) { pm_consolidate_some(a, SIZE_MAX); }
+
+bool pm_merge_stores(struct pm_arena *a, size_t max)
+{
+    for (unsigned k = 0; k < PM_TCACHE_CLASSES; k++) {
+        while (a->stores[k] != NULL) {
+            if (max == 0)
+                return false;
+            max--;
+            mchunk *p = mem_chunk(store_pop(a, k));
+            pm_free_merge(a, p, chunk_size(p));
+        }
+    }
+    return true;
+}
+
+void pm_merge_held(struct pm_arena *a)
+{
+    pm_consolidate(a);
+    pm_merge_stores(a, SIZE_MAX);
+}

@@ -43,13 +43,13 @@ struct resident {
     uint64_t free_bytes;    /* free chunks and top, resident or not */
 };
 
-static bool count_free_chunk(void *ctx, bool fast, unsigned idx, mchunk *p)
+static bool count_free_chunk(void *ctx, enum pm_bins_list list, unsigned idx, mchunk *p)
 {
     (void)idx;
     struct resident *r = ctx;
     size_t size = chunk_size(p);
     r->free_bytes += size;
-    r->free_bins += fast || size <= pm_page_size() ? size : pm_os_resident_bytes(p, size);
+    r->free_bins += list != PM_LIST_BIN || size <= pm_page_size() ? size : pm_os_resident_bytes(p, size);
     return true;
 }
 

@@ -23,13 +23,14 @@
 /* ---- the layout descriptor (exported as pmalloc_layout) ---- */
 
 #define PM_LAYOUT_MAGIC   0x54554f59414c4d50ull /* "PMLAYOUT" little-endian */
-#define PM_LAYOUT_VERSION 6u
+#define PM_LAYOUT_VERSION 7u
 /* Version 2 had no size classes in the thread cache (no class members at
  * the end), version 3 no memory limits and no allocation profile
  * (addr_prof), version 4 one depth for every small bin of a thread
  * cache (no tcache_bin_limit), version 5 the secret in struct pm_global
  * (at global_secret, no addr_secret), no size tags and thread-cache
- * lists ending in NULL; heapviz reads them all. */
+ * lists ending in NULL, version 6 no class stores in the arenas; heapviz
+ * reads them all. */
 #define PM_LAYOUT_VERSION_MIN 2u
 /* the thread-cache list is a circular list through a sentinel record */
 #define PM_LAYOUT_F_TCACHE_SENTINEL 0x1u
@@ -116,6 +117,11 @@ struct pm_layout_desc {
     /* version 6: where the secret that keys chunk words lives (a word of
      * its own; global_secret is 0 and unused) */
     uint64_t addr_secret;
+
+    /* version 7: an arena's class stores, tcache_classes safe-linked
+     * lists (as the fast bins) whose heads start at arena_stores; store k
+     * holds chunks of class k's size */
+    uint32_t arena_stores, arena_store_bytes;
 };
 /* What a version-2 descriptor holds: everything before the classes. */
 #define PM_LAYOUT_V2_SIZE offsetof(struct pm_layout_desc, tcache_classes)
@@ -125,6 +131,8 @@ struct pm_layout_desc {
 #define PM_LAYOUT_V4_SIZE offsetof(struct pm_layout_desc, tcache_bin_limit)
 /* What a version-5 descriptor holds: everything before addr_secret. */
 #define PM_LAYOUT_V5_SIZE offsetof(struct pm_layout_desc, addr_secret)
+/* What a version-6 descriptor holds: everything before the stores. */
+#define PM_LAYOUT_V6_SIZE offsetof(struct pm_layout_desc, arena_stores)
 
 /* ---- the allocation profile (PMALLOC_PROF) ----
  * Fixed-width records in one mapping of their own, so a reader needs no
@@ -140,8 +148,8 @@ struct pm_layout_desc {
 #define PM_PROF_FRAMES 32u
 #define PM_LAYOUT_SAMPLED_BIT ((uint64_t)1 << 49)
 #define PM_LAYOUT_SAMPLED_BIT_LOW 0x8u
-/* A chunk held free by a thread cache, a fast bin, a remote list or a
- * bin has bit 48 set (chunk.h, PM_HELD_FREE; bit 63 before version 6). */
+/* A chunk held free by a thread cache, a fast bin, a store, a remote
+ * list or a bin has bit 48 set (chunk.h, PM_HELD_FREE; bit 63 before version 6). */
 #define PM_LAYOUT_HELD_FREE_BIT ((uint64_t)1 << 48)
 /* A size word's bits from 48 up are never size: the owner's bits and
  * the size tag from version 6, the owner's bits before (no writer makes
@@ -222,8 +230,10 @@ struct pm_snap_src {
 
 /* Version 2 added "resident" (the resident bytes of pmalloc by what
  * holds them) and, in "process", what smaps says the RSS is made of;
- * heapviz reads 1 and 2. */
-#define PM_SNAPSHOT_FORMAT_VERSION 2
+ * version 3 the class stores: bins of kind "store", chunks in state
+ * "store" (with their class as "bin") and "store_bytes" in "frag";
+ * heapviz reads 1 to 3. */
+#define PM_SNAPSHOT_FORMAT_VERSION 3
 #define PM_SNAPSHOT_FORMAT_VERSION_MIN 1
 
 /* Walks the whole allocator of the source and writes one JSON snapshot.
@@ -245,7 +255,7 @@ const char *pm_snap_check_desc(const struct pm_layout_desc *d);
 enum pm_snap_state {
     PM_ST_INUSE, PM_ST_FAST, PM_ST_UNSORTED, PM_ST_SMALL, PM_ST_LARGE,
     PM_ST_TCACHE, PM_ST_REMOTE, PM_ST_TOP, PM_ST_FENCEPOST, PM_ST_FREE_LOST,
-    PM_ST_MMAPPED, PM_ST_COUNT
+    PM_ST_MMAPPED, PM_ST_STORE, PM_ST_COUNT
 };
 extern const char *const pm_snap_state_name[PM_ST_COUNT];
 

@@ -11,8 +11,9 @@ const char *pm_snap_check_desc(const struct pm_layout_desc *d)
     if (d->magic != PM_LAYOUT_MAGIC)
         return "no pmalloc layout descriptor at the expected address (bad magic)";
     if (d->version < PM_LAYOUT_VERSION_MIN || d->version > PM_LAYOUT_VERSION)
-        return "pmalloc layout version mismatch: this heapviz reads layout versions 2 to 6";
-    if (d->desc_size < (d->version >= 6   ? sizeof *d
+        return "pmalloc layout version mismatch: this heapviz reads layout versions 2 to 7";
+    if (d->desc_size < (d->version >= 7   ? sizeof *d
+                        : d->version >= 6 ? PM_LAYOUT_V6_SIZE
                         : d->version >= 5 ? PM_LAYOUT_V5_SIZE
                         : d->version >= 4 ? PM_LAYOUT_V4_SIZE
                         : d->version >= 3 ? PM_LAYOUT_V3_SIZE

@@ -1,6 +1,6 @@
 /* The heap walker's reading side: a page cache over the memory source,
- * the record of problems found, and the free lists (fast bins, bins,
- * remote frees, thread caches), each followed with a bound on its length
+ * the record of problems found, and the free lists (fast bins, class
+ * stores, bins, remote frees, thread caches), each followed with a bound on its length
  * and a range check on every pointer before it is read. */
 #include "snapshot.h"
 
@@ -10,7 +10,7 @@ const char *const pm_snap_state_name[PM_ST_COUNT] = {
     [PM_ST_INUSE] = "inuse",       [PM_ST_FAST] = "fast",      [PM_ST_UNSORTED] = "unsorted",
     [PM_ST_SMALL] = "small",       [PM_ST_LARGE] = "large",    [PM_ST_TCACHE] = "tcache",
     [PM_ST_REMOTE] = "remote",     [PM_ST_TOP] = "top",        [PM_ST_FENCEPOST] = "fencepost",
-    [PM_ST_FREE_LOST] = "free-unlisted", [PM_ST_MMAPPED] = "mmapped",
+    [PM_ST_FREE_LOST] = "free-unlisted", [PM_ST_MMAPPED] = "mmapped", [PM_ST_STORE] = "store",
 };
 
 /* ---- reading ---- */
@@ -222,39 +222,85 @@ static uint64_t chunk_size_at(struct pm_snap_walker *w, uint64_t p)
                   PM_LAYOUT_HIGH_BITS);
 }
 
+/* The fast bins and the class stores: safe-linked lists through fd of
+ * chunks of one size each, told apart by their state and messages. */
+struct single_kind {
+    unsigned state;
+    const char *head_unread, *cycle, *outside, *wrong_size, *link_unread;
+};
+
+static const struct single_kind fast_kind = {
+    PM_ST_FAST, "cannot read a fast bin head", "fast bin list does not end (cycle)",
+    "fast bin holds a pointer outside the arena's heaps", "chunk filed in the wrong fast bin",
+    "cannot read a fast bin link",
+};
+static const struct single_kind store_kind = {
+    PM_ST_STORE, "cannot read a class store's head", "class store does not end (cycle)",
+    "class store holds a pointer outside the arena's heaps", "chunk filed in the wrong store",
+    "cannot read a class store link",
+};
+
+/* List idx of its kind, whose head is the word at `head` and whose
+ * chunks are all of `size` bytes; false when the walk must stop. */
+static bool single_list(struct pm_snap_walker *w, const struct single_kind *kind, uint64_t arena, uint64_t head,
+                        unsigned idx, uint64_t size, uint64_t bound)
+{
+    uint64_t p, n = 0, bytes = 0;
+    if (pm_snap_word(w, head, &p) != 0) {
+        pm_snap_stop(w, kind->head_unread, head);
+        return false;
+    }
+    if (p == 0)
+        return true;
+    emit_bin_head(w, pm_snap_state_name[kind->state], idx);
+    while (p != 0) {
+        if (++n > bound) {
+            pm_snap_stop(w, kind->cycle, head);
+            break;
+        }
+        if (!chunk_ok(w, p, arena)) {
+            pm_snap_stop(w, kind->outside, p);
+            break;
+        }
+        uint64_t found = chunk_size_at(w, p), stored;
+        if (found != size)
+            pm_snap_problem(w, kind->wrong_size, p);
+        pm_json_addr(w->j, p);
+        bytes += found;
+        snap_push(w, &w->lists, p, kind->state, idx);
+        if (pm_snap_word(w, p + w->d.chunk_fd, &stored) != 0) {
+            pm_snap_stop(w, kind->link_unread, p);
+            break;
+        }
+        p = reveal(w, p + w->d.chunk_fd, stored);
+    }
+    emit_bin_tail(w, n, bytes);
+    return true;
+}
+
 static void fast_bins(struct pm_snap_walker *w, uint64_t arena, uint64_t bound)
 {
-    for (unsigned i = 0; i < w->d.nfastbins; i++) {
-        uint64_t p, n = 0, bytes = 0;
-        if (pm_snap_word(w, arena + w->d.arena_fastbins + 8u * i, &p) != 0) {
-            pm_snap_stop(w, "cannot read a fast bin head", arena);
+    for (unsigned i = 0; i < w->d.nfastbins; i++)
+        if (!single_list(w, &fast_kind, arena, arena + w->d.arena_fastbins + 8u * i, i,
+                         w->d.min_size + (uint64_t)w->d.alignment * i, bound))
+            return;
+}
+
+/* The class stores (layout version 7): store k of chunks of class k's
+ * size. */
+static void class_stores(struct pm_snap_walker *w, uint64_t arena, uint64_t bound)
+{
+    if (w->d.version < 7)
+        return;
+    for (unsigned k = 0; k < w->d.tcache_classes; k++) {
+        uint64_t head = arena + w->d.arena_stores + 8u * k;
+        uint32_t class_size;
+        if (pm_snap_read(w, w->d.addr_tcache_class_sizes + 4u * k, &class_size, sizeof class_size) != 0) {
+            pm_snap_stop(w, store_kind.head_unread, head);
             return;
         }
-        if (p == 0)
-            continue;
-        emit_bin_head(w, "fast", i);
-        while (p != 0) {
-            if (++n > bound) {
-                pm_snap_stop(w, "fast bin list does not end (cycle)", arena + w->d.arena_fastbins + 8u * i);
-                break;
-            }
-            if (!chunk_ok(w, p, arena)) {
-                pm_snap_stop(w, "fast bin holds a pointer outside the arena's heaps", p);
-                break;
-            }
-            uint64_t size = chunk_size_at(w, p), stored;
-            if (size != w->d.min_size + (uint64_t)w->d.alignment * i)
-                pm_snap_problem(w, "chunk filed in the wrong fast bin", p);
-            pm_json_addr(w->j, p);
-            bytes += size;
-            snap_push(w, &w->lists, p, PM_ST_FAST, i);
-            if (pm_snap_word(w, p + w->d.chunk_fd, &stored) != 0) {
-                pm_snap_stop(w, "cannot read a fast bin link", p);
-                break;
-            }
-            p = reveal(w, p + w->d.chunk_fd, stored);
-        }
-        emit_bin_tail(w, n, bytes);
+        if (!single_list(w, &store_kind, arena, head, k, class_size, bound))
+            return;
     }
 }
 
@@ -331,6 +377,7 @@ void pm_snap_arena_lists(struct pm_snap_walker *w, uint64_t arena)
     pm_json_key(w->j, "bins");
     pm_json_begin_arr(w->j);
     fast_bins(w, arena, bound);
+    class_stores(w, arena, bound);
     normal_bins(w, arena, bound);
     pm_json_end_arr(w->j);
     remote_frees(w, arena, bound);

@@ -70,7 +70,8 @@ static void emit_chunk(struct pm_snap_walker *w, uint64_t p, uint64_t off, uint6
     pm_json_kv_str(w->j, "state", pm_snap_state_name[state]);
     if (state == PM_ST_TCACHE)
         pm_json_kv_u64(w->j, "tid", aux);
-    else if (state == PM_ST_FAST || state == PM_ST_SMALL || state == PM_ST_LARGE || state == PM_ST_UNSORTED)
+    else if (state == PM_ST_FAST || state == PM_ST_STORE || state == PM_ST_SMALL || state == PM_ST_LARGE ||
+             state == PM_ST_UNSORTED)
         pm_json_kv_u64(w->j, "bin", aux);
     pm_json_end_obj(w->j);
 }
@@ -79,7 +80,8 @@ static void count_chunk(struct totals *t, unsigned state, uint64_t size)
 {
     t->count[state]++;
     t->bytes[state] += size;
-    if (state == PM_ST_FAST || state == PM_ST_SMALL || state == PM_ST_LARGE || state == PM_ST_UNSORTED) {
+    if (state == PM_ST_FAST || state == PM_ST_STORE || state == PM_ST_SMALL || state == PM_ST_LARGE ||
+        state == PM_ST_UNSORTED) {
         class_add(t, size);
         if (size > t->largest_free)
             t->largest_free = size;
@@ -101,7 +103,7 @@ static unsigned classify(struct pm_snap_walker *w, uint64_t p, uint64_t size, bo
         (void)size;
         return PM_ST_FREE_LOST;
     }
-    if (e != NULL && (e->state == PM_ST_FAST || e->state == PM_ST_REMOTE)) {
+    if (e != NULL && (e->state == PM_ST_FAST || e->state == PM_ST_STORE || e->state == PM_ST_REMOTE)) {
         *aux = e->aux;
         return e->state;
     }
@@ -350,16 +352,17 @@ static void emit_heap(struct pm_snap_walker *w, const struct arena_rec *a, const
 
 static void emit_frag(struct pm_snap_walker *w, const struct totals *t, uint64_t mmapped_bytes)
 {
-    uint64_t free_bytes = t->bytes[PM_ST_FAST] + t->bytes[PM_ST_SMALL] + t->bytes[PM_ST_LARGE] +
-                          t->bytes[PM_ST_UNSORTED];
+    uint64_t free_bytes = t->bytes[PM_ST_FAST] + t->bytes[PM_ST_STORE] + t->bytes[PM_ST_SMALL] +
+                          t->bytes[PM_ST_LARGE] + t->bytes[PM_ST_UNSORTED];
     pm_json_key(w->j, "frag");
     pm_json_begin_obj(w->j);
     pm_json_kv_u64(w->j, "inuse_bytes", t->bytes[PM_ST_INUSE]);
     pm_json_kv_u64(w->j, "inuse_count", t->count[PM_ST_INUSE]);
     pm_json_kv_u64(w->j, "free_bytes", free_bytes);
-    pm_json_kv_u64(w->j, "free_count", t->count[PM_ST_FAST] + t->count[PM_ST_SMALL] + t->count[PM_ST_LARGE] +
-                                           t->count[PM_ST_UNSORTED]);
+    pm_json_kv_u64(w->j, "free_count", t->count[PM_ST_FAST] + t->count[PM_ST_STORE] + t->count[PM_ST_SMALL] +
+                                           t->count[PM_ST_LARGE] + t->count[PM_ST_UNSORTED]);
     pm_json_kv_u64(w->j, "fast_bytes", t->bytes[PM_ST_FAST]);
+    pm_json_kv_u64(w->j, "store_bytes", t->bytes[PM_ST_STORE]);
     pm_json_kv_u64(w->j, "top_bytes", t->bytes[PM_ST_TOP]);
     pm_json_kv_u64(w->j, "tcache_bytes", t->bytes[PM_ST_TCACHE]);
     pm_json_kv_u64(w->j, "tcache_count", t->count[PM_ST_TCACHE]);
@@ -392,7 +395,8 @@ static void emit_frag(struct pm_snap_walker *w, const struct totals *t, uint64_t
  * arena). */
 static void emit_stats(struct pm_snap_walker *w, const struct arena_rec *a, const struct totals *t, bool is_main)
 {
-    uint64_t fast = t->bytes[PM_ST_FAST], bins = t->bytes[PM_ST_SMALL] + t->bytes[PM_ST_LARGE] +
+    /* stored chunks count with the fast ones, as stats.c counts them */
+    uint64_t fast = t->bytes[PM_ST_FAST] + t->bytes[PM_ST_STORE], bins = t->bytes[PM_ST_SMALL] + t->bytes[PM_ST_LARGE] +
                                                  t->bytes[PM_ST_UNSORTED] + t->bytes[PM_ST_FREE_LOST];
     uint64_t top = t->bytes[PM_ST_TOP], avail = fast + bins + top;
     pm_json_key(w->j, "stats");
@@ -400,7 +404,7 @@ static void emit_stats(struct pm_snap_walker *w, const struct arena_rec *a, cons
     pm_json_kv_u64(w->j, "arena", a->system_mem);
     pm_json_kv_u64(w->j, "ordblks", t->count[PM_ST_SMALL] + t->count[PM_ST_LARGE] + t->count[PM_ST_UNSORTED] +
                                         t->count[PM_ST_FREE_LOST] + 1);
-    pm_json_kv_u64(w->j, "smblks", t->count[PM_ST_FAST]);
+    pm_json_kv_u64(w->j, "smblks", t->count[PM_ST_FAST] + t->count[PM_ST_STORE]);
     pm_json_kv_u64(w->j, "fsmblks", fast);
     /* in use as everywhere (doc/heapviz.md): the chunks the program
      * holds, not those cached, waiting on the remote list, or records */
@@ -538,8 +542,9 @@ static void emit_resident(struct pm_snap_walker *w, const struct totals *t)
     }
     pm_json_begin_obj(w->j);
     pm_json_kv_u64(w->j, "in_use", t->res[PM_ST_INUSE]);
-    pm_json_kv_u64(w->j, "free_in_bins", t->res[PM_ST_FAST] + t->res[PM_ST_SMALL] + t->res[PM_ST_LARGE] +
-                                             t->res[PM_ST_UNSORTED] + t->res[PM_ST_FREE_LOST] + t->res[PM_ST_REMOTE]);
+    pm_json_kv_u64(w->j, "free_in_bins", t->res[PM_ST_FAST] + t->res[PM_ST_STORE] + t->res[PM_ST_SMALL] +
+                                             t->res[PM_ST_LARGE] + t->res[PM_ST_UNSORTED] + t->res[PM_ST_FREE_LOST] +
+                                             t->res[PM_ST_REMOTE]);
     pm_json_kv_u64(w->j, "top", t->res[PM_ST_TOP]);
     pm_json_kv_u64(w->j, "thread_caches", t->res[PM_ST_TCACHE]);
     pm_json_kv_u64(w->j, "mapped_chunks", t->res_mapped);

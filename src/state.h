@@ -79,6 +79,11 @@ struct pm_arena {
     int have_fastchunks;
     size_t fast_bytes;           /* bytes in the fast bins */
     mchunk *fastbins[PM_NFASTBINS];
+    /* The class stores (bins.h): chunks of the thread caches' size
+     * classes, kept whole one list per class for the caches' next misses;
+     * store_bytes is what they hold, at most pm_global.store_bound. */
+    mchunk *stores[PM_TCACHE_CLASSES];
+    size_t store_bytes;
     mchunk *top;
     mchunk *last_remainder;
     /* Bin headers: each bin is a fake chunk whose fd/bk overlay a pair of
@@ -177,6 +182,9 @@ struct pm_shared_state {
     size_t tcache_byte_budget;
     /* chunk sizes of the classes lie in (1040, 1040 + this] (0: none) */
     size_t tcache_class_span;
+    /* the most an arena's class stores hold (0: no stores, as without
+     * classes) */
+    size_t store_bound;
     /* init.c */
     size_t sbrk_base_mem;        /* where the program break stood at start */
     bool on_valgrind;            /* memcheck is watching: see memcheck.h */

@@ -44,7 +44,9 @@ static inline size_t bin_slot(unsigned bin) { return PM_NFASTBINS + bin - 1; }
 struct arena_stat {
     size_t system_mem;
     size_t max_system_mem;
-    size_t fast_count, fast_bytes;   /* chunks in fast bins */
+    /* chunks held whole: in fast bins and, counted with them in glibc's
+     * "fast" kind, in the class stores (bins.h) */
+    size_t fast_count, fast_bytes;
     size_t bin_count, bin_bytes;     /* chunks in bins 1..127 */
     size_t top_size;
     size_t metadata;                 /* heap records, fenceposts */
@@ -92,10 +94,11 @@ struct gather {
     const struct walk_messages *msg;
 };
 
-static bool gather_chunk(void *ctx, bool fast, unsigned idx, mchunk *p)
+static bool gather_chunk(void *ctx, enum pm_bins_list list, unsigned idx, mchunk *p)
 {
     struct gather *g = ctx;
     size_t size = chunk_size(p);
+    bool fast = list != PM_LIST_BIN;
     if (fast) {
         g->st->fast_count++;
         g->st->fast_bytes += size;
@@ -104,7 +107,10 @@ static bool gather_chunk(void *ctx, bool fast, unsigned idx, mchunk *p)
         g->st->bin_bytes += size;
     }
     if (g->slots != NULL)
-        bin_stat_add(&g->slots[fast ? idx : bin_slot(idx)], size);
+        bin_stat_add(&g->slots[list == PM_LIST_FAST    ? idx
+                               : list == PM_LIST_STORE ? bin_slot(bin_index(size))
+                                                       : bin_slot(idx)],
+                     size);
     return true;
 }
 

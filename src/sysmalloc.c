@@ -420,9 +420,9 @@ struct discard_walk {
     bool resume_unsorted; /* a stop in the unsorted bin may name its chunk */
 };
 
-static bool discard_visit(void *ctx, bool fast, unsigned idx, mchunk *p)
+static bool discard_visit(void *ctx, enum pm_bins_list list, unsigned idx, mchunk *p)
 {
-    (void)fast;
+    (void)list;
     struct discard_walk *w = ctx;
     /* a small bin's chunks hold no whole page: not worth a visit */
     if (idx != PM_UNSORTED_BIN && in_smallbin_range(chunk_size(p)))

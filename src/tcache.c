@@ -1,8 +1,8 @@
 /* The per-thread cache: freed chunks parked per thread and handed out
  * again without a lock.  A miss refills a bin from the arena's exact fits
- * (a size class from the arena's free space) under one lock; a full bin
- * spills half of itself under one lock; a thread's exit gives everything
- * back. */
+ * (a size class from the arena's store of the class, then its free
+ * space) under one lock; a full bin spills half of itself under one lock
+ * (a size class into the store); a thread's exit gives everything back. */
 #include "config.h"
 
 #include "tcache.h"
@@ -57,6 +57,11 @@ void pm_tcache_refresh_limits(void)
     pm_global.tcache_big_request_limit = classes ? all + 1 : 0;
     pm_global.tcache_byte_budget = pm_opt.tcache_bytes;
     pm_global.tcache_class_span = classes ? tcache_class_size(PM_TCACHE_CLASSES - 1) - PM_TCACHE_MAX_CHUNK : 0;
+    /* An arena's stores hold what one thread's cache may: the spills of
+     * a cache at its budget find room, and no more waits unmerged.  The
+     * caller merged every store first (mallopt), or they are empty
+     * (start-up). */
+    pm_global.store_bound = classes ? pm_opt.tcache_bytes : 0;
     pm_global.fastbin_limit = fastbin_limit_for(pm_opt.max_fast, pm_global.tcache_chunk_limit);
     /* The caller's cache follows at once; other threads' at their next
      * slow call (only the owner may touch a cache). */
@@ -437,8 +442,15 @@ void pm_tcache_class_stash(struct pm_arena *a, struct pm_tcache *t, unsigned k)
 {
     size_t nb = tcache_class_size(k);
     uint32_t want = t->class_limit[k] / 2;
-    /* Only from space the arena already has: a refill must never make
-     * the heap grow for blocks nobody asked for yet. */
+    /* What the class's store holds first, as it is; then only from space
+     * the arena already has: a refill must never make the heap grow for
+     * blocks nobody asked for yet. */
+    while (t->class_count[k] < want) {
+        void *mem = pm_int_take_stored(a, nb);
+        if (mem == NULL)
+            break;
+        pm_tcache_class_push(t, k, mem);
+    }
     while (t->class_count[k] < want && top_size(a) >= nb + PM_MINSIZE) {
         void *mem = pm_int_malloc(a, nb);
         if (mem == NULL)

@@ -18,7 +18,7 @@ bool pm_trim_all(size_t pad)
     struct pm_arena *a = &pm_main_arena;
     do {
         pm_lock_arena(a);
-        pm_consolidate(a);
+        pm_merge_held(a);
         if (a != &pm_main_arena)
             released |= pm_unmap_empty_heaps(a);
         released |= pm_systrim(a, pad);
@@ -47,10 +47,10 @@ void pm_trim_for_limit(void)
  * thread's slow calls look too, now and then, for the threads that make
  * no hits (all their calls miss, or they only free).  One
  * whose lock no call has taken for the decay's delay gets a step of
- * work: merging PM_IDLE_MERGE_CHUNKS fast chunks, then, once they are
- * all merged, giving back top beyond the top pad and empty sub-heaps,
- * PM_DECAY_BUDGET bytes at a time, then one pass of the decay
- * (sysmalloc.c).
+ * work: merging PM_IDLE_MERGE_CHUNKS fast chunks, then as many stored
+ * ones (bins.h), then, once they are all merged, giving back top beyond
+ * the top pad and empty sub-heaps, PM_DECAY_BUDGET bytes at a time, then
+ * one pass of the decay (sysmalloc.c).
  * A look does one arena's step; while work is left the next call looks
  * again, so a big heap goes back over many calls, none of which stalls.
  * PMALLOC_DECAY_MS=-1 keeps everything, as it keeps free pages. */
@@ -95,6 +95,10 @@ static bool idle_step(struct pm_arena *a, unsigned long long now, unsigned long 
     *worked = true;
     if (a->have_fastchunks) {
         pm_consolidate_some(a, PM_IDLE_MERGE_CHUNKS);
+        return true;
+    }
+    if (a->store_bytes != 0) {
+        pm_merge_stores(a, PM_IDLE_MERGE_CHUNKS);
         return true;
     }
     if (give_back_top_slice(a)) {

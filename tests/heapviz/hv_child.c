@@ -1,6 +1,6 @@
 /* A pmalloc program for the heapviz tests: builds a heap with chunks in
  * every state (in use, fast, small, large, unsorted, thread cache, a
- * thread arena, an mmapped chunk), writes its own snapshot to the file
+ * class store, a thread arena, an mmapped chunk), writes its own snapshot to the file
  * named by argv[1], prints "ready" and waits on stdin until it closes, so
  * heapviz --pid can look at the same heap from outside. */
 #include <pthread.h>
@@ -45,6 +45,18 @@ int main(int argc, char **argv)
     char *big = malloc(300000);
     char *l = malloc(5000), *g = malloc(20);
     free(l);
+    /* the size classes on (common.sh turns them off), with a small
+     * budget: blocks of one class beyond what the cache may keep wait in
+     * the arena's store (its bound is the budget too); the last one keeps
+     * them off top */
+    mallopt(PMALLOC_M_TCACHE_MAX, 256 * 1024);
+    mallopt(PMALLOC_M_TCACHE_BYTES, 64 * 1024);
+    char *cls[24];
+    for (int i = 0; i < 24; i++)
+        cls[i] = malloc(4000);
+    char *cls_plug = malloc(4000);
+    for (int i = 0; i < 24; i++)
+        free(cls[i]);
     pthread_t t;
     pthread_create(&t, NULL, worker, NULL);
     pthread_mutex_lock(&m);
@@ -69,5 +81,6 @@ int main(int argc, char **argv)
     pthread_join(t, NULL);
     free(big);
     free(g);
+    free(cls_plug);
     return 0;
 }

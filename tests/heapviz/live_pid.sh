@@ -19,7 +19,7 @@ bins() { tr '\n' ' ' <"$1" | grep -o '"bins":\[[^]]*\]' | sort; }
 bins "$WORK/self.json" >"$WORK/b1"
 bins "$WORK/live.json" >"$WORK/b2"
 check "same bins in the same order" cmp -s "$WORK/b1" "$WORK/b2"
-check "every state seen" sh -c 'for s in inuse tcache unsorted large top mmapped; do grep -q "\"state\":\"$s\"" "$0" || exit 1; done' "$WORK/live.json"
+check "every state seen" sh -c 'for s in inuse tcache store unsorted large top mmapped; do grep -q "\"state\":\"$s\"" "$0" || exit 1; done' "$WORK/live.json"
 check "text names the thread arena" grep -q '^arena 1' "$WORK/live.txt"
 
 # a dynamically linked program with the library preloaded

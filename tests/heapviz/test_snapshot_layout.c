@@ -41,7 +41,7 @@ static struct jval *take_snapshot(void)
         fprintf(stderr, "problem: %s at %s\n", jget_str(jat(jget(snap, "problems"), i), "what"),
                 jget_str(jat(jget(snap, "problems"), i), "addr"));
     CHECK(strcmp(jget_str(snap, "format"), "pmalloc-snapshot") == 0);
-    CHECK_EQ_SIZE(jget_u64(snap, "version"), 2);
+    CHECK_EQ_SIZE(jget_u64(snap, "version"), 3);
     return snap;
 }
 

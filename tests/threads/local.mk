@@ -92,6 +92,12 @@ TESTS += tests/threads/test_lock
 
 # The thread cache's size classes above 1032 bytes: exact reuse, the byte
 # budget, adaptive depth, idle shrinking, double frees, thread exit.
+check_PROGRAMS += tests/threads/test_class_store
+tests_threads_test_class_store_CFLAGS = $(TEST_THR_CFLAGS)
+tests_threads_test_class_store_LDADD = $(TEST_THR_LDADD)
+tests_threads_test_class_store_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/threads/test_class_store
+
 check_PROGRAMS += tests/threads/test_tcache_classes
 tests_threads_test_tcache_classes_CFLAGS = $(TEST_THR_CFLAGS)
 tests_threads_test_tcache_classes_LDADD = $(TEST_THR_LDADD)

@@ -173,7 +173,7 @@ static void test_snapshot(void)
 {
     char *text = snapshot_text();
     REQUIRE(text != NULL);
-    CHECK(strstr(text, "\"layout_version\":6") != NULL);
+    CHECK(strstr(text, "\"layout_version\":7") != NULL);
     CHECK(strstr(text, "\"class\":true") != NULL);
     CHECK(snapshot_problem_free(text));
     free(text);

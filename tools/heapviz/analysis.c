@@ -31,6 +31,8 @@ void view_frag(FILE *out, const struct jval *snap)
     row(out, "mapped chunks the program holds", jget_u64(tot, "mmapped_chunk_bytes"));
     row(out, "free chunks in bins and fast bins", jget_u64(t, "free_bytes"));
     row(out, "  of which fast bins", jget_u64(t, "fast_bytes"));
+    if (jget(t, "store_bytes") != NULL)
+        row(out, "  of which class stores", jget_u64(t, "store_bytes"));
     row(out, "top slack (free space at the heap ends)", jget_u64(t, "top_bytes"));
     row(out, "parked in thread caches", jget_u64(t, "tcache_bytes"));
     row(out, "freed by other threads, not yet drained", jget_u64(t, "remote_bytes"));

@@ -46,7 +46,7 @@ static const struct glyph glyphs[] = {
     {"inuse", '#', "\033[32m"},     {"fast", 'f', "\033[36m"},   {"small", 's', "\033[34m"},
     {"large", 'L', "\033[35m"},     {"unsorted", 'u', "\033[33m"}, {"tcache", 't', "\033[96m"},
     {"remote", 'r', "\033[91m"},    {"top", 'T', "\033[90m"},    {"fencepost", '|', "\033[37m"},
-    {"free-unlisted", '?', "\033[41m"}, {"mmapped", 'M', "\033[95m"},
+    {"free-unlisted", '?', "\033[41m"}, {"mmapped", 'M', "\033[95m"}, {"store", 'S', "\033[94m"},
 };
 
 static const struct glyph *glyph_of(const char *state)
@@ -241,7 +241,7 @@ void view_text(FILE *out, const struct jval *snap, const struct view_opts *o)
         }
     }
     if (!o->bins_only && !o->chunks_only && o->arena < 0) {
-        fputs("legend: # in use, f fast, s small, L large, u unsorted, t thread cache, r remote free, "
-              "T top, | fencepost, ? free but in no bin\n", out);
+        fputs("legend: # in use, f fast, S class store, s small, L large, u unsorted, t thread cache, "
+              "r remote free, T top, | fencepost, ? free but in no bin\n", out);
     }
 }
