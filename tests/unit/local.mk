@@ -143,6 +143,12 @@ tests_unit_test_background_LDADD = $(TEST_LDADD)
 tests_unit_test_background_LDFLAGS = $(TEST_LDFLAGS)
 TESTS += tests/unit/test_background
 
+check_PROGRAMS += tests/unit/test_prof_stack
+tests_unit_test_prof_stack_CFLAGS = $(AM_CFLAGS) -fno-omit-frame-pointer
+tests_unit_test_prof_stack_LDADD = $(TEST_LDADD)
+tests_unit_test_prof_stack_LDFLAGS = $(TEST_LDFLAGS)
+TESTS += tests/unit/test_prof_stack
+
 check_PROGRAMS += tests/unit/test_prof_table
 tests_unit_test_prof_table_LDADD = $(TEST_LDADD)
 tests_unit_test_prof_table_LDFLAGS = $(TEST_LDFLAGS)
