@@ -242,8 +242,12 @@ static __attribute__((noinline)) void free_slow(void *mem)
         return;
     pm_ensure_init();
     int saved_errno = errno;
-    if (PM_UNLIKELY(pm_vg()) && !vg_release(mem))
-        return;
+    if (PM_UNLIKELY(pm_vg())) {
+        if (!vg_release(mem))
+            return;
+    } else {
+        pm_check_header_mapped(mem, "free(): invalid pointer (not mapped)");
+    }
     mchunk *p = mem_chunk(mem);
     /* a sampled block leaves the profile; a marked size the profile does
      * not know is a corrupt one */
@@ -749,6 +753,8 @@ static __attribute__((noinline)) void *realloc_slow(void *oldmem, size_t bytes)
         errno = ENOMEM;
         return NULL;
     }
+    if (!pm_vg())
+        pm_check_header_mapped(oldmem, "realloc(): invalid pointer (not mapped)");
     if (PM_UNLIKELY(pm_vg() || pm_opt.hardened))
         return moving_realloc(oldmem, bytes);
     /* A resized block is a new allocation to the profile: the old one's

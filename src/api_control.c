@@ -18,6 +18,8 @@ PM_EXPORT size_t malloc_usable_size(void *mem)
 {
     if (mem == NULL)
         return 0;
+    if (!pm_vg())
+        pm_check_header_mapped(mem, "malloc_usable_size(): invalid pointer (not mapped)");
     pm_vg_enter();
     mchunk *p = mem_chunk(mem);
     size_t usable = chunk_is_mmapped(p) || chunk_inuse(p) ? chunk_usable(p) : 0;

@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "corrupt.h"
+#include "os.h"
 #include "state.h"
 
 /* A new 64 MiB-aligned sub-heap with `commit` bytes accessible, owned by
@@ -43,6 +45,18 @@ bool pm_arena_holds(struct pm_arena *a, const void *p, size_t len);
 static inline bool pm_in_heap_range(const void *mem)
 {
     return (uintptr_t)mem >= pm_global.heap_lo && (uintptr_t)mem < pm_global.heap_hi && ptr_aligned(mem);
+}
+
+/* The header of a block the program hands back (free, realloc,
+ * malloc_usable_size) is read only where it can be: inside the heap
+ * range, or else (a mapped chunk) in a mapped page.  A pointer into no
+ * mapping, a mapped block freed twice after its munmap among them, stops
+ * at `check` with its address rather than a SIGSEGV in the allocator.
+ * One mincore per mapped chunk's free, beside its munmap. */
+static inline void pm_check_header_mapped(void *mem, const char *check)
+{
+    if (!pm_in_heap_range(mem) && !pm_os_mapped((char *)mem - PM_CHUNK_HDR))
+        pm_corruption(check, mem);
 }
 
 /* Bytes of the arena's heaps that are no chunk at all: each heap's record

@@ -310,6 +310,13 @@ bool pm_os_resident(const void *addr, size_t len, unsigned char *vec)
     return true;
 }
 
+bool pm_os_mapped(const void *addr)
+{
+    unsigned char vec;
+    uintptr_t page = (uintptr_t)addr & ~(uintptr_t)(ask_kernel_page_size() - 1);
+    return mincore((void *)page, 1, &vec) == 0 || errno != ENOMEM;
+}
+
 enum pm_os_read pm_os_read_self(void *dst, const void *src, size_t len)
 {
     struct iovec local = {dst, len}, remote = {(void *)src, len};

@@ -70,6 +70,9 @@ pid_t pm_os_gettid(void);
 /* vec[i] = 1 for each resident page of [addr, addr + len) (addr on a
  * page boundary); false if the kernel cannot say. */
 bool pm_os_resident(const void *addr, size_t len, unsigned char *vec);
+/* Whether the kernel's page holding addr is mapped at all (mincore: a
+ * probe that cannot fault, for a header about to be read). */
+bool pm_os_mapped(const void *addr);
 /* Bytes of [addr, addr + len) that lie on resident pages (pages cut by
  * the range's ends count for their part inside it); 0 if the kernel
  * cannot say. */

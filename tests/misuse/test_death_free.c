@@ -6,6 +6,7 @@
 #include "misuse.h"
 
 #include <pthread.h>
+#include <sys/mman.h>
 
 /* ---- bad pointers and sizes ---- */
 
@@ -411,7 +412,57 @@ static void tcache_unaligned_in_walk(void)
     free(b);
 }
 
+/* ---- pointers into no mapping: stopped before their header is read ---- */
+
+/* A page that was mapped and is not any more. */
+static char *unmapped_page(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        abort();
+    munmap(m, (size_t)page);
+    return m;
+}
+
+static void free_unmapped(void)
+{
+    char *m = unmapped_page();
+    death_expect_addr(m + 32);
+    free(opaque(m + 32));
+}
+
+/* The commonest way there: a block above the mmap threshold freed twice,
+ * the second time after its munmap. */
+static void mapped_double_free(void)
+{
+    char *p = malloc(4 << 20);
+    free(p);
+    death_expect_addr(p);
+    free(opaque(p));
+}
+
+static void realloc_unmapped(void)
+{
+    char *m = unmapped_page();
+    death_expect_addr(m + 32);
+    void *q = realloc(opaque(m + 32), 100);
+    free(q);
+}
+
+static void usable_size_unmapped(void)
+{
+    char *p = malloc(4 << 20);
+    free(p);
+    death_expect_addr(p);
+    (void)malloc_usable_size(opaque(p));
+}
+
 static const struct death_case cases[] = {
+    DEATH_CASE(free_unmapped, "free(): invalid pointer (not mapped)"),
+    DEATH_CASE(mapped_double_free, "free(): invalid pointer (not mapped)"),
+    DEATH_CASE(realloc_unmapped, "realloc(): invalid pointer (not mapped)"),
+    DEATH_CASE(usable_size_unmapped, "malloc_usable_size(): invalid pointer (not mapped)"),
     DEATH_CASE(misaligned_tcache, "free(): invalid pointer"),
     DEATH_CASE(misaligned_arena, "free(): invalid pointer"),
     DEATH_CASE(size_too_small, "free(): invalid size"),
