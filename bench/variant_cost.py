@@ -102,7 +102,9 @@ def run(key, bindir, allocs, configs, rounds, timeout, run_once, log):
                 else:
                     errors.append(r["error"])
         row = {"workload": w, "threads": t, "scale": sc, "rounds": rounds}
-        if errors or not times[False] or not times[True]:
+        if rounds <= 0:
+            row["error"] = "skipped"
+        elif errors or not times[False] or not times[True]:
             row["error"] = errors[0] if errors else "not run"
         else:
             row["base_secs"] = statistics.median(times[False])
@@ -151,6 +153,10 @@ def evaluate_targets(key, rows, real_rows=()):
         name = "%s: %s geomean time <= %.2f x %s" % (v["title"], part, v["target"],
                                                       v["base_label"])
         g = geomean_ratio(rs)
+        if g is None and rs and all(r.get("rounds") == 0 for r in rs):
+            out.append({"target": name, "status": "not measured",
+                        "detail": "skipped (--variant-rounds 0)"})
+            continue
         if g is None:
             failed = [r for r in rs if "error" in r]
             out.append({"target": name, "status": "not measured",
