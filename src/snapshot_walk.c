@@ -396,8 +396,9 @@ static void emit_frag(struct pm_snap_walker *w, const struct totals *t, uint64_t
 static void emit_stats(struct pm_snap_walker *w, const struct arena_rec *a, const struct totals *t, bool is_main)
 {
     /* stored chunks count with the fast ones, as stats.c counts them */
-    uint64_t fast = t->bytes[PM_ST_FAST] + t->bytes[PM_ST_STORE], bins = t->bytes[PM_ST_SMALL] + t->bytes[PM_ST_LARGE] +
-                                                 t->bytes[PM_ST_UNSORTED] + t->bytes[PM_ST_FREE_LOST];
+    uint64_t fast = t->bytes[PM_ST_FAST] + t->bytes[PM_ST_STORE];
+    uint64_t bins =
+        t->bytes[PM_ST_SMALL] + t->bytes[PM_ST_LARGE] + t->bytes[PM_ST_UNSORTED] + t->bytes[PM_ST_FREE_LOST];
     uint64_t top = t->bytes[PM_ST_TOP], avail = fast + bins + top;
     pm_json_key(w->j, "stats");
     pm_json_begin_obj(w->j);
