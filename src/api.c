@@ -6,7 +6,8 @@
  * malloc, free, calloc and realloc stay in one object: a static link
  * that pulled only some of them from libpmalloc.a would pull the rest
  * from libc.a's malloc.o, which defines them all (tried: secure_prog's
- * static link failed with realloc in a file of its own). */
+ * static link failed with realloc in a file of its own); realloc's slow
+ * path for a block it does not resize itself, hidden, is in resize.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include "prof_leaks.h"
 #include "snapshot_self.h"
 #include "report.h"
+#include "resize.h"
 #include "tcache.h"
 #include "trim.h"
 
@@ -617,23 +619,6 @@ counted:
     return calloc_counted(count, size, bytes, t);
 }
 
-/* realloc checks its argument as free does: a block this thread's cache
- * holds (its held-free mark says so, and the bin's walk confirms it) was
- * freed. */
-static void check_realloc_not_cached(void *oldmem, mchunk *oldp, size_t oldsize)
-{
-    struct pm_tcache *t = pm_tcache_get();
-    struct pm_tcache_entry *e = oldmem;
-    if (t == NULL || !chunk_held_free(oldp))
-        return;
-    unsigned k;
-    bool cached = (oldsize <= PM_TCACHE_MAX_CHUNK && oldsize >= PM_MINSIZE && size_aligned(oldsize) &&
-                   pm_tcache_holds(t, tcache_index(oldsize), e)) ||
-                  (pm_tcache_class_holds_size(oldsize, &k) && pm_tcache_class_has(t, k, e));
-    if (PM_UNLIKELY(cached))
-        pm_corruption("realloc(): chunk already freed (tcache)", oldmem);
-}
-
 /* Whether oldmem is a live heap block by the checks free's fast path
  * makes: the heap range holds it, its size tag is intact, and it is
  * neither held free (a cache, fast bin or remote list has it), sampled
@@ -681,47 +666,6 @@ static __attribute__((noinline)) void *grow_at_top(void *oldmem, size_t size, si
     return mem;
 }
 
-static void *realloc_chunk(void *oldmem, size_t bytes, size_t nb)
-{
-    mchunk *oldp = mem_chunk(oldmem);
-    size_t oldsize = chunk_size(oldp);
-    if (PM_UNLIKELY((uintptr_t)oldp > (uintptr_t)0 - oldsize || !ptr_aligned(oldmem)))
-        pm_corruption("realloc(): invalid pointer", oldmem);
-    check_realloc_not_cached(oldmem, oldp, oldsize);
-    if (PM_UNLIKELY(chunk_held_free(oldp)))
-        pm_corruption(chunk_raw_wraps(oldp) ? "realloc(): invalid pointer" : "realloc(): chunk already freed",
-                      oldmem);
-
-    if (chunk_is_mmapped(oldp)) {
-        void *mem = pm_mmap_realloc(oldp, nb);
-        if (mem != NULL)
-            return mem;
-        size_t usable = chunk_usable(oldp);
-        if (usable >= bytes)
-            return oldmem;
-        mem = pm_alloc_chunk(nb);
-        if (mem == NULL)
-            return NULL;
-        memcpy(mem, oldmem, usable);
-        pm_mmap_free(oldp);
-        return mem;
-    }
-
-    struct pm_arena *a = pm_arena_of_freed(oldp);
-    pm_lock_arena(a);
-    void *mem = pm_int_realloc(a, oldp, nb);
-    pm_unlock(&a->lock);
-    if (mem != NULL)
-        return mem;
-    /* The arena is out of memory: move the block anywhere else. */
-    mem = pm_alloc_chunk(nb);
-    if (mem == NULL)
-        return NULL;
-    memcpy(mem, oldmem, chunk_usable(oldp));
-    pm_free_chunk(oldmem);
-    return mem;
-}
-
 /* Under valgrind, and in the hardened mode, a block always moves, so
  * memcheck sees one block freed and another made, and the old block goes
  * through the quarantine with its checks. */
@@ -762,7 +706,7 @@ static __attribute__((noinline)) void *realloc_slow(void *oldmem, size_t bytes)
     mchunk *oldp = mem_chunk(oldmem);
     if (PM_UNLIKELY(pm_prof_sampled(oldp)) && !pm_prof_release(oldp))
         pm_corruption(chunk_raw_wraps(oldp) ? "realloc(): invalid pointer" : "realloc(): invalid old size", oldmem);
-    void *mem = realloc_chunk(oldmem, bytes, nb);
+    void *mem = pm_resize_block(oldmem, bytes, nb);
     if (PM_UNLIKELY(pm_prof_on) && mem != NULL && pm_prof_due(bytes))
         pm_prof_record(mem, bytes);
     if (mem == NULL)

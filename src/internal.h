@@ -30,6 +30,7 @@
 #include "alloc.h"
 #include "hardened.h"
 #include "layout.h"
+#include "resize.h"
 #include "snapshot_self.h"
 #include "fork.h"
 #include "init.h"
